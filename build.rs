@@ -1,0 +1,36 @@
+//! Generates the protobuf types and gRPC stubs from proto/ with a vendored
+//! protoc, so building needs no system protoc.
+
+/// Messages that carry secret values or raw state. Their generated Debug is
+/// replaced by hand-written redacting impls in `src/proto/redact.rs`.
+const REDACTED: &[&str] = &[
+    ".coffer.storage.v1.SetSecret",
+    ".coffer.storage.v1.SecretVersionRecord",
+    ".coffer.storage.v1.SnapshotRecord",
+    ".coffer.v1.Secret",
+    ".coffer.v1.SetSecretRequest",
+    ".coffer.v1.SecretBackupBlob",
+    ".coffer.v1.RestoreSecretRequest",
+    ".coffer.v1.SnapshotChunk",
+    ".coffer.raft.v1.InstallSnapshotRequest",
+];
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    // SAFETY: build scripts are single-threaded; nothing else reads the environment concurrently.
+    unsafe { std::env::set_var("PROTOC", protoc_bin_vendored::protoc_bin_path()?) };
+    let protos = [
+        "proto/coffer/storage/v1/state.proto",
+        "proto/coffer/v1/common.proto",
+        "proto/coffer/v1/vault.proto",
+        "proto/coffer/v1/secret.proto",
+        "proto/coffer/v1/cluster.proto",
+        "proto/raft/v1/raft.proto",
+    ];
+    tonic_prost_build::configure()
+        .skip_debug(REDACTED)
+        .compile_protos(&protos, &["proto"])?;
+    for p in protos {
+        println!("cargo:rerun-if-changed={p}");
+    }
+    Ok(())
+}

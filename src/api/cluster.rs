@@ -1,0 +1,182 @@
+//! The cluster administration service.
+
+use std::collections::BTreeSet;
+use std::pin::Pin;
+use std::time::Duration;
+
+use futures::Stream;
+use tokio::io::AsyncReadExt;
+use tonic::{Request, Response, Status};
+
+use super::status::{invalid, status};
+use crate::client::Client;
+use crate::error_code::ErrorCode;
+use crate::proto::api::cluster_service_server::ClusterService;
+use crate::proto::api::{self as pb, Empty};
+use crate::raft::NodeInfo;
+use crate::replica::cluster::ClusterStatus;
+use crate::replica::{Replica, ReplicaError};
+
+/// Snapshot stream chunk size.
+const CHUNK: usize = 1 << 20;
+/// How long a snapshot may take to build.
+const SNAPSHOT_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// Serves membership changes and status.
+pub struct Cluster {
+    replica: Replica,
+}
+
+impl Cluster {
+    pub fn new(replica: Replica) -> Self {
+        Cluster { replica }
+    }
+
+    async fn status_pb(&self) -> pb::ClusterStatus {
+        to_pb(self.replica.status().await)
+    }
+
+    fn require_leader(&self, st: &ClusterStatus) -> Result<(), ReplicaError> {
+        match st.leader {
+            Some(l) if l == st.node_id => Ok(()),
+            Some(_) => Err(ReplicaError::NotLeader { leader: st.leader_api_addr.clone() }),
+            None => Err(ReplicaError::NoLeader),
+        }
+    }
+}
+
+fn to_pb(s: ClusterStatus) -> pb::ClusterStatus {
+    pb::ClusterStatus {
+        node_id: s.node_id,
+        leader_id: s.leader,
+        leader_api_addr: s.leader_api_addr.unwrap_or_default(),
+        term: s.term,
+        last_log_index: s.last_log_index,
+        committed_index: s.committed_index,
+        applied_index: s.applied_index,
+        members: s
+            .members
+            .into_iter()
+            .map(|m| pb::Member {
+                id: m.id,
+                raft_addr: m.info.raft_addr,
+                api_addr: m.info.api_addr,
+                region: m.info.region,
+                role: m.role.into(),
+                matched_index: m.matched_index,
+                lag: m.lag,
+            })
+            .collect(),
+        state: s.state,
+        snapshot_index: s.snapshot_index,
+    }
+}
+
+fn ids(req: pb::NodeIdsRequest) -> Result<BTreeSet<u64>, Status> {
+    if req.ids.is_empty() {
+        return Err(invalid("no node ids given"));
+    }
+    Ok(req.ids.into_iter().collect())
+}
+
+type ChunkStream = Pin<Box<dyn Stream<Item = Result<pb::SnapshotChunk, Status>> + Send>>;
+
+#[tonic::async_trait]
+impl ClusterService for Cluster {
+    async fn bootstrap(&self, _: Request<Empty>) -> Result<Response<pb::ClusterStatus>, Status> {
+        self.replica.bootstrap().await?;
+        self.replica.wait_for_leader(Duration::from_secs(10)).await?;
+        Ok(Response::new(self.status_pb().await))
+    }
+
+    async fn status(&self, _: Request<pb::StatusRequest>) -> Result<Response<pb::ClusterStatus>, Status> {
+        Ok(Response::new(self.status_pb().await))
+    }
+
+    async fn add_learner(&self, req: Request<pb::AddLearnerRequest>) -> Result<Response<pb::ClusterStatus>, Status> {
+        let addr = req.into_inner().api_addr;
+        self.require_leader(&self.replica.status().await)?;
+        let client = Client::new([addr.clone()]).map_err(|e| invalid(e.to_string()))?;
+        let member = client
+            .node_info(&addr)
+            .await
+            .map_err(|e| status(ErrorCode::Unavailable, format!("cannot reach {addr}: {e}"), None))?;
+        let info = NodeInfo { raft_addr: member.raft_addr, api_addr: member.api_addr, region: member.region };
+        self.replica.add_learner(member.id, info).await?;
+        Ok(Response::new(self.status_pb().await))
+    }
+
+    async fn promote(&self, req: Request<pb::NodeIdsRequest>) -> Result<Response<pb::ClusterStatus>, Status> {
+        self.replica.promote(ids(req.into_inner())?).await?;
+        Ok(Response::new(self.status_pb().await))
+    }
+
+    async fn remove_node(&self, req: Request<pb::NodeIdsRequest>) -> Result<Response<pb::ClusterStatus>, Status> {
+        self.replica.remove(ids(req.into_inner())?).await?;
+        Ok(Response::new(self.status_pb().await))
+    }
+
+    async fn transfer_leader(&self, req: Request<pb::TransferLeaderRequest>) -> Result<Response<pb::ClusterStatus>, Status> {
+        let to = req.into_inner().to;
+        self.replica.transfer_leader(to, |addr| async move {
+            let client = Client::new([addr.clone()])?;
+            client.trigger_election(&addr).await
+        })
+        .await?;
+        Ok(Response::new(self.status_pb().await))
+    }
+
+    async fn node_info(&self, _: Request<Empty>) -> Result<Response<pb::Member>, Status> {
+        let info = self.replica.info().clone();
+        Ok(Response::new(pb::Member {
+            id: self.replica.id(),
+            raft_addr: info.raft_addr,
+            api_addr: info.api_addr,
+            region: info.region,
+            role: self.replica.status().await.state,
+            matched_index: None,
+            lag: None,
+        }))
+    }
+
+    async fn trigger_election(&self, _: Request<Empty>) -> Result<Response<Empty>, Status> {
+        self.replica.campaign();
+        Ok(Response::new(Empty {}))
+    }
+
+    type SaveSnapshotStream = ChunkStream;
+
+    async fn save_snapshot(&self, _: Request<Empty>) -> Result<Response<ChunkStream>, Status> {
+        let snapshot = self.replica.fresh_snapshot(SNAPSHOT_TIMEOUT).await?;
+        let mut file = snapshot.snapshot;
+        let stream = async_stream(move |tx| async move {
+            loop {
+                let mut buf = vec![0u8; CHUNK];
+                let n = match file.read(&mut buf).await {
+                    Ok(0) => return,
+                    Ok(n) => n,
+                    Err(e) => {
+                        let _ = tx.send(Err(status(ErrorCode::Storage, e.to_string(), None))).await;
+                        return;
+                    }
+                };
+                buf.truncate(n);
+                if tx.send(Ok(pb::SnapshotChunk { data: buf })).await.is_err() {
+                    return;
+                }
+            }
+        });
+        Ok(Response::new(stream))
+    }
+}
+
+/// A stream fed by a spawned producer.
+fn async_stream<F, Fut>(producer: F) -> ChunkStream
+where
+    F: FnOnce(tokio::sync::mpsc::Sender<Result<pb::SnapshotChunk, Status>>) -> Fut,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let (tx, rx) = tokio::sync::mpsc::channel(4);
+    tokio::spawn(producer(tx));
+    Box::pin(tokio_stream::wrappers::ReceiverStream::new(rx))
+}

@@ -1,0 +1,68 @@
+//! State records → client API messages.
+
+use tonic::Status;
+
+use crate::proto::api as pb;
+use crate::proto::storage::VaultRecord;
+use crate::replica::Consistency;
+use crate::state::SecretView;
+
+pub fn vault(v: VaultRecord) -> pb::Vault {
+    pb::Vault {
+        name: v.name,
+        retention_days: v.retention_days,
+        purge_protection: v.purge_protection,
+        created: v.created,
+        updated: v.updated,
+    }
+}
+
+/// Azure Key Vault's recovery level for a vault's policy.
+fn recovery_level(purge_protection: bool) -> &'static str {
+    if purge_protection {
+        "Recoverable"
+    } else {
+        "Recoverable+Purgeable"
+    }
+}
+
+pub fn properties(view: &SecretView) -> pb::SecretProperties {
+    let attrs = view.version.attributes.clone().unwrap_or_default();
+    pb::SecretProperties {
+        vault: view.vault.name.clone(),
+        name: view.head.name.clone(),
+        version: view.version.version.clone(),
+        enabled: attrs.enabled,
+        not_before: attrs.not_before,
+        expires: attrs.expires,
+        content_type: attrs.content_type,
+        tags: attrs.tags,
+        created: view.version.created,
+        updated: view.version.updated,
+        recoverable_days: view.vault.retention_days,
+        recovery_level: recovery_level(view.vault.purge_protection).into(),
+    }
+}
+
+pub fn secret(view: SecretView) -> Result<pb::Secret, Status> {
+    let properties = properties(&view);
+    let value = String::from_utf8(view.version.value)
+        .map_err(|_| super::status::status(crate::error_code::ErrorCode::Storage, "stored value is not UTF-8", None))?;
+    Ok(pb::Secret { properties: Some(properties), value })
+}
+
+pub fn deleted(view: &SecretView) -> pb::DeletedSecret {
+    let d = view.head.deleted.clone().unwrap_or_default();
+    pb::DeletedSecret {
+        properties: Some(properties(view)),
+        deleted_date: d.deleted_on,
+        scheduled_purge_date: d.scheduled_purge,
+    }
+}
+
+pub fn consistency(read: Option<&pb::ReadOptions>) -> Consistency {
+    match read.map(|r| r.consistency()) {
+        Some(pb::Consistency::Stale) => Consistency::Stale,
+        _ => Consistency::Linearizable,
+    }
+}

@@ -1,0 +1,36 @@
+//! The client and admin gRPC API. Each service is a thin layer: validate the
+//! request, turn it into a replicated operation or a query on
+//! [`Replica`](crate::replica::Replica), convert the answer. Errors become
+//! statuses only in [`status`].
+
+pub mod cluster;
+pub mod convert;
+pub mod paging;
+pub mod secrets;
+pub mod status;
+pub mod vaults;
+
+use tonic::transport::server::Router;
+use tonic::transport::Server;
+
+use crate::proto::api::cluster_service_server::ClusterServiceServer;
+use crate::proto::api::secret_service_server::SecretServiceServer;
+use crate::proto::api::vault_service_server::VaultServiceServer;
+use crate::replica::Replica;
+
+/// Largest client request (a restore blob of a secret with many versions).
+const MAX_REQUEST_BYTES: usize = 16 << 20;
+
+/// The client API server for `replica`.
+pub fn router(replica: Replica) -> Router {
+    Server::builder()
+        .add_service(
+            VaultServiceServer::new(vaults::Vaults::new(replica.clone())).max_decoding_message_size(MAX_REQUEST_BYTES),
+        )
+        .add_service(
+            SecretServiceServer::new(secrets::Secrets::new(replica.clone()))
+                .max_decoding_message_size(MAX_REQUEST_BYTES)
+                .max_encoding_message_size(MAX_REQUEST_BYTES),
+        )
+        .add_service(ClusterServiceServer::new(cluster::Cluster::new(replica)))
+}

@@ -1,0 +1,223 @@
+//! The secrets service: one handler per Azure Key Vault secret operation.
+
+use tonic::{Request, Response, Status};
+
+use super::convert::{self, consistency};
+use super::paging;
+use crate::proto::api::secret_service_server::SecretService;
+use crate::proto::api::{self as pb, Empty};
+use crate::proto::storage::{self as st, op::Kind};
+use crate::replica::proposer::unix_now;
+use crate::replica::Replica;
+use crate::state::{secrets, validate, OpOutput, SecretView, StateError};
+
+/// Serves the secret operations of every vault.
+pub struct Secrets {
+    replica: Replica,
+}
+
+impl Secrets {
+    pub fn new(replica: Replica) -> Self {
+        Secrets { replica }
+    }
+
+    async fn write_secret(&self, kind: Kind) -> Result<SecretView, Status> {
+        match self.replica.write(kind).await? {
+            OpOutput::Secret(view) => Ok(view),
+            other => Err(unexpected(other)),
+        }
+    }
+}
+
+fn unexpected(out: OpOutput) -> Status {
+    tracing::error!(?out, "unexpected apply output");
+    super::status::status(crate::error_code::ErrorCode::Internal, "unexpected apply output", None)
+}
+
+/// A new random version id: 128 bits as 32 lowercase hex characters.
+fn new_version() -> Result<String, Status> {
+    let mut id = [0u8; 16];
+    aws_lc_rs::rand::fill(&mut id)
+        .map_err(|_| super::status::status(crate::error_code::ErrorCode::Internal, "no randomness", None))?;
+    Ok(hex::encode(id))
+}
+
+fn check_ref(vault: &str, name: &str) -> Result<(), StateError> {
+    validate::name("vault", vault)?;
+    validate::name("secret", name)
+}
+
+#[tonic::async_trait]
+impl SecretService for Secrets {
+    async fn set_secret(&self, req: Request<pb::SetSecretRequest>) -> Result<Response<pb::SecretProperties>, Status> {
+        let r = req.into_inner();
+        check_ref(&r.vault, &r.name)?;
+        validate::value_size(r.value.len(), self.replica.limits().max_value_bytes)?;
+        validate::attributes(&r.tags, &r.content_type)?;
+        if let Some(v) = r.expected_version.as_deref().filter(|v| !v.is_empty()) {
+            validate::version(v)?;
+        }
+        let op = st::SetSecret {
+            vault: r.vault,
+            name: r.name,
+            version: new_version()?,
+            value: r.value.into_bytes(),
+            attributes: Some(st::SecretAttributes {
+                enabled: r.enabled.unwrap_or(true),
+                not_before: r.not_before,
+                expires: r.expires,
+                content_type: r.content_type,
+                tags: r.tags,
+            }),
+            expected_version: r.expected_version,
+        };
+        let view = self.write_secret(Kind::SetSecret(op)).await?;
+        Ok(Response::new(convert::properties(&view)))
+    }
+
+    async fn get_secret(&self, req: Request<pb::GetSecretRequest>) -> Result<Response<pb::Secret>, Status> {
+        let r = req.into_inner();
+        check_ref(&r.vault, &r.name)?;
+        let now = unix_now();
+        let view = self
+            .replica
+            .read(consistency(r.read.as_ref()), |kv| secrets::get(kv, &r.vault, &r.name, &r.version, now))
+            .await?;
+        Ok(Response::new(convert::secret(view)?))
+    }
+
+    async fn list_secrets(&self, req: Request<pb::ListSecretsRequest>) -> Result<Response<pb::ListSecretsResponse>, Status> {
+        let r = req.into_inner();
+        let (page, token) = self.list(&r, false).await?;
+        let secrets = page.iter().map(convert::properties).collect();
+        Ok(Response::new(pb::ListSecretsResponse { secrets, continuation_token: token }))
+    }
+
+    async fn list_secret_versions(
+        &self,
+        req: Request<pb::ListSecretVersionsRequest>,
+    ) -> Result<Response<pb::ListSecretsResponse>, Status> {
+        let r = req.into_inner();
+        check_ref(&r.vault, &r.name)?;
+        let size = paging::page_size(r.max_results, self.replica.limits())?;
+        let after = match paging::decode(&r.continuation_token)? {
+            None => None,
+            Some(s) => Some(s.parse::<u64>().map_err(|_| super::status::invalid("invalid continuation token"))?),
+        };
+        let views = self
+            .replica
+            .read(consistency(r.read.as_ref()), |kv| {
+                secrets::list_versions(kv, &r.vault, &r.name, after, size + 1)
+            })
+            .await?;
+        let (page, token) = paging::paginate(views, size, |v| v.version.seq.to_string());
+        let secrets = page.iter().map(convert::properties).collect();
+        Ok(Response::new(pb::ListSecretsResponse { secrets, continuation_token: token }))
+    }
+
+    async fn update_secret(&self, req: Request<pb::UpdateSecretRequest>) -> Result<Response<pb::SecretProperties>, Status> {
+        let r = req.into_inner();
+        check_ref(&r.vault, &r.name)?;
+        if !r.version.is_empty() {
+            validate::version(&r.version)?;
+        }
+        if r.replace_tags {
+            validate::attributes(&r.tags, "")?;
+        }
+        let op = st::UpdateSecret {
+            vault: r.vault,
+            name: r.name,
+            version: r.version,
+            enabled: r.enabled,
+            not_before: r.not_before,
+            expires: r.expires,
+            content_type: r.content_type,
+            tags: r.replace_tags.then_some(st::Tags { tags: r.tags }),
+            clear_not_before: r.clear_not_before,
+            clear_expires: r.clear_expires,
+        };
+        let view = self.write_secret(Kind::UpdateSecret(op)).await?;
+        Ok(Response::new(convert::properties(&view)))
+    }
+
+    async fn delete_secret(&self, req: Request<pb::SecretRef>) -> Result<Response<pb::DeletedSecret>, Status> {
+        let r = req.into_inner();
+        check_ref(&r.vault, &r.name)?;
+        let view = self.write_secret(Kind::DeleteSecret(st::DeleteSecret { vault: r.vault, name: r.name })).await?;
+        Ok(Response::new(convert::deleted(&view)))
+    }
+
+    async fn get_deleted_secret(
+        &self,
+        req: Request<pb::GetDeletedSecretRequest>,
+    ) -> Result<Response<pb::DeletedSecret>, Status> {
+        let r = req.into_inner();
+        check_ref(&r.vault, &r.name)?;
+        let view = self
+            .replica
+            .read(consistency(r.read.as_ref()), |kv| secrets::get_deleted(kv, &r.vault, &r.name))
+            .await?;
+        Ok(Response::new(convert::deleted(&view)))
+    }
+
+    async fn list_deleted_secrets(
+        &self,
+        req: Request<pb::ListSecretsRequest>,
+    ) -> Result<Response<pb::ListDeletedSecretsResponse>, Status> {
+        let r = req.into_inner();
+        let (page, token) = self.list(&r, true).await?;
+        let secrets = page.iter().map(convert::deleted).collect();
+        Ok(Response::new(pb::ListDeletedSecretsResponse { secrets, continuation_token: token }))
+    }
+
+    async fn recover_deleted_secret(&self, req: Request<pb::SecretRef>) -> Result<Response<pb::SecretProperties>, Status> {
+        let r = req.into_inner();
+        check_ref(&r.vault, &r.name)?;
+        let view = self.write_secret(Kind::RecoverSecret(st::RecoverSecret { vault: r.vault, name: r.name })).await?;
+        Ok(Response::new(convert::properties(&view)))
+    }
+
+    async fn purge_deleted_secret(&self, req: Request<pb::SecretRef>) -> Result<Response<Empty>, Status> {
+        let r = req.into_inner();
+        check_ref(&r.vault, &r.name)?;
+        let op = st::PurgeSecret { vault: r.vault, name: r.name, scheduled: false };
+        self.replica.write(Kind::PurgeSecret(op)).await?;
+        Ok(Response::new(Empty {}))
+    }
+
+    async fn backup_secret(&self, req: Request<pb::BackupSecretRequest>) -> Result<Response<pb::SecretBackupBlob>, Status> {
+        let r = req.into_inner();
+        check_ref(&r.vault, &r.name)?;
+        let backup = self
+            .replica
+            .read(consistency(r.read.as_ref()), |kv| secrets::backup(kv, &r.vault, &r.name))
+            .await?;
+        Ok(Response::new(pb::SecretBackupBlob { blob: prost::Message::encode_to_vec(&backup) }))
+    }
+
+    async fn restore_secret(&self, req: Request<pb::RestoreSecretRequest>) -> Result<Response<pb::SecretProperties>, Status> {
+        let r = req.into_inner();
+        validate::name("vault", &r.vault)?;
+        let backup: st::SecretBackup = prost::Message::decode(r.blob.as_slice())
+            .map_err(|_| StateError::InvalidBackup("not a coffer secret backup".into()))?;
+        let op = st::RestoreSecret { vault: r.vault, backup: Some(backup) };
+        let view = self.write_secret(Kind::RestoreSecret(op)).await?;
+        Ok(Response::new(convert::properties(&view)))
+    }
+}
+
+impl Secrets {
+    /// One page of live or deleted secrets.
+    async fn list(&self, r: &pb::ListSecretsRequest, deleted: bool) -> Result<(Vec<SecretView>, String), Status> {
+        validate::name("vault", &r.vault)?;
+        let size = paging::page_size(r.max_results, self.replica.limits())?;
+        let after = paging::decode(&r.continuation_token)?;
+        let views = self
+            .replica
+            .read(consistency(r.read.as_ref()), |kv| {
+                secrets::list(kv, &r.vault, after.as_deref(), size + 1, deleted)
+            })
+            .await?;
+        Ok(paging::paginate(views, size, |v| v.head.name.clone()))
+    }
+}

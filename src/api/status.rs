@@ -1,0 +1,42 @@
+//! The one place where errors become gRPC statuses. The stable error code
+//! travels in the `coffer-error-code` metadata entry, the leader's address
+//! (for `NotLeader`) in `coffer-leader`; the client reverses this mapping.
+
+use tonic::metadata::MetadataValue;
+use tonic::Status;
+
+use crate::error_code::ErrorCode;
+use crate::replica::ReplicaError;
+use crate::state::StateError;
+
+/// Metadata key of the stable error code.
+pub const CODE_KEY: &str = "coffer-error-code";
+/// Metadata key of the leader's client API address.
+pub const LEADER_KEY: &str = "coffer-leader";
+
+/// Builds the status for `code` with a human-readable `message`.
+pub fn status(code: ErrorCode, message: impl Into<String>, leader: Option<&str>) -> Status {
+    let mut s = Status::new(code.grpc(), message.into());
+    s.metadata_mut().insert(CODE_KEY, MetadataValue::from_static(code.as_str()));
+    if let Some(l) = leader.and_then(|l| MetadataValue::try_from(l).ok()) {
+        s.metadata_mut().insert(LEADER_KEY, l);
+    }
+    s
+}
+
+impl From<ReplicaError> for Status {
+    fn from(e: ReplicaError) -> Status {
+        status(e.code(), e.to_string(), e.leader_hint())
+    }
+}
+
+impl From<StateError> for Status {
+    fn from(e: StateError) -> Status {
+        status(e.code(), e.to_string(), None)
+    }
+}
+
+/// A malformed request.
+pub fn invalid(message: impl Into<String>) -> Status {
+    status(ErrorCode::InvalidArgument, message, None)
+}

@@ -1,0 +1,124 @@
+//! `coffer cluster …`
+
+use std::path::PathBuf;
+
+use clap::Subcommand;
+use serde_json::json;
+
+use super::output;
+use super::{connect, CliError, CliResult, Format};
+use crate::client::types as pb;
+use crate::error_code::ErrorCode;
+
+#[derive(Subcommand)]
+pub enum ClusterCmd {
+    /// Show leader, term, members, log and apply positions.
+    Status,
+    /// Bootstrap a new single-node cluster on the node at ADDR.
+    Bootstrap { node: String },
+    /// Add the node serving its client API at ADDR as a learner.
+    AddLearner { node: String },
+    /// Make learners voters.
+    Promote { ids: Vec<u64> },
+    /// Remove members.
+    Remove { ids: Vec<u64> },
+    /// Move leadership to the given node.
+    TransferLeader { id: u64 },
+    /// Save a snapshot of the whole cluster state to a file.
+    Save { file: PathBuf },
+    /// Offline: seed a new node's empty data dir from a saved snapshot; then
+    /// start it with `coffer server --bootstrap` and join the others to it.
+    Restore {
+        #[arg(long)]
+        from: PathBuf,
+        #[arg(long)]
+        data_dir: PathBuf,
+    },
+}
+
+pub async fn run(cmd: ClusterCmd, addr: &str, format: Format) -> CliResult {
+    if let ClusterCmd::Restore { from, data_dir } = &cmd {
+        let n = crate::storage::restore(data_dir, from).map_err(|e| CliError::new(ErrorCode::Storage, e.to_string()))?;
+        output::record(format, json!({ "restored_records": n, "data_dir": data_dir.display().to_string() }));
+        return Ok(());
+    }
+    let client = connect(addr)?;
+    let status = match cmd {
+        ClusterCmd::Status => client.cluster_status().await?,
+        ClusterCmd::Bootstrap { node } => client.bootstrap(&node).await?,
+        ClusterCmd::AddLearner { node } => client.add_learner(&node).await?,
+        ClusterCmd::Promote { ids } => client.promote(ids).await?,
+        ClusterCmd::Remove { ids } => client.remove_nodes(ids).await?,
+        ClusterCmd::TransferLeader { id } => client.transfer_leader(id).await?,
+        ClusterCmd::Save { file } => {
+            let mut out = std::fs::File::create(&file)
+                .map_err(|e| CliError::usage(format!("cannot create {}: {e}", file.display())))?;
+            let bytes = client.save_snapshot(&mut out).await?;
+            out.sync_all().map_err(|e| CliError::usage(format!("cannot write {}: {e}", file.display())))?;
+            output::record(format, json!({ "snapshot": file.display().to_string(), "bytes": bytes }));
+            return Ok(());
+        }
+        ClusterCmd::Restore { .. } => unreachable!("handled above"),
+    };
+    print_status(format, &status);
+    Ok(())
+}
+
+fn opt(v: Option<u64>) -> String {
+    v.map_or("-".into(), |v| v.to_string())
+}
+
+fn print_status(format: Format, s: &pb::ClusterStatus) {
+    let members: Vec<_> = s
+        .members
+        .iter()
+        .map(|m| {
+            json!({
+                "id": m.id, "role": m.role, "region": m.region,
+                "api_addr": m.api_addr, "raft_addr": m.raft_addr,
+                "matched_index": m.matched_index, "lag": m.lag,
+            })
+        })
+        .collect();
+    match format {
+        Format::Json => output::json(&json!({
+            "node_id": s.node_id,
+            "leader_id": s.leader_id,
+            "leader_api_addr": s.leader_api_addr,
+            "term": s.term,
+            "state": s.state,
+            "last_log_index": s.last_log_index,
+            "committed_index": s.committed_index,
+            "applied_index": s.applied_index,
+            "snapshot_index": s.snapshot_index,
+            "members": members,
+        })),
+        Format::Table => {
+            println!(
+                "leader: {}  term: {}  last log: {}  committed: {}  applied: {}  (as seen by node {})",
+                opt(s.leader_id),
+                s.term,
+                opt(s.last_log_index),
+                opt(s.committed_index),
+                opt(s.applied_index),
+                s.node_id
+            );
+            let rows: Vec<Vec<String>> = s
+                .members
+                .iter()
+                .map(|m| {
+                    vec![
+                        m.id.to_string(),
+                        m.role.clone(),
+                        m.region.clone(),
+                        m.api_addr.clone(),
+                        m.raft_addr.clone(),
+                        opt(m.matched_index),
+                        opt(m.lag),
+                    ]
+                })
+                .collect();
+            output::table(&["id", "role", "region", "api", "raft", "matched", "lag"], &rows);
+        }
+    }
+}

@@ -1,0 +1,156 @@
+//! The `coffer` command line: `server` and `dev` run nodes; every other
+//! command is a client of a running cluster.
+//!
+//! Exit status: 0 on success; 1 with a one-line `error: CODE: message` on
+//! stderr when a request fails; 2 for usage errors.
+
+mod cluster;
+mod dev;
+mod output;
+mod secret;
+mod server;
+mod vault;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::client::{Client, ClientError};
+use crate::error_code::ErrorCode;
+
+/// Client API addresses of the dev cluster and of a default single server.
+pub const DEFAULT_ADDR: &str = "127.0.0.1:7701,127.0.0.1:7702,127.0.0.1:7703,127.0.0.1:7700";
+
+#[derive(Parser)]
+#[command(name = "coffer", version, about = "A self-hosted, Raft-replicated key vault")]
+struct Cli {
+    /// Client API endpoints of the cluster, comma-separated.
+    #[arg(long, global = true, env = "COFFER_ADDR", default_value = DEFAULT_ADDR)]
+    addr: String,
+    /// Output format.
+    #[arg(long, global = true, value_enum, default_value_t = Format::Table)]
+    format: Format,
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// How results are printed.
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// Aligned columns for people.
+    Table,
+    /// One JSON document for programs.
+    Json,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a node.
+    Server(server::ServerArgs),
+    /// Run a local 3-node cluster in this process, with data under ./coffer-dev.
+    Dev(dev::DevArgs),
+    /// Cluster membership, status and snapshots.
+    #[command(subcommand)]
+    Cluster(cluster::ClusterCmd),
+    /// Vaults: named namespaces for secrets.
+    #[command(subcommand)]
+    Vault(vault::VaultCmd),
+    /// Secrets.
+    #[command(subcommand)]
+    Secret(secret::SecretCmd),
+}
+
+/// A failure of a CLI command: a stable code and a message.
+#[derive(Debug)]
+pub struct CliError {
+    code: ErrorCode,
+    message: String,
+}
+
+impl CliError {
+    fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        CliError { code, message: message.into() }
+    }
+
+    fn usage(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::InvalidArgument, message)
+    }
+}
+
+impl From<ClientError> for CliError {
+    fn from(e: ClientError) -> Self {
+        CliError { code: e.code(), message: e.message().to_owned() }
+    }
+}
+
+type CliResult<T = ()> = Result<T, CliError>;
+
+/// Runs the command line and returns the process exit status.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: Internal: cannot start runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(run(cli));
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            let message = e.message.replace('\n', " ");
+            eprintln!("error: {}: {}", e.code, message);
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> CliResult {
+    match cli.command {
+        Command::Server(args) => server::run(args).await,
+        Command::Dev(args) => dev::run(args).await,
+        Command::Cluster(cmd) => {
+            init_logging("warn");
+            cluster::run(cmd, &cli.addr, cli.format).await
+        }
+        Command::Vault(cmd) => {
+            init_logging("warn");
+            vault::run(cmd, &connect(&cli.addr)?, cli.format).await
+        }
+        Command::Secret(cmd) => {
+            init_logging("warn");
+            secret::run(cmd, &connect(&cli.addr)?, cli.format).await
+        }
+    }
+}
+
+/// Fetches every page of a paged listing; `fetch` gets the continuation
+/// token and returns a page and the next token ("" at the end).
+async fn all_pages<T, F, Fut>(mut fetch: F) -> CliResult<Vec<T>>
+where
+    F: FnMut(String) -> Fut,
+    Fut: std::future::Future<Output = Result<(Vec<T>, String), ClientError>>,
+{
+    let mut all = Vec::new();
+    let mut token = String::new();
+    loop {
+        let (items, next) = fetch(token).await?;
+        all.extend(items);
+        if next.is_empty() {
+            return Ok(all);
+        }
+        token = next;
+    }
+}
+
+fn connect(addr: &str) -> CliResult<Client> {
+    Ok(Client::new(addr.split(',').map(str::trim))?)
+}
+
+/// Logs to stderr; `RUST_LOG` overrides `default`.
+fn init_logging(default: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+}

@@ -1,0 +1,81 @@
+//! Errors returned by the SDK: a stable code plus the server's message.
+
+use std::fmt;
+
+use crate::api::status::{CODE_KEY, LEADER_KEY};
+use crate::error_code::ErrorCode;
+
+/// A failed call. `code()` is stable; the message is for people.
+#[derive(Debug, Clone)]
+pub struct ClientError {
+    code: ErrorCode,
+    message: String,
+    /// The leader's address, when a node answered `NotLeader`.
+    pub(crate) leader: Option<String>,
+    /// Whether the request certainly never reached a server.
+    pub(crate) not_sent: bool,
+}
+
+/// Result alias for SDK calls.
+pub type Result<T, E = ClientError> = std::result::Result<T, E>;
+
+impl ClientError {
+    /// An error with `code`.
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        ClientError { code, message: message.into(), leader: None, not_sent: false }
+    }
+
+    /// The stable error code.
+    pub fn code(&self) -> ErrorCode {
+        self.code
+    }
+
+    /// The human-readable message.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// Whether the outcome of the request is unknown (it may have applied).
+    pub fn is_unknown_outcome(&self) -> bool {
+        matches!(self.code, ErrorCode::Timeout) || (self.code == ErrorCode::Unavailable && !self.not_sent)
+    }
+}
+
+impl fmt::Display for ClientError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.code, self.message)
+    }
+}
+
+impl std::error::Error for ClientError {}
+
+/// Whether an io error in `s`'s source chain shows the connection was never made.
+fn connect_failed(s: &tonic::Status) -> bool {
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(s);
+    while let Some(e) = cur {
+        if let Some(io) = e.downcast_ref::<std::io::Error>() {
+            use std::io::ErrorKind::*;
+            return matches!(io.kind(), ConnectionRefused | AddrNotAvailable | NotFound | HostUnreachable | NetworkUnreachable);
+        }
+        cur = e.source();
+    }
+    false
+}
+
+impl From<tonic::Status> for ClientError {
+    fn from(s: tonic::Status) -> Self {
+        let meta = |k: &str| s.metadata().get(k).and_then(|v| v.to_str().ok()).map(str::to_owned);
+        let code = meta(CODE_KEY).and_then(|c| c.parse().ok());
+        let (code, not_sent) = match code {
+            Some(c) => (c, false),
+            None => match s.code() {
+                tonic::Code::DeadlineExceeded => (ErrorCode::Timeout, false),
+                tonic::Code::Unavailable | tonic::Code::Unknown => (ErrorCode::Unavailable, connect_failed(&s)),
+                tonic::Code::InvalidArgument | tonic::Code::OutOfRange => (ErrorCode::InvalidArgument, false),
+                _ => (ErrorCode::Internal, false),
+            },
+        };
+        let message = if s.message().is_empty() { code.description().to_owned() } else { s.message().to_owned() };
+        ClientError { code, message, leader: meta(LEADER_KEY), not_sent }
+    }
+}

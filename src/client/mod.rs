@@ -1,0 +1,192 @@
+//! The Rust client SDK.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), coffer::client::ClientError> {
+//! use coffer::client::Client;
+//! let client = Client::new(["127.0.0.1:7701", "127.0.0.1:7702", "127.0.0.1:7703"])?;
+//! client.create_vault("payments", 0, false).await?;
+//! client.set_secret(coffer::client::SetSecret::new("payments", "db-password", "s3cret")).await?;
+//! let secret = client.get_secret("payments", "db-password", None, Default::default()).await?;
+//! assert_eq!(secret.value, "s3cret");
+//! # Ok(()) }
+//! ```
+//!
+//! A [`Client`] takes a list of node endpoints, finds the leader (following
+//! `NotLeader` answers), retries reads across leader changes and retries
+//! writes only when the request certainly did not reach a server. Every
+//! error has a stable [`ErrorCode`](crate::error_code::ErrorCode).
+
+mod cluster;
+mod error;
+mod secrets;
+mod vaults;
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use tonic::transport::{Channel, Endpoint};
+
+pub use error::{ClientError, Result};
+pub use secrets::SetSecret;
+
+use crate::error_code::ErrorCode;
+/// Request and response types of the client API.
+pub use crate::proto::api as types;
+
+/// How fresh a read must be.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ReadConsistency {
+    /// Confirmed by the leader with a quorum (default).
+    #[default]
+    Linearizable,
+    /// Served by whichever node answers; may lag behind.
+    Stale,
+}
+
+impl ReadConsistency {
+    fn to_pb(self) -> Option<types::ReadOptions> {
+        let consistency = match self {
+            ReadConsistency::Linearizable => types::Consistency::Linearizable,
+            ReadConsistency::Stale => types::Consistency::Stale,
+        };
+        Some(types::ReadOptions { consistency: consistency as i32 })
+    }
+}
+
+/// Whether a call may be sent again after an unknown outcome.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Retry {
+    /// Reads: any failure that another node may not have is retried.
+    Idempotent,
+    /// Writes: retried only when the request certainly did not execute.
+    IfNotSent,
+}
+
+/// A connection to a coffer cluster (share it; it is `Send + Sync`).
+pub struct Client {
+    endpoints: Mutex<Vec<String>>,
+    leader: Mutex<Option<String>>,
+    channels: Mutex<HashMap<String, Channel>>,
+    /// How long a call keeps retrying across nodes before giving up.
+    deadline: Duration,
+}
+
+impl Client {
+    /// A client for the cluster reachable at `endpoints` (`host:port`).
+    pub fn new<S: Into<String>>(endpoints: impl IntoIterator<Item = S>) -> Result<Self> {
+        let endpoints: Vec<String> = endpoints.into_iter().map(Into::into).filter(|e| !e.is_empty()).collect();
+        if endpoints.is_empty() {
+            return Err(ClientError::new(ErrorCode::InvalidArgument, "no endpoints given"));
+        }
+        Ok(Client {
+            endpoints: Mutex::new(endpoints),
+            leader: Mutex::new(None),
+            channels: Mutex::new(HashMap::new()),
+            deadline: Duration::from_secs(20),
+        })
+    }
+
+    /// Sets how long a call keeps retrying across nodes (default 20 s).
+    pub fn with_deadline(mut self, deadline: Duration) -> Self {
+        self.deadline = deadline;
+        self
+    }
+
+    /// The endpoints this client knows.
+    pub fn endpoints(&self) -> Vec<String> {
+        lock(&self.endpoints).clone()
+    }
+
+    pub(crate) fn channel(&self, addr: &str) -> Result<Channel> {
+        let mut channels = lock(&self.channels);
+        if let Some(c) = channels.get(addr) {
+            return Ok(c.clone());
+        }
+        let url = if addr.contains("://") { addr.to_owned() } else { format!("http://{addr}") };
+        let channel = Endpoint::from_shared(url)
+            .map_err(|_| ClientError::new(ErrorCode::InvalidArgument, format!("invalid endpoint '{addr}'")))?
+            .connect_timeout(Duration::from_secs(2))
+            .timeout(Duration::from_secs(15))
+            .tcp_nodelay(true)
+            .connect_lazy();
+        channels.insert(addr.to_owned(), channel.clone());
+        Ok(channel)
+    }
+
+    /// Endpoints in the order to try them: the known leader first.
+    fn candidates(&self) -> Vec<String> {
+        let mut list = self.endpoints();
+        if let Some(l) = lock(&self.leader).clone() {
+            list.retain(|e| *e != l);
+            list.insert(0, l);
+        }
+        list
+    }
+
+    fn learn_leader(&self, leader: &str) {
+        let mut eps = lock(&self.endpoints);
+        if !eps.iter().any(|e| e == leader) {
+            eps.push(leader.to_owned());
+        }
+        *lock(&self.leader) = Some(leader.to_owned());
+    }
+
+    /// Runs `call` against the cluster, following leader hints and retrying
+    /// according to `retry` until the client's deadline.
+    async fn run<T, F, Fut>(&self, retry: Retry, call: F) -> Result<T>
+    where
+        F: Fn(Channel) -> Fut,
+        Fut: Future<Output = std::result::Result<T, tonic::Status>>,
+    {
+        let start = Instant::now();
+        let mut backoff = Duration::from_millis(50);
+        let mut hops = 0u32;
+        loop {
+            let mut last = None;
+            for addr in self.candidates() {
+                let result = call(self.channel(&addr)?).await.map_err(ClientError::from);
+                let err = match result {
+                    Ok(v) => {
+                        *lock(&self.leader) = Some(addr);
+                        return Ok(v);
+                    }
+                    Err(e) => e,
+                };
+                let retriable = match err.code() {
+                    ErrorCode::NotLeader | ErrorCode::NoLeader | ErrorCode::NotInitialized => true,
+                    ErrorCode::Unavailable | ErrorCode::Timeout => retry == Retry::Idempotent || err.not_sent,
+                    _ => false,
+                };
+                if !retriable {
+                    return Err(err);
+                }
+                if let Some(leader) = err.leader.clone() {
+                    self.learn_leader(&leader);
+                    last = Some(err);
+                    break;
+                }
+                if lock(&self.leader).as_deref() == Some(addr.as_str()) {
+                    *lock(&self.leader) = None;
+                }
+                last = Some(err);
+            }
+            let err = last.unwrap_or_else(|| ClientError::new(ErrorCode::Unavailable, "no endpoint answered"));
+            if start.elapsed() + backoff > self.deadline {
+                return Err(err);
+            }
+            // Follow the first leader hint at once; anything else waits, so
+            // an election in progress is not hammered.
+            hops += 1;
+            if err.leader.is_none() || hops > 1 {
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(1));
+            }
+        }
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}

@@ -1,0 +1,228 @@
+//! Server configuration: a TOML file (unknown keys rejected), overridden by
+//! command-line flags and `COFFER_*` environment variables (see `cli::server`).
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// Everything a node needs to start.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// This node's id; unique in the cluster, never reused.
+    pub node_id: u64,
+    /// Placement label shown in `cluster status` (e.g. a region or zone).
+    pub region: String,
+    /// Where the node keeps its RocksDB database and snapshots.
+    pub data_dir: PathBuf,
+    /// Client API listen address.
+    pub api_listen: SocketAddr,
+    /// Peer (Raft) API listen address.
+    pub raft_listen: SocketAddr,
+    /// Client API address other nodes and clients use (default: `api_listen`).
+    pub api_advertise: Option<String>,
+    /// Peer API address other nodes use (default: `raft_listen`).
+    pub raft_advertise: Option<String>,
+    /// Bootstrap a new single-node cluster if this node has never been part of one.
+    pub bootstrap: bool,
+    /// Client API address of a cluster member to join through on first start.
+    pub join: Option<String>,
+    /// Raft timing and log compaction.
+    pub raft: RaftSettings,
+    /// Request limits.
+    pub limits: Limits,
+}
+
+/// Raft timing and snapshot policy.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RaftSettings {
+    /// Leader heartbeat interval, milliseconds.
+    pub heartbeat_ms: u64,
+    /// Election timeout range, milliseconds. Across regions, keep the minimum
+    /// well above the worst round trip.
+    pub election_timeout_min_ms: u64,
+    /// Upper end of the election timeout range, milliseconds.
+    pub election_timeout_max_ms: u64,
+    /// Build a snapshot after this many log entries since the last one.
+    pub snapshot_after_logs: u64,
+    /// Log entries kept behind a snapshot, so a briefly lagging follower
+    /// catches up from the log rather than a snapshot.
+    pub keep_logs_after_snapshot: u64,
+}
+
+/// Request limits.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Limits {
+    /// Largest secret value, bytes (Azure Key Vault: 25 KiB).
+    pub max_value_bytes: usize,
+    /// Page size of list calls when the request gives none.
+    pub default_page_size: u32,
+    /// Largest page size a request may ask for.
+    pub max_page_size: u32,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            node_id: 1,
+            region: "local".into(),
+            data_dir: PathBuf::from("coffer-data"),
+            api_listen: SocketAddr::from(([127, 0, 0, 1], 7700)),
+            raft_listen: SocketAddr::from(([127, 0, 0, 1], 7800)),
+            api_advertise: None,
+            raft_advertise: None,
+            bootstrap: false,
+            join: None,
+            raft: RaftSettings::default(),
+            limits: Limits::default(),
+        }
+    }
+}
+
+impl Default for RaftSettings {
+    fn default() -> Self {
+        RaftSettings {
+            heartbeat_ms: 100,
+            election_timeout_min_ms: 500,
+            election_timeout_max_ms: 1000,
+            snapshot_after_logs: 10_000,
+            keep_logs_after_snapshot: 1_000,
+        }
+    }
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits { max_value_bytes: 25 * 1024, default_page_size: 25, max_page_size: 1000 }
+    }
+}
+
+/// A configuration that cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("invalid config {path}: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("invalid setting: {0}")]
+    Invalid(String),
+}
+
+/// A commented template listing every setting with its default.
+pub const SAMPLE: &str = r#"# coffer server configuration. Every setting is optional; shown are the defaults.
+# Flags and COFFER_* environment variables override the file.
+
+# This node's id: unique in the cluster, never reused.
+node_id = 1
+# Placement label shown in `coffer cluster status`.
+region = "local"
+# RocksDB database and snapshots live here.
+data_dir = "coffer-data"
+# Client API and peer (Raft) API listen addresses.
+api_listen = "127.0.0.1:7700"
+raft_listen = "127.0.0.1:7800"
+# Addresses other nodes and clients use, if not the listen addresses.
+# api_advertise = "node1.example:7700"
+# raft_advertise = "node1.example:7800"
+# Bootstrap a new single-node cluster if this node has never been in one.
+bootstrap = false
+# Client API address of a member to join through on first start.
+# join = "node1.example:7700"
+
+[raft]
+heartbeat_ms = 100
+election_timeout_min_ms = 500
+election_timeout_max_ms = 1000
+snapshot_after_logs = 10000
+keep_logs_after_snapshot = 1000
+
+[limits]
+max_value_bytes = 25600
+default_page_size = 25
+max_page_size = 1000
+"#;
+
+impl Config {
+    /// Reads and validates a TOML file.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| ConfigError::Read { path: path.into(), source })?;
+        Self::parse(&text).map_err(|message| ConfigError::Parse { path: path.into(), message })
+    }
+
+    /// Parses TOML text.
+    pub fn parse(text: &str) -> Result<Config, String> {
+        toml::from_str(text).map_err(|e| e.to_string())
+    }
+
+    /// Checks the settings against each other.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let r = &self.raft;
+        if self.node_id == 0 {
+            return Err(ConfigError::Invalid("node_id must be at least 1".into()));
+        }
+        if r.heartbeat_ms == 0 || r.election_timeout_min_ms <= r.heartbeat_ms {
+            return Err(ConfigError::Invalid(
+                "raft.election_timeout_min_ms must exceed raft.heartbeat_ms (> 0)".into(),
+            ));
+        }
+        if r.election_timeout_max_ms <= r.election_timeout_min_ms {
+            return Err(ConfigError::Invalid(
+                "raft.election_timeout_max_ms must exceed raft.election_timeout_min_ms".into(),
+            ));
+        }
+        if r.snapshot_after_logs == 0 {
+            return Err(ConfigError::Invalid("raft.snapshot_after_logs must be at least 1".into()));
+        }
+        let l = &self.limits;
+        if l.max_value_bytes == 0 || l.max_value_bytes > 4 << 20 {
+            return Err(ConfigError::Invalid("limits.max_value_bytes must be 1..=4194304".into()));
+        }
+        if l.default_page_size == 0 || l.default_page_size > l.max_page_size {
+            return Err(ConfigError::Invalid(
+                "limits.default_page_size must be 1..=limits.max_page_size".into(),
+            ));
+        }
+        if self.bootstrap && self.join.is_some() {
+            return Err(ConfigError::Invalid("bootstrap and join are exclusive".into()));
+        }
+        Ok(())
+    }
+
+    /// The client API address other nodes and clients use.
+    pub fn api_addr(&self) -> String {
+        self.api_advertise.clone().unwrap_or_else(|| self.api_listen.to_string())
+    }
+
+    /// The peer API address other nodes use.
+    pub fn raft_addr(&self) -> String {
+        self.raft_advertise.clone().unwrap_or_else(|| self.raft_listen.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sample_is_the_default() {
+        assert_eq!(Config::parse(SAMPLE).unwrap(), Config::default());
+        Config::default().validate().unwrap();
+    }
+
+    #[test]
+    fn unknown_keys_are_rejected() {
+        let err = Config::parse("node_idd = 3").unwrap_err();
+        assert!(err.contains("node_idd"), "{err}");
+        assert!(Config::parse("[raft]\nheartbeat = 3").is_err());
+    }
+
+    #[test]
+    fn inconsistent_timeouts_are_rejected() {
+        let c = Config::parse("[raft]\nheartbeat_ms = 600").unwrap();
+        assert!(c.validate().is_err());
+    }
+}

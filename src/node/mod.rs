@@ -1,0 +1,173 @@
+//! One running coffer node: storage, Raft, the peer and client API servers
+//! and background tasks, started and stopped together.
+
+mod join;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use openraft::SnapshotPolicy;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tonic::transport::server::TcpIncoming;
+use tonic::transport::Server;
+
+use crate::config::Config;
+use crate::proto::raft::raft_service_server::RaftServiceServer;
+use crate::raft::faults::Faults;
+use crate::raft::network::{NetworkFactory, MAX_MESSAGE_BYTES};
+use crate::raft::service::PeerService;
+use crate::raft::{NodeInfo, Raft};
+use crate::replica::{purger, Replica};
+use crate::storage;
+
+/// How often the leader looks for expired soft-deleted objects.
+const PURGE_EVERY: Duration = Duration::from_secs(60);
+
+/// Why a node could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum NodeError {
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    #[error("storage: {0}")]
+    Storage(#[from] crate::storage::StorageError),
+    #[error("cannot listen on {addr}: {source}")]
+    Listen { addr: SocketAddr, source: std::io::Error },
+    #[error("cannot create data dir: {0}")]
+    DataDir(std::io::Error),
+    #[error("raft: {0}")]
+    Raft(String),
+}
+
+/// A running node. Dropping it without [`Node::shutdown`] leaves its tasks
+/// running until the runtime ends.
+pub struct Node {
+    replica: Replica,
+    api_addr: SocketAddr,
+    raft_addr: SocketAddr,
+    stop: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Node {
+    /// Starts a node.
+    pub async fn start(config: Config) -> Result<Node, NodeError> {
+        Self::start_with_faults(config, Faults::default()).await
+    }
+
+    /// Starts a node whose peer traffic obeys `faults` (tests).
+    pub async fn start_with_faults(config: Config, faults: Faults) -> Result<Node, NodeError> {
+        config.validate()?;
+        std::fs::create_dir_all(&config.data_dir).map_err(NodeError::DataDir)?;
+        let (log_store, state_machine, reader) = storage::open(&config.data_dir)?;
+        let bind = |addr: SocketAddr| {
+            TcpIncoming::bind(addr)
+                .map(|i| i.with_nodelay(Some(true)))
+                .map_err(|source| NodeError::Listen { addr, source })
+        };
+        let api_incoming = bind(config.api_listen)?;
+        let raft_incoming = bind(config.raft_listen)?;
+        let local = |i: &TcpIncoming, addr| i.local_addr().map_err(|source| NodeError::Listen { addr, source });
+        let api_addr = local(&api_incoming, config.api_listen)?;
+        let raft_addr = local(&raft_incoming, config.raft_listen)?;
+        let info = NodeInfo {
+            raft_addr: config.raft_advertise.clone().unwrap_or_else(|| raft_addr.to_string()),
+            api_addr: config.api_advertise.clone().unwrap_or_else(|| api_addr.to_string()),
+            region: config.region.clone(),
+        };
+
+        let raft = Raft::new(
+            config.node_id,
+            Arc::new(raft_config(&config)?),
+            NetworkFactory::new(config.node_id, faults.clone()),
+            log_store,
+            state_machine,
+        )
+        .await
+        .map_err(|e| NodeError::Raft(e.to_string()))?;
+        let replica = Replica::new(config.node_id, info, raft.clone(), reader, config.limits.clone());
+
+        let (stop, stopped) = watch::channel(false);
+        let signal = |mut rx: watch::Receiver<bool>| async move {
+            let _ = rx.wait_for(|s| *s).await;
+        };
+        let peer = RaftServiceServer::new(PeerService::new(raft.clone(), config.node_id, faults))
+            .max_decoding_message_size(MAX_MESSAGE_BYTES)
+            .max_encoding_message_size(MAX_MESSAGE_BYTES);
+        let peer_server = Server::builder()
+            .add_service(peer)
+            .serve_with_incoming_shutdown(raft_incoming, signal(stopped.clone()));
+        let api_server = crate::api::router(replica.clone())
+            .serve_with_incoming_shutdown(api_incoming, signal(stopped.clone()));
+        let mut tasks = vec![
+            tokio::spawn(async move {
+                if let Err(e) = peer_server.await {
+                    tracing::error!(error = %e, "peer API server failed");
+                }
+            }),
+            tokio::spawn(async move {
+                if let Err(e) = api_server.await {
+                    tracing::error!(error = %e, "client API server failed");
+                }
+            }),
+            tokio::spawn(purger::run(replica.clone(), PURGE_EVERY)),
+        ];
+
+        let initialized = raft.is_initialized().await.map_err(|e| NodeError::Raft(e.to_string()))?;
+        if !initialized {
+            if config.bootstrap {
+                replica.bootstrap().await.map_err(|e| NodeError::Raft(e.to_string()))?;
+            } else if let Some(through) = config.join.clone() {
+                tasks.push(tokio::spawn(join::run(replica.clone(), through)));
+            }
+        }
+        tracing::info!(node_id = config.node_id, %api_addr, %raft_addr, "node started");
+        Ok(Node { replica, api_addr, raft_addr, stop, tasks })
+    }
+
+    /// The replicated state as seen from this node.
+    pub fn replica(&self) -> &Replica {
+        &self.replica
+    }
+
+    /// Where the client API listens.
+    pub fn api_addr(&self) -> SocketAddr {
+        self.api_addr
+    }
+
+    /// Where the peer API listens.
+    pub fn raft_addr(&self) -> SocketAddr {
+        self.raft_addr
+    }
+
+    /// Stops serving, stops Raft and releases the data directory.
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(true);
+        if let Err(e) = self.replica.raft().shutdown().await {
+            tracing::warn!(error = %e, "raft shutdown");
+        }
+        for task in self.tasks {
+            task.abort();
+            let _ = task.await;
+        }
+    }
+}
+
+fn raft_config(config: &Config) -> Result<openraft::Config, NodeError> {
+    let r = &config.raft;
+    openraft::Config {
+        cluster_name: "coffer".into(),
+        heartbeat_interval: r.heartbeat_ms,
+        election_timeout_min: r.election_timeout_min_ms,
+        election_timeout_max: r.election_timeout_max_ms,
+        snapshot_policy: SnapshotPolicy::LogsSinceLast(r.snapshot_after_logs),
+        max_in_snapshot_log_to_keep: r.keep_logs_after_snapshot,
+        snapshot_max_chunk_size: 1 << 20,
+        max_payload_entries: 64,
+        install_snapshot_timeout: 10_000,
+        ..Default::default()
+    }
+    .validate()
+    .map_err(|e| NodeError::Raft(e.to_string()))
+}

@@ -1,0 +1,147 @@
+//! The client side of the peer API: how a node sends Raft messages to the
+//! others over gRPC.
+
+use std::time::Duration;
+
+use openraft::error::{
+    InstallSnapshotError, NetworkError, RPCError, RaftError, RemoteError, SnapshotMismatch, Unreachable,
+};
+use openraft::network::RPCOption;
+use openraft::raft::{
+    AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse,
+    VoteRequest, VoteResponse,
+};
+use openraft::{RaftNetwork, RaftNetworkFactory, SnapshotSegmentId};
+use tonic::transport::{Channel, Endpoint};
+
+use super::codec::CodecError;
+use super::faults::Faults;
+use super::{NodeId, NodeInfo, TypeConfig};
+use crate::proto::raft as pb;
+use crate::proto::raft::raft_service_client::RaftServiceClient;
+
+/// Largest peer message: a full batch of entries of maximum-size values.
+pub const MAX_MESSAGE_BYTES: usize = 64 << 20;
+
+/// Creates one [`PeerClient`] per target node.
+pub struct NetworkFactory {
+    self_id: NodeId,
+    faults: Faults,
+}
+
+impl NetworkFactory {
+    /// A factory for the node `self_id`.
+    pub fn new(self_id: NodeId, faults: Faults) -> Self {
+        NetworkFactory { self_id, faults }
+    }
+}
+
+impl RaftNetworkFactory<TypeConfig> for NetworkFactory {
+    type Network = PeerClient;
+
+    async fn new_client(&mut self, target: NodeId, node: &NodeInfo) -> PeerClient {
+        let client = Endpoint::from_shared(format!("http://{}", node.raft_addr))
+            .map(|e| e.connect_timeout(Duration::from_secs(2)).tcp_nodelay(true).connect_lazy())
+            .map(|ch| {
+                RaftServiceClient::new(ch)
+                    .max_decoding_message_size(MAX_MESSAGE_BYTES)
+                    .max_encoding_message_size(MAX_MESSAGE_BYTES)
+            })
+            .map_err(|e| e.to_string());
+        PeerClient { self_id: self.self_id, target, faults: self.faults.clone(), client }
+    }
+}
+
+/// A connection to one peer.
+pub struct PeerClient {
+    self_id: NodeId,
+    target: NodeId,
+    faults: Faults,
+    /// The gRPC client, or why the peer's address is unusable.
+    client: Result<RaftServiceClient<Channel>, String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct Msg(String);
+
+type RpcErr<E = openraft::error::Infallible> = RPCError<NodeId, NodeInfo, RaftError<NodeId, E>>;
+
+impl PeerClient {
+    /// Applies injected faults, then returns the client to use.
+    async fn ready<E>(&mut self, option: &RPCOption) -> Result<(RaftServiceClient<Channel>, Duration), RpcErr<E>>
+    where
+        E: std::error::Error,
+    {
+        if let Some(d) = self.faults.delay() {
+            tokio::time::sleep(d).await;
+        }
+        if self.faults.is_cut(self.self_id, self.target) {
+            return Err(RPCError::Unreachable(Unreachable::new(&Msg("injected partition".into()))));
+        }
+        match &self.client {
+            Ok(c) => Ok((c.clone(), option.hard_ttl())),
+            Err(e) => Err(RPCError::Unreachable(Unreachable::new(&Msg(e.clone())))),
+        }
+    }
+}
+
+fn status_err<E: std::error::Error>(s: tonic::Status) -> RpcErr<E> {
+    match s.code() {
+        tonic::Code::Unavailable | tonic::Code::Cancelled => RPCError::Unreachable(Unreachable::new(&s)),
+        _ => RPCError::Network(NetworkError::new(&s)),
+    }
+}
+
+fn codec_err<E: std::error::Error>(e: CodecError) -> RpcErr<E> {
+    RPCError::Network(NetworkError::new(&e))
+}
+
+fn with_timeout<T>(msg: T, ttl: Duration) -> tonic::Request<T> {
+    let mut req = tonic::Request::new(msg);
+    req.set_timeout(ttl);
+    req
+}
+
+impl RaftNetwork<TypeConfig> for PeerClient {
+    async fn append_entries(
+        &mut self,
+        rpc: AppendEntriesRequest<TypeConfig>,
+        option: RPCOption,
+    ) -> Result<AppendEntriesResponse<NodeId>, RpcErr> {
+        let (mut c, ttl) = self.ready(&option).await?;
+        let resp = c.append_entries(with_timeout(pb::AppendEntriesRequest::from(&rpc), ttl)).await;
+        resp.map_err(status_err)?.into_inner().try_into().map_err(codec_err)
+    }
+
+    async fn install_snapshot(
+        &mut self,
+        rpc: InstallSnapshotRequest<TypeConfig>,
+        option: RPCOption,
+    ) -> Result<InstallSnapshotResponse<NodeId>, RpcErr<InstallSnapshotError>> {
+        let (mut c, ttl) = self.ready(&option).await?;
+        let resp = c.install_snapshot(with_timeout(pb::InstallSnapshotRequest::from(rpc), ttl)).await;
+        use pb::install_snapshot_response::Result as R;
+        match resp.map_err(status_err)?.into_inner().result {
+            Some(R::Vote(v)) => Ok(InstallSnapshotResponse { vote: v.try_into().map_err(codec_err)? }),
+            Some(R::Mismatch(m)) => {
+                let seg = |s: Option<pb::SnapshotSegment>| {
+                    let s = s.unwrap_or_default();
+                    SnapshotSegmentId { id: s.id, offset: s.offset }
+                };
+                let err = InstallSnapshotError::SnapshotMismatch(SnapshotMismatch {
+                    expect: seg(m.expect),
+                    got: seg(m.got),
+                });
+                Err(RPCError::RemoteError(RemoteError::new(self.target, RaftError::APIError(err))))
+            }
+            None => Err(codec_err(CodecError("install_snapshot_response.result"))),
+        }
+    }
+
+    async fn vote(&mut self, rpc: VoteRequest<NodeId>, option: RPCOption) -> Result<VoteResponse<NodeId>, RpcErr> {
+        let (mut c, ttl) = self.ready(&option).await?;
+        let resp = c.vote(with_timeout(pb::VoteRequest::from(rpc), ttl)).await;
+        resp.map_err(status_err)?.into_inner().try_into().map_err(codec_err)
+    }
+}

@@ -1,0 +1,77 @@
+//! The server side of the peer API: hands received Raft messages to the local
+//! Raft instance.
+
+use openraft::error::{InstallSnapshotError, RaftError};
+use tonic::{Request, Response, Status};
+
+use super::faults::Faults;
+use super::{NodeId, Raft};
+use crate::proto::raft as pb;
+use crate::proto::raft::raft_service_server::RaftService;
+
+/// Serves Raft messages addressed to this node.
+pub struct PeerService {
+    raft: Raft,
+    self_id: NodeId,
+    faults: Faults,
+}
+
+impl PeerService {
+    /// A service that feeds `raft`.
+    pub fn new(raft: Raft, self_id: NodeId, faults: Faults) -> Self {
+        PeerService { raft, self_id, faults }
+    }
+
+    fn check_reachable(&self) -> Result<(), Status> {
+        if self.faults.is_cut(self.self_id, self.self_id) {
+            return Err(Status::unavailable("injected partition"));
+        }
+        Ok(())
+    }
+}
+
+fn bad_request(e: super::codec::CodecError) -> Status {
+    Status::invalid_argument(e.to_string())
+}
+
+fn raft_status<E: std::fmt::Display>(e: E) -> Status {
+    Status::unavailable(format!("raft: {e}"))
+}
+
+#[tonic::async_trait]
+impl RaftService for PeerService {
+    async fn append_entries(
+        &self,
+        req: Request<pb::AppendEntriesRequest>,
+    ) -> Result<Response<pb::AppendEntriesResponse>, Status> {
+        self.check_reachable()?;
+        let rpc = req.into_inner().try_into().map_err(bad_request)?;
+        let resp = self.raft.append_entries(rpc).await.map_err(raft_status)?;
+        Ok(Response::new(resp.into()))
+    }
+
+    async fn vote(&self, req: Request<pb::VoteRequest>) -> Result<Response<pb::VoteResponse>, Status> {
+        self.check_reachable()?;
+        let rpc = req.into_inner().try_into().map_err(bad_request)?;
+        let resp = self.raft.vote(rpc).await.map_err(raft_status)?;
+        Ok(Response::new(resp.into()))
+    }
+
+    async fn install_snapshot(
+        &self,
+        req: Request<pb::InstallSnapshotRequest>,
+    ) -> Result<Response<pb::InstallSnapshotResponse>, Status> {
+        self.check_reachable()?;
+        let rpc = req.into_inner().try_into().map_err(bad_request)?;
+        use pb::install_snapshot_response::Result as R;
+        let result = match self.raft.install_snapshot(rpc).await {
+            Ok(resp) => R::Vote(resp.vote.into()),
+            Err(RaftError::APIError(InstallSnapshotError::SnapshotMismatch(m))) => {
+                let seg = |s: openraft::SnapshotSegmentId| pb::SnapshotSegment { id: s.id, offset: s.offset };
+                R::Mismatch(pb::SnapshotMismatch { expect: Some(seg(m.expect)), got: Some(seg(m.got)) })
+            }
+            Err(e) => return Err(raft_status(e)),
+        };
+        Ok(Response::new(pb::InstallSnapshotResponse { result: Some(result) }))
+    }
+}

@@ -1,0 +1,108 @@
+//! A node's view of the replicated state: writes go through Raft (batched by
+//! the [`proposer`]), reads come from the local state machine after the
+//! consistency the caller asked for. The gRPC API is built on this.
+//!
+//! - [`proposer`]: group commit of concurrent writes.
+//! - [`cluster`]: membership changes and status.
+//! - [`purger`]: the leader's sweep of expired soft-deleted objects.
+
+pub mod cluster;
+pub mod error;
+pub mod leadership;
+pub mod proposer;
+pub mod purger;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+pub use error::{ReplicaError, Result};
+pub use proposer::Proposer;
+
+use crate::config::Limits;
+use crate::proto::storage::{op, Op};
+use crate::raft::{NodeId, NodeInfo, Raft};
+use crate::state::kv::Kv;
+use crate::state::{OpOutput, StateError};
+use crate::storage::StateReader;
+
+/// How long a linearizable read may wait to confirm leadership.
+const READ_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How fresh a read must be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Consistency {
+    /// Confirmed by the leader with a quorum (read index) before reading.
+    Linearizable,
+    /// Whatever this node has applied.
+    Stale,
+}
+
+/// The replicated state as seen from one node (cheap to clone).
+#[derive(Clone)]
+pub struct Replica {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    id: NodeId,
+    info: NodeInfo,
+    raft: Raft,
+    reader: StateReader,
+    proposer: Proposer,
+    limits: Limits,
+}
+
+impl Replica {
+    /// Wraps a started Raft node and its state reader.
+    pub fn new(id: NodeId, info: NodeInfo, raft: Raft, reader: StateReader, limits: Limits) -> Self {
+        let proposer = Proposer::start(raft.clone());
+        Replica { inner: Arc::new(Inner { id, info, raft, reader, proposer, limits }) }
+    }
+
+    /// This node's id.
+    pub fn id(&self) -> NodeId {
+        self.inner.id
+    }
+
+    /// This node's addresses and region.
+    pub fn info(&self) -> &NodeInfo {
+        &self.inner.info
+    }
+
+    /// The Raft handle.
+    pub fn raft(&self) -> &Raft {
+        &self.inner.raft
+    }
+
+    /// The local state.
+    pub fn reader(&self) -> &StateReader {
+        &self.inner.reader
+    }
+
+    /// Request limits.
+    pub fn limits(&self) -> &Limits {
+        &self.inner.limits
+    }
+
+    /// Replicates one operation; returns its result once applied.
+    pub async fn write(&self, kind: op::Kind) -> Result<OpOutput> {
+        self.inner.proposer.propose(Op { kind: Some(kind) }).await
+    }
+
+    /// Runs a query against the local state after ensuring `consistency`.
+    pub async fn read<R>(
+        &self,
+        consistency: Consistency,
+        query: impl FnOnce(&dyn Kv) -> std::result::Result<R, StateError>,
+    ) -> Result<R> {
+        if consistency == Consistency::Linearizable {
+            match tokio::time::timeout(READ_TIMEOUT, self.inner.raft.ensure_linearizable()).await {
+                Err(_) => return Err(ReplicaError::Timeout(READ_TIMEOUT)),
+                Ok(r) => {
+                    r?;
+                }
+            }
+        }
+        Ok(self.inner.reader.read(query)?)
+    }
+}

@@ -1,0 +1,61 @@
+//! Applies a replicated command: each operation runs against the state as
+//! left by the previous one, and gets its own result.
+
+use super::error::StateError;
+use super::kv::Txn;
+use super::{secrets, vaults, SecretView};
+use crate::proto::storage::{op::Kind, Command, VaultRecord};
+
+/// What a successful operation produced.
+#[derive(Debug, Clone)]
+pub enum OpOutput {
+    /// A vault after the operation.
+    Vault(VaultRecord),
+    /// A secret version after the operation (without its value).
+    Secret(SecretView),
+    /// Nothing to report.
+    Done,
+}
+
+/// The result of one operation.
+pub type OpResult = Result<OpOutput, StateError>;
+
+/// The results of a command's operations, in order.
+#[derive(Debug, Clone, Default)]
+pub struct ApplyOutput(pub Vec<OpResult>);
+
+/// Applies every operation of `cmd` to `txn`. Failed operations leave no
+/// writes behind; the others are unaffected by them.
+pub fn apply(txn: &mut Txn<'_>, cmd: &Command) -> ApplyOutput {
+    let now = cmd.now;
+    let results = cmd
+        .ops
+        .iter()
+        .map(|op| match &op.kind {
+            None => Err(StateError::InvalidArgument("empty operation".into())),
+            Some(kind) => {
+                // Each operation writes into its own child transaction, merged
+                // only on success, so a failure leaves nothing behind.
+                let mut child = Txn::new(&*txn);
+                let out = apply_op(&mut child, now, kind);
+                let writes = child.into_writes();
+                out.inspect(|_| txn.merge(writes))
+            }
+        })
+        .collect();
+    ApplyOutput(results)
+}
+
+fn apply_op(txn: &mut Txn<'_>, now: i64, kind: &Kind) -> Result<OpOutput, StateError> {
+    match kind {
+        Kind::CreateVault(op) => vaults::create(txn, now, op).map(OpOutput::Vault),
+        Kind::UpdateVault(op) => vaults::update(txn, now, op).map(OpOutput::Vault),
+        Kind::DeleteVault(op) => vaults::delete(txn, op).map(|()| OpOutput::Done),
+        Kind::SetSecret(op) => secrets::set(txn, now, op).map(OpOutput::Secret),
+        Kind::UpdateSecret(op) => secrets::update(txn, now, op).map(OpOutput::Secret),
+        Kind::DeleteSecret(op) => secrets::delete(txn, now, op).map(OpOutput::Secret),
+        Kind::RecoverSecret(op) => secrets::recover(txn, now, op).map(OpOutput::Secret),
+        Kind::PurgeSecret(op) => secrets::purge(txn, now, op).map(|()| OpOutput::Done),
+        Kind::RestoreSecret(op) => secrets::restore(txn, now, op).map(OpOutput::Secret),
+    }
+}

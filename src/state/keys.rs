@@ -1,0 +1,36 @@
+//! Layout of the state keyspace. Names are validated to `[0-9a-zA-Z-]`, so
+//! `/` can separate the parts unambiguously.
+//!
+//! | key                          | record                |
+//! |------------------------------|-----------------------|
+//! | `v/{vault}`                  | `VaultRecord`         |
+//! | `s/{vault}/{name}`           | `SecretHead`          |
+//! | `sv/{vault}/{name}/{version}`| `SecretVersionRecord` |
+
+/// Prefix of all vault records.
+pub const VAULTS: &[u8] = b"v/";
+
+/// Key of a vault record.
+pub fn vault(vault: &str) -> Vec<u8> {
+    format!("v/{vault}").into_bytes()
+}
+
+/// Prefix of all secret heads in a vault.
+pub fn secret_heads(vault: &str) -> Vec<u8> {
+    format!("s/{vault}/").into_bytes()
+}
+
+/// Key of a secret's head record.
+pub fn secret_head(vault: &str, name: &str) -> Vec<u8> {
+    format!("s/{vault}/{name}").into_bytes()
+}
+
+/// Prefix of all versions of one secret.
+pub fn secret_versions(vault: &str, name: &str) -> Vec<u8> {
+    format!("sv/{vault}/{name}/").into_bytes()
+}
+
+/// Key of one secret version.
+pub fn secret_version(vault: &str, name: &str, version: &str) -> Vec<u8> {
+    format!("sv/{vault}/{name}/{version}").into_bytes()
+}

@@ -1,0 +1,27 @@
+//! The replicated state: vaults and their objects. Pure logic over the
+//! [`kv::Kv`] interface — no RocksDB, no Raft, no clocks, no randomness.
+//! Commands carry the proposer's time and ids; [`apply::apply`] turns a
+//! command into writes and per-operation results, deterministically.
+//!
+//! - [`apply`]: dispatches a command's operations.
+//! - [`vaults`], [`secrets`]: the operations and queries of each object type.
+//! - [`kv`], [`keys`]: the storage interface and the keyspace layout.
+//! - [`validate`], [`error`]: input rules and errors.
+
+pub mod apply;
+pub mod error;
+pub mod keys;
+pub mod kv;
+pub mod secrets;
+pub mod validate;
+pub mod vaults;
+
+mod record;
+mod secret_queries;
+
+pub use apply::{ApplyOutput, OpOutput, OpResult};
+pub use error::StateError;
+pub use secrets::SecretView;
+
+#[cfg(test)]
+mod tests;

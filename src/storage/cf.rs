@@ -1,0 +1,27 @@
+//! Every RocksDB column family and metadata key, in one place.
+
+/// Raft log entries, keyed by big-endian u64 index.
+pub const LOG: &str = "log";
+/// Raft's own metadata: vote, committed log id, purge point.
+pub const RAFT_META: &str = "raft_meta";
+/// The state machine's keyspace (see `state::keys`).
+pub const STATE: &str = "state";
+/// The state machine's metadata: last applied log id, membership, snapshot.
+pub const SM_META: &str = "sm_meta";
+
+/// All column families, created on open.
+pub const ALL: &[&str] = &[LOG, RAFT_META, STATE, SM_META];
+
+/// Keys in [`RAFT_META`].
+pub mod raft_meta {
+    pub const VOTE: &[u8] = b"vote";
+    pub const COMMITTED: &[u8] = b"committed";
+    pub const LAST_PURGED: &[u8] = b"last_purged";
+}
+
+/// Keys in [`SM_META`].
+pub mod sm_meta {
+    pub const LAST_APPLIED: &[u8] = b"last_applied";
+    pub const MEMBERSHIP: &[u8] = b"membership";
+    pub const SNAPSHOT: &[u8] = b"snapshot";
+}

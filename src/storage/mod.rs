@@ -1,0 +1,76 @@
+//! Persistence on RocksDB: the Raft log store and the state machine share one
+//! database (one WAL), in separate column families (see [`cf`]).
+//!
+//! - [`log_store`]: openraft's `RaftLogStorage`; appends and votes are
+//!   reported done only after the WAL is synced.
+//! - [`state_machine`]: openraft's `RaftStateMachine`, applying commands with
+//!   `crate::state` and committing each batch atomically with its log id.
+//! - [`snapshot_file`]: the snapshot file format, built from a consistent
+//!   RocksDB snapshot and installed atomically.
+//! - [`view`]: read views implementing `state::kv::Kv`.
+
+pub mod cf;
+mod error;
+pub mod log_store;
+pub mod snapshot_file;
+pub mod state_machine;
+pub mod view;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use rocksdb::{ColumnFamilyDescriptor, Options, DB};
+
+pub use error::StorageError;
+pub use log_store::LogStore;
+pub use state_machine::StateMachine;
+pub use view::StateReader;
+
+/// Opens (or creates) the database under `data_dir` and returns the log store,
+/// the state machine and a reader for serving queries.
+pub fn open(data_dir: &Path) -> Result<(LogStore, StateMachine, StateReader), StorageError> {
+    let db = Arc::new(open_db(&data_dir.join("db"))?);
+    let snapshot_dir: PathBuf = data_dir.join("snapshots");
+    std::fs::create_dir_all(&snapshot_dir).map_err(|e| StorageError::Io(e.to_string()))?;
+    Ok((
+        LogStore::new(db.clone()),
+        StateMachine::new(db.clone(), snapshot_dir)?,
+        StateReader::new(db),
+    ))
+}
+
+/// Seeds the state of a new node from a saved snapshot file (offline).
+/// Refuses a data directory that already holds a database. Returns the
+/// number of records restored.
+pub fn restore(data_dir: &Path, snapshot: &Path) -> Result<u64, StorageError> {
+    if data_dir.join("db").exists() {
+        return Err(StorageError::Io(format!("{} already holds a database", data_dir.display())));
+    }
+    let mut file = std::fs::File::open(snapshot)?;
+    let records = snapshot_file::read_all(&mut file)?;
+    std::fs::create_dir_all(data_dir)?;
+    let db = open_db(&data_dir.join("db"))?;
+    let state = handle(&db, cf::STATE);
+    let mut batch = rocksdb::WriteBatch::default();
+    for r in &records {
+        batch.put_cf(state, &r.key, &r.value);
+    }
+    let mut sync = rocksdb::WriteOptions::default();
+    sync.set_sync(true);
+    db.write_opt(batch, &sync)?;
+    Ok(records.len() as u64)
+}
+
+fn open_db(path: &Path) -> Result<DB, StorageError> {
+    let mut opts = Options::default();
+    opts.create_if_missing(true);
+    opts.create_missing_column_families(true);
+    let cfs = cf::ALL.iter().map(|name| ColumnFamilyDescriptor::new(*name, Options::default()));
+    Ok(DB::open_cf_descriptors(&opts, path, cfs)?)
+}
+
+/// The handle of a column family that `open_db` always creates.
+pub(crate) fn handle<'a>(db: &'a DB, name: &str) -> &'a rocksdb::ColumnFamily {
+    // Every name in cf::ALL is created in open_db, so this cannot fail.
+    db.cf_handle(name).unwrap_or_else(|| unreachable!("column family {name} is created on open"))
+}

@@ -1,0 +1,262 @@
+//! openraft's state machine on RocksDB. Each `apply` call runs the commands
+//! through `crate::state` and commits their writes, the last applied log id
+//! and any membership change in one atomic batch.
+//!
+//! Applied batches are not synced individually: the next synced log append
+//! syncs the shared WAL, a crash can only lose a suffix whose log entries are
+//! still present (they are re-applied), and a snapshot syncs the WAL before
+//! the log it covers can be purged.
+
+use std::fs::File;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use openraft::storage::{RaftStateMachine, Snapshot};
+use openraft::{
+    Entry, EntryPayload, LogId, OptionalSend, RaftSnapshotBuilder, SnapshotMeta, StorageIOError,
+    StoredMembership,
+};
+use prost::Message;
+use rocksdb::{WriteBatch, WriteOptions, DB};
+
+use super::error::{raft_err, RaftStorageError};
+use super::view::DbView;
+use super::{cf, handle, snapshot_file, StorageError};
+use crate::proto::raft as pb;
+use crate::raft::codec::log_id::{opt_from_pb, opt_to_pb};
+use crate::raft::{NodeId, NodeInfo, TypeConfig};
+use crate::state::kv::{KvError, Txn};
+use crate::state::{apply, ApplyOutput};
+
+type Membership = StoredMembership<NodeId, NodeInfo>;
+type Meta = SnapshotMeta<NodeId, NodeInfo>;
+
+/// The replicated state machine.
+pub struct StateMachine {
+    db: Arc<DB>,
+    snapshots: SnapshotStore,
+}
+
+/// Builds, stores and opens snapshot files (cheap to clone).
+#[derive(Clone)]
+pub struct SnapshotStore {
+    db: Arc<DB>,
+    dir: PathBuf,
+}
+
+impl StateMachine {
+    pub(super) fn new(db: Arc<DB>, dir: PathBuf) -> Result<Self, StorageError> {
+        Ok(StateMachine { snapshots: SnapshotStore { db: db.clone(), dir }, db })
+    }
+
+    fn sm_meta<M: Message + Default>(db: &DB, key: &[u8]) -> Result<Option<M>, StorageError> {
+        match db.get_cf(handle(db, cf::SM_META), key)? {
+            None => Ok(None),
+            Some(b) => Ok(Some(M::decode(b.as_slice())?)),
+        }
+    }
+
+    fn read_applied(&self) -> Result<(Option<LogId<NodeId>>, Membership), StorageError> {
+        let applied: Option<pb::StoredLogId> = Self::sm_meta(&self.db, cf::sm_meta::LAST_APPLIED)?;
+        let applied = opt_from_pb(applied.and_then(|a| a.log_id))?;
+        let membership: Option<pb::StoredMembership> = Self::sm_meta(&self.db, cf::sm_meta::MEMBERSHIP)?;
+        let membership = match membership {
+            None => Membership::default(),
+            Some(m) => m.try_into()?,
+        };
+        Ok((applied, membership))
+    }
+
+    fn apply_entries(
+        &self,
+        entries: impl IntoIterator<Item = Entry<TypeConfig>>,
+    ) -> Result<Vec<ApplyOutput>, StorageError> {
+        let view = DbView::new(&self.db);
+        let mut txn = Txn::new(&view);
+        let mut outputs = Vec::new();
+        let mut last = None;
+        let mut membership = None;
+        for entry in entries {
+            last = Some(entry.log_id);
+            match entry.payload {
+                EntryPayload::Blank => outputs.push(ApplyOutput::default()),
+                EntryPayload::Normal(cmd) => outputs.push(apply::apply(&mut txn, &cmd)),
+                EntryPayload::Membership(m) => {
+                    membership = Some(Membership::new(Some(entry.log_id), m));
+                    outputs.push(ApplyOutput::default());
+                }
+            }
+        }
+        let Some(last) = last else { return Ok(outputs) };
+        let writes = txn.into_writes();
+        drop(view);
+        let mut batch = WriteBatch::default();
+        let state = handle(&self.db, cf::STATE);
+        for (k, v) in writes {
+            match v {
+                Some(v) => batch.put_cf(state, k, v),
+                None => batch.delete_cf(state, k),
+            }
+        }
+        let meta = handle(&self.db, cf::SM_META);
+        let applied = pb::StoredLogId { log_id: opt_to_pb(Some(last)) };
+        batch.put_cf(meta, cf::sm_meta::LAST_APPLIED, applied.encode_to_vec());
+        if let Some(m) = membership {
+            batch.put_cf(meta, cf::sm_meta::MEMBERSHIP, pb::StoredMembership::from(&m).encode_to_vec());
+        }
+        self.db.write(batch)?;
+        Ok(outputs)
+    }
+
+    fn install(&self, meta: &Meta, file: &mut File) -> Result<(), StorageError> {
+        let records = snapshot_file::read_all(file)?;
+        let state = handle(&self.db, cf::STATE);
+        let sm = handle(&self.db, cf::SM_META);
+        let mut batch = WriteBatch::default();
+        // State keys are printable ASCII, so [0xff] bounds the whole keyspace.
+        batch.delete_range_cf(state, &[][..], &[0xffu8][..]);
+        for r in &records {
+            batch.put_cf(state, &r.key, &r.value);
+        }
+        let applied = pb::StoredLogId { log_id: opt_to_pb(meta.last_log_id) };
+        batch.put_cf(sm, cf::sm_meta::LAST_APPLIED, applied.encode_to_vec());
+        batch.put_cf(sm, cf::sm_meta::MEMBERSHIP, pb::StoredMembership::from(&meta.last_membership).encode_to_vec());
+        let mut sync = WriteOptions::default();
+        sync.set_sync(true);
+        self.db.write_opt(batch, &sync)?;
+        // Keep the received snapshot as this node's current one.
+        let path = self.snapshots.path(&meta.snapshot_id);
+        snapshot_file::write::<StorageError>(&path, |visit| {
+            for r in &records {
+                visit(&r.key, &r.value)?;
+            }
+            Ok(())
+        })?;
+        self.snapshots.set_current(meta)
+    }
+}
+
+impl SnapshotStore {
+    fn path(&self, id: &str) -> PathBuf {
+        // Snapshot ids are made of digits and dashes (see `build`), but one
+        // received from a peer is sanitized before it names a file.
+        let safe: String = id.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '-').collect();
+        self.dir.join(format!("{safe}.snap"))
+    }
+
+    fn set_current(&self, meta: &Meta) -> Result<(), StorageError> {
+        let mut sync = WriteOptions::default();
+        sync.set_sync(true);
+        let sm = handle(&self.db, cf::SM_META);
+        self.db.put_cf_opt(sm, cf::sm_meta::SNAPSHOT, pb::SnapshotMeta::from(meta).encode_to_vec(), &sync)?;
+        // Remove every other snapshot file and any partial download.
+        let keep = self.path(&meta.snapshot_id);
+        for entry in std::fs::read_dir(&self.dir)?.flatten() {
+            if entry.path() != keep {
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
+        Ok(())
+    }
+
+    fn current(&self) -> Result<Option<(Meta, File)>, StorageError> {
+        let meta: Option<pb::SnapshotMeta> = StateMachine::sm_meta(&self.db, cf::sm_meta::SNAPSHOT)?;
+        let Some(meta) = meta else { return Ok(None) };
+        let meta: Meta = meta.try_into()?;
+        let file = File::open(self.path(&meta.snapshot_id))?;
+        Ok(Some((meta, file)))
+    }
+
+    /// Builds a snapshot of the state as of now and makes it current.
+    pub fn build(&self) -> Result<(Meta, File), StorageError> {
+        // Everything applied so far must be durable before the log that
+        // produced it can be purged on the strength of this snapshot.
+        self.db.flush_wal(true)?;
+        let snap = self.db.snapshot();
+        let sm = handle(&self.db, cf::SM_META);
+        let applied = match snap.get_cf(sm, cf::sm_meta::LAST_APPLIED)? {
+            Some(b) => opt_from_pb(pb::StoredLogId::decode(b.as_slice())?.log_id)?,
+            None => None,
+        };
+        let membership = match snap.get_cf(sm, cf::sm_meta::MEMBERSHIP)? {
+            Some(b) => pb::StoredMembership::decode(b.as_slice())?.try_into()?,
+            None => Membership::default(),
+        };
+        let millis = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis());
+        let snapshot_id = match applied {
+            Some(l) => format!("{}-{}-{}", l.leader_id.term, l.index, millis),
+            None => format!("0-0-{millis}"),
+        };
+        let meta = Meta { last_log_id: applied, last_membership: membership, snapshot_id };
+        let view = DbView { snap, cf: handle(&self.db, cf::STATE) };
+        snapshot_file::write::<KvError>(&self.path(&meta.snapshot_id), |visit| view.for_each(visit))?;
+        self.set_current(&meta)?;
+        let file = File::open(self.path(&meta.snapshot_id))?;
+        Ok((meta, file))
+    }
+
+    fn incoming(&self) -> Result<File, StorageError> {
+        let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+        let path = self.dir.join(format!("incoming-{nanos}.part"));
+        Ok(File::options().read(true).write(true).create_new(true).open(path)?)
+    }
+}
+
+impl From<KvError> for StorageError {
+    fn from(e: KvError) -> Self {
+        StorageError::Io(e.0)
+    }
+}
+
+fn to_snapshot((meta, file): (Meta, File)) -> Snapshot<TypeConfig> {
+    Snapshot { meta, snapshot: Box::new(tokio::fs::File::from_std(file)) }
+}
+
+impl RaftSnapshotBuilder<TypeConfig> for SnapshotStore {
+    async fn build_snapshot(&mut self) -> Result<Snapshot<TypeConfig>, RaftStorageError> {
+        let store = self.clone();
+        tokio::task::spawn_blocking(move || store.build())
+            .await
+            .map_err(|e| StorageError::Io(e.to_string()))
+            .and_then(|r| r)
+            .map(to_snapshot)
+            .map_err(raft_err(|e| StorageIOError::write_snapshot(None, e)))
+    }
+}
+
+impl RaftStateMachine<TypeConfig> for StateMachine {
+    type SnapshotBuilder = SnapshotStore;
+
+    async fn applied_state(&mut self) -> Result<(Option<LogId<NodeId>>, Membership), RaftStorageError> {
+        self.read_applied().map_err(raft_err(StorageIOError::read_state_machine))
+    }
+
+    async fn apply<I>(&mut self, entries: I) -> Result<Vec<ApplyOutput>, RaftStorageError>
+    where
+        I: IntoIterator<Item = Entry<TypeConfig>> + OptionalSend,
+        I::IntoIter: OptionalSend,
+    {
+        self.apply_entries(entries).map_err(raft_err(StorageIOError::write_state_machine))
+    }
+
+    async fn get_snapshot_builder(&mut self) -> Self::SnapshotBuilder {
+        self.snapshots.clone()
+    }
+
+    async fn begin_receiving_snapshot(&mut self) -> Result<Box<tokio::fs::File>, RaftStorageError> {
+        let file = self.snapshots.incoming().map_err(raft_err(|e| StorageIOError::write_snapshot(None, e)))?;
+        Ok(Box::new(tokio::fs::File::from_std(file)))
+    }
+
+    async fn install_snapshot(&mut self, meta: &Meta, snapshot: Box<tokio::fs::File>) -> Result<(), RaftStorageError> {
+        let mut file = snapshot.into_std().await;
+        self.install(meta, &mut file)
+            .map_err(raft_err(|e| StorageIOError::write_snapshot(Some(meta.signature()), e)))
+    }
+
+    async fn get_current_snapshot(&mut self) -> Result<Option<Snapshot<TypeConfig>>, RaftStorageError> {
+        let current = self.snapshots.current().map_err(raft_err(|e| StorageIOError::read_snapshot(None, e)))?;
+        Ok(current.map(to_snapshot))
+    }
+}

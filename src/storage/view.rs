@@ -1,0 +1,95 @@
+//! Read views over the state column family.
+
+use std::sync::Arc;
+
+use rocksdb::{ColumnFamily, Direction, IteratorMode, SnapshotWithThreadMode, DB};
+
+use super::{cf, handle};
+use crate::state::kv::{Kv, KvError};
+
+/// A consistent point-in-time view of the state keyspace.
+pub struct DbView<'a> {
+    pub(super) snap: SnapshotWithThreadMode<'a, DB>,
+    pub(super) cf: &'a ColumnFamily,
+}
+
+impl<'a> DbView<'a> {
+    /// A view of the state as of now.
+    pub fn new(db: &'a DB) -> Self {
+        DbView { snap: db.snapshot(), cf: handle(db, cf::STATE) }
+    }
+
+    /// Visits every pair of the view, in key order.
+    pub fn for_each(
+        &self,
+        mut visit: impl FnMut(&[u8], &[u8]) -> Result<(), KvError>,
+    ) -> Result<(), KvError> {
+        for item in self.snap.iterator_cf(self.cf, IteratorMode::Start) {
+            let (k, v) = item.map_err(kv_err)?;
+            visit(&k, &v)?;
+        }
+        Ok(())
+    }
+}
+
+fn kv_err(e: rocksdb::Error) -> KvError {
+    KvError(e.to_string())
+}
+
+impl Kv for DbView<'_> {
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, KvError> {
+        self.snap.get_cf(self.cf, key).map_err(kv_err)
+    }
+
+    fn scan(
+        &self,
+        prefix: &[u8],
+        after: Option<&[u8]>,
+        visit: &mut dyn FnMut(&[u8], &[u8]) -> bool,
+    ) -> Result<(), KvError> {
+        let start = after.unwrap_or(prefix);
+        let iter = self.snap.iterator_cf(self.cf, IteratorMode::From(start, Direction::Forward));
+        for item in iter {
+            let (k, v) = item.map_err(kv_err)?;
+            if !k.starts_with(prefix) {
+                break;
+            }
+            if after.is_some_and(|a| &*k <= a) {
+                continue;
+            }
+            if !visit(&k, &v) {
+                break;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Serves queries from the local state (cheap to clone).
+#[derive(Clone)]
+pub struct StateReader {
+    db: Arc<DB>,
+}
+
+impl StateReader {
+    pub(super) fn new(db: Arc<DB>) -> Self {
+        StateReader { db }
+    }
+
+    /// Whether the state holds no records at all.
+    pub fn is_empty(&self) -> bool {
+        let view = DbView::new(&self.db);
+        let mut empty = true;
+        let _ = view.scan(b"", None, &mut |_, _| {
+            empty = false;
+            false
+        });
+        empty
+    }
+
+    /// Runs `f` over a consistent view of the current local state.
+    pub fn read<R>(&self, f: impl FnOnce(&dyn Kv) -> R) -> R {
+        let view = DbView::new(&self.db);
+        f(&view)
+    }
+}
