@@ -1,0 +1,181 @@
+//! In-process clusters on 127.0.0.1 for integration tests: real nodes (RocksDB,
+//! gRPC peer and client APIs) with fault injection (kill, restart, wipe,
+//! isolate, delay).
+
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use coffer::client::{Client, ReadConsistency};
+use coffer::config::Config;
+use coffer::node::Node;
+use coffer::raft::faults::Faults;
+use tempfile::TempDir;
+
+/// A cluster of in-process nodes.
+pub struct TestCluster {
+    pub dir: TempDir,
+    pub faults: Faults,
+    configs: BTreeMap<u64, Config>,
+    nodes: BTreeMap<u64, Node>,
+}
+
+/// Fast Raft timings so elections finish quickly in tests.
+pub fn test_config(id: u64, dir: &std::path::Path) -> Config {
+    let mut c = Config::default();
+    c.node_id = id;
+    c.region = format!("region-{}", (id - 1) % 3 + 1);
+    c.data_dir = dir.join(format!("node{id}"));
+    c.api_listen = SocketAddr::from(([127, 0, 0, 1], 0));
+    c.raft_listen = SocketAddr::from(([127, 0, 0, 1], 0));
+    c.raft.heartbeat_ms = 50;
+    c.raft.election_timeout_min_ms = 300;
+    c.raft.election_timeout_max_ms = 600;
+    c
+}
+
+impl TestCluster {
+    /// Starts `n` nodes, bootstraps node 1 and joins the others as voters.
+    pub async fn start(n: u64) -> TestCluster {
+        Self::start_with(n, |_| {}).await
+    }
+
+    /// Like `start`, with each node's config adjusted by `tweak`.
+    pub async fn start_with(n: u64, tweak: impl Fn(&mut Config)) -> TestCluster {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut cluster = TestCluster { dir, faults: Faults::default(), configs: BTreeMap::new(), nodes: BTreeMap::new() };
+        for id in 1..=n {
+            let mut c = test_config(id, cluster.dir.path());
+            c.bootstrap = id == 1;
+            tweak(&mut c);
+            cluster.configs.insert(id, c);
+            cluster.boot(id).await;
+        }
+        let leader = cluster.node(1).replica().clone();
+        leader.wait_for_leader(Duration::from_secs(10)).await.expect("leader");
+        for id in 2..=n {
+            let info = cluster.node(id).replica().info().clone();
+            leader.add_learner(id, info).await.expect("add learner");
+        }
+        if n > 1 {
+            leader.promote((2..=n).collect()).await.expect("promote");
+        }
+        cluster
+    }
+
+    /// Starts node `id` from its config; pins its ports so restarts reuse them.
+    async fn boot(&mut self, id: u64) {
+        let config = self.configs[&id].clone();
+        let deadline = Instant::now() + Duration::from_secs(15);
+        let node = loop {
+            // A just-stopped node may still be releasing its database lock.
+            match Node::start_with_faults(config.clone(), self.faults.clone()).await {
+                Ok(node) => break node,
+                Err(e) if Instant::now() < deadline => {
+                    eprintln!("node {id} not started yet: {e}");
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+                Err(e) => panic!("node {id} failed to start: {e}"),
+            }
+        };
+        let c = self.configs.get_mut(&id).expect("config");
+        c.api_listen = node.api_addr();
+        c.raft_listen = node.raft_addr();
+        c.bootstrap = false;
+        self.nodes.insert(id, node);
+    }
+
+    pub fn node(&self, id: u64) -> &Node {
+        self.nodes.get(&id).unwrap_or_else(|| panic!("node {id} is not running"))
+    }
+
+    pub fn running(&self) -> Vec<u64> {
+        self.nodes.keys().copied().collect()
+    }
+
+    pub fn api_addr(&self, id: u64) -> String {
+        self.configs[&id].api_listen.to_string()
+    }
+
+    /// A client that knows every node (running or not).
+    pub fn client(&self) -> Client {
+        Client::new(self.configs.keys().map(|id| self.api_addr(*id))).expect("client")
+    }
+
+    /// A client that only knows node `id`.
+    pub fn client_of(&self, id: u64) -> Client {
+        Client::new([self.api_addr(id)]).expect("client")
+    }
+
+    /// Waits until the running nodes agree on a leader among them.
+    pub async fn leader(&self) -> u64 {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let views: Vec<Option<u64>> = self
+                .nodes
+                .values()
+                .map(|n| n.replica().raft().metrics().borrow().current_leader)
+                .collect();
+            if let Some(Some(l)) = views.first() {
+                if self.nodes.contains_key(l) && views.iter().all(|v| *v == Some(*l)) {
+                    return *l;
+                }
+            }
+            assert!(Instant::now() < deadline, "no agreed leader: {views:?}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Stops node `id` abruptly (its data stays).
+    pub async fn kill(&mut self, id: u64) {
+        let node = self.nodes.remove(&id).expect("running");
+        node.shutdown().await;
+    }
+
+    /// Restarts a killed node from its data dir.
+    pub async fn restart(&mut self, id: u64) {
+        self.boot(id).await;
+    }
+
+    /// Kills node `id`, deletes its whole data dir and starts it empty.
+    pub async fn wipe(&mut self, id: u64) {
+        if self.nodes.contains_key(&id) {
+            self.kill(id).await;
+        }
+        std::fs::remove_dir_all(&self.configs[&id].data_dir).expect("wipe");
+        self.boot(id).await;
+    }
+
+    /// Waits until node `id` has applied at least `index`.
+    pub async fn wait_applied(&self, id: u64, index: u64) {
+        let raft = self.node(id).replica().raft();
+        raft.wait(Some(Duration::from_secs(30)))
+            .applied_index_at_least(Some(index), "caught up")
+            .await
+            .unwrap_or_else(|e| panic!("node {id} did not apply {index}: {e}"));
+    }
+
+    /// The leader's last applied index.
+    pub async fn applied_on_leader(&self) -> u64 {
+        let l = self.leader().await;
+        self.node(l).replica().raft().metrics().borrow().last_applied.map_or(0, |l| l.index)
+    }
+
+    pub async fn shutdown(mut self) {
+        for id in self.running() {
+            self.kill(id).await;
+        }
+    }
+}
+
+/// Reads a secret from one node's local state (stale read).
+pub async fn stale_value(cluster: &TestCluster, node: u64, vault: &str, name: &str) -> Option<String> {
+    cluster
+        .client_of(node)
+        .get_secret(vault, name, None, ReadConsistency::Stale)
+        .await
+        .ok()
+        .map(|s| s.value)
+}
