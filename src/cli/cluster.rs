@@ -6,7 +6,8 @@ use clap::Subcommand;
 use serde_json::json;
 
 use super::output;
-use super::{connect, CliError, CliResult, Format};
+use super::{CliError, CliResult, Format};
+use crate::client::Client;
 use crate::client::types as pb;
 use crate::error_code::ErrorCode;
 
@@ -36,13 +37,13 @@ pub enum ClusterCmd {
     },
 }
 
-pub async fn run(cmd: ClusterCmd, addr: &str, format: Format) -> CliResult {
+pub async fn run(cmd: ClusterCmd, connect: impl FnOnce() -> CliResult<Client>, format: Format) -> CliResult {
     if let ClusterCmd::Restore { from, data_dir } = &cmd {
         let n = crate::storage::restore(data_dir, from).map_err(|e| CliError::new(ErrorCode::Storage, e.to_string()))?;
         output::record(format, json!({ "restored_records": n, "data_dir": data_dir.display().to_string() }));
         return Ok(());
     }
-    let client = connect(addr)?;
+    let client = connect()?;
     let status = match cmd {
         ClusterCmd::Status => client.cluster_status().await?,
         ClusterCmd::Bootstrap { node } => client.bootstrap(&node).await?,

@@ -27,6 +27,9 @@ struct Cli {
     /// Client API endpoints of the cluster, comma-separated.
     #[arg(long, global = true, env = "COFFER_ADDR", default_value = DEFAULT_ADDR)]
     addr: String,
+    /// How long a command keeps retrying across nodes, seconds.
+    #[arg(long, global = true, env = "COFFER_TIMEOUT", default_value_t = 20)]
+    timeout: u64,
     /// Output format.
     #[arg(long, global = true, value_enum, default_value_t = Format::Table)]
     format: Format,
@@ -112,15 +115,15 @@ async fn run(cli: Cli) -> CliResult {
         Command::Dev(args) => dev::run(args).await,
         Command::Cluster(cmd) => {
             init_logging("warn");
-            cluster::run(cmd, &cli.addr, cli.format).await
+            cluster::run(cmd, || connect(&cli.addr, cli.timeout), cli.format).await
         }
         Command::Vault(cmd) => {
             init_logging("warn");
-            vault::run(cmd, &connect(&cli.addr)?, cli.format).await
+            vault::run(cmd, &connect(&cli.addr, cli.timeout)?, cli.format).await
         }
         Command::Secret(cmd) => {
             init_logging("warn");
-            secret::run(cmd, &connect(&cli.addr)?, cli.format).await
+            secret::run(cmd, &connect(&cli.addr, cli.timeout)?, cli.format).await
         }
     }
 }
@@ -144,8 +147,8 @@ where
     }
 }
 
-fn connect(addr: &str) -> CliResult<Client> {
-    Ok(Client::new(addr.split(',').map(str::trim))?)
+fn connect(addr: &str, timeout_secs: u64) -> CliResult<Client> {
+    Ok(Client::new(addr.split(',').map(str::trim))?.with_deadline(std::time::Duration::from_secs(timeout_secs)))
 }
 
 /// Logs to stderr; `RUST_LOG` overrides `default`.

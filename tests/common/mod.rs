@@ -87,6 +87,14 @@ impl TestCluster {
         self.nodes.insert(id, node);
     }
 
+    /// Starts an extra node `id` that is not (yet) a member.
+    pub async fn spawn_node(&mut self, id: u64, tweak: impl Fn(&mut Config)) {
+        let mut c = test_config(id, self.dir.path());
+        tweak(&mut c);
+        self.configs.insert(id, c);
+        self.boot(id).await;
+    }
+
     pub fn node(&self, id: u64) -> &Node {
         self.nodes.get(&id).unwrap_or_else(|| panic!("node {id} is not running"))
     }

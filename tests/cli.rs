@@ -1,0 +1,210 @@
+//! End-to-end tests of the `coffer` binary: three real `coffer server`
+//! processes, driven by the CLI as a user would.
+
+use std::io::Write;
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_coffer");
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+struct Servers {
+    children: Vec<Child>,
+    addr: String,
+}
+
+impl Drop for Servers {
+    fn drop(&mut self) {
+        for c in &mut self.children {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+fn start_servers(dir: &Path) -> Servers {
+    let ports: Vec<(u16, u16)> = (0..3).map(|_| (free_port(), free_port())).collect();
+    let first = format!("127.0.0.1:{}", ports[0].0);
+    let mut children = Vec::new();
+    for (i, (api, raft)) in ports.iter().enumerate() {
+        let mut cmd = Command::new(BIN);
+        cmd.args(["server", "--node-id", &(i + 1).to_string()])
+            .args(["--api-listen", &format!("127.0.0.1:{api}"), "--raft-listen", &format!("127.0.0.1:{raft}")])
+            .args(["--region", &format!("r{}", i + 1)])
+            .arg("--data-dir")
+            .arg(dir.join(format!("n{}", i + 1)))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        if i == 0 {
+            cmd.arg("--bootstrap");
+        } else {
+            cmd.args(["--join", &first]);
+        }
+        children.push(cmd.spawn().expect("spawn server"));
+    }
+    let addr = ports.iter().map(|(a, _)| format!("127.0.0.1:{a}")).collect::<Vec<_>>().join(",");
+    let servers = Servers { children, addr };
+    // Wait until all three are voters.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let out = coffer(&servers.addr, &["cluster", "status", "--format", "json"], None);
+        if out.status.success() {
+            let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+            let voters = v["members"].as_array().unwrap().iter().filter(|m| m["role"] != "learner").count();
+            if voters == 3 && v["leader_id"].is_u64() {
+                return servers;
+            }
+        }
+        assert!(Instant::now() < deadline, "cluster did not form");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+fn coffer(addr: &str, args: &[&str], stdin: Option<&str>) -> Output {
+    let mut child = Command::new(BIN)
+        .args(args)
+        .env("COFFER_ADDR", addr)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn cli");
+    let mut input = child.stdin.take().unwrap();
+    if let Some(s) = stdin {
+        input.write_all(s.as_bytes()).unwrap();
+    }
+    drop(input);
+    child.wait_with_output().unwrap()
+}
+
+fn ok(addr: &str, args: &[&str], stdin: Option<&str>) -> String {
+    let out = coffer(addr, args, stdin);
+    assert!(out.status.success(), "{args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn json(addr: &str, args: &[&str], stdin: Option<&str>) -> serde_json::Value {
+    let mut all = args.to_vec();
+    all.extend(["--format", "json"]);
+    serde_json::from_str(&ok(addr, &all, stdin)).expect("json output")
+}
+
+/// Runs a command that must fail; returns its one-line error.
+fn fails(addr: &str, args: &[&str], stdin: Option<&str>) -> String {
+    let out = coffer(addr, args, stdin);
+    assert!(!out.status.success(), "{args:?} succeeded");
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(err.trim_end().lines().count(), 1, "one-line error expected: {err}");
+    err
+}
+
+#[test]
+fn secrets_lifecycle_through_the_cli() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = start_servers(dir.path());
+    let a = s.addr.as_str();
+
+    ok(a, &["vault", "create", "payments"], None);
+    assert!(fails(a, &["vault", "create", "payments"], None).contains("VaultAlreadyExists"));
+    let v = json(a, &["vault", "list"], None);
+    assert_eq!(v["vaults"][0]["name"], "payments");
+
+    // Value from stdin (one trailing newline dropped) and from a file.
+    let p1 = json(a, &["secret", "set", "payments", "db-password", "--tag", "env=prod"], Some("hunter2\n"));
+    let file = dir.path().join("value.txt");
+    std::fs::write(&file, "line1\nline2\n").unwrap();
+    let p2 = json(a, &["secret", "set", "payments", "db-password", "--file", file.to_str().unwrap()], None);
+    assert_ne!(p1["version"], p2["version"]);
+    assert_eq!(p1["tags"]["env"], "prod");
+
+    let got = json(a, &["secret", "get", "payments", "db-password"], None);
+    assert_eq!(got["value"], "line1\nline2\n");
+    let v1 = p1["version"].as_str().unwrap();
+    assert_eq!(ok(a, &["secret", "get", "payments", "db-password", "--version", v1], None), "hunter2\n");
+    assert_eq!(ok(a, &["secret", "get", "payments", "db-password", "--stale"], None), "line1\nline2\n\n");
+    let versions = json(a, &["secret", "versions", "payments", "db-password"], None);
+    assert_eq!(versions["secrets"].as_array().unwrap().len(), 2);
+
+    // Check-and-set.
+    let err = fails(a, &["secret", "set", "payments", "db-password", "--if-latest", v1], Some("x"));
+    assert!(err.starts_with("error: VersionConflict"), "{err}");
+
+    // Disable → get refused with a clear code; enable again.
+    ok(a, &["secret", "update", "payments", "db-password", "--disable"], None);
+    assert!(fails(a, &["secret", "get", "payments", "db-password"], None).contains("SecretDisabled"));
+    ok(a, &["secret", "update", "payments", "db-password", "--enable"], None);
+
+    // Paged listing: 30 secrets with page size 7.
+    for i in 0..30 {
+        ok(a, &["secret", "set", "payments", &format!("bulk-{i:02}")], Some("v"));
+    }
+    let listed = json(a, &["secret", "list", "payments", "--page-size", "7"], None);
+    assert_eq!(listed["secrets"].as_array().unwrap().len(), 31);
+
+    // Soft delete, recover, delete, purge.
+    ok(a, &["secret", "delete", "payments", "db-password"], None);
+    assert!(fails(a, &["secret", "get", "payments", "db-password"], None).contains("SecretNotFound"));
+    let deleted = json(a, &["secret", "list-deleted", "payments"], None);
+    assert_eq!(deleted["secrets"][0]["name"], "db-password");
+    ok(a, &["secret", "recover", "payments", "db-password"], None);
+    let blob = dir.path().join("backup.bin");
+    ok(a, &["secret", "backup", "payments", "db-password", "--out", blob.to_str().unwrap()], None);
+    ok(a, &["secret", "delete", "payments", "db-password"], None);
+    ok(a, &["secret", "purge", "payments", "db-password"], None);
+    assert!(fails(a, &["secret", "recover", "payments", "db-password"], None).contains("SecretNotFound"));
+    ok(a, &["secret", "restore", "payments", "--in", blob.to_str().unwrap()], None);
+    assert_eq!(json(a, &["secret", "get", "payments", "db-password"], None)["value"], "line1\nline2\n");
+
+    // Bad input: clear codes, non-zero exit, nothing stored.
+    assert!(fails(a, &["secret", "set", "payments", "bad_name"], Some("x")).contains("InvalidName"));
+    assert!(fails(a, &["secret", "set", "nowhere", "s"], Some("x")).contains("VaultNotFound"));
+    let big = "x".repeat(26 * 1024);
+    assert!(fails(a, &["secret", "set", "payments", "big"], Some(&big)).contains("ValueTooLarge"));
+    assert!(fails(a, &["secret", "get", "payments", "big"], None).contains("SecretNotFound"));
+    std::fs::write(dir.path().join("junk.bin"), b"not a backup").unwrap();
+    let junk = dir.path().join("junk.bin");
+    assert!(fails(a, &["secret", "restore", "payments", "--in", junk.to_str().unwrap()], None).contains("InvalidBackup"));
+
+    // Purge protection: deleted secrets cannot be purged, and it cannot be undone.
+    ok(a, &["vault", "create", "locked", "--purge-protection", "--retention-days", "7"], None);
+    ok(a, &["secret", "set", "locked", "k"], Some("v"));
+    ok(a, &["secret", "delete", "locked", "k"], None);
+    assert!(fails(a, &["secret", "purge", "locked", "k"], None).contains("PurgeProtected"));
+    assert!(fails(a, &["vault", "delete", "locked"], None).contains("VaultNotEmpty"));
+
+    let status = json(a, &["cluster", "status"], None);
+    assert_eq!(status["members"].as_array().unwrap().len(), 3);
+    assert!(ok(a, &["cluster", "status"], None).contains("leader"));
+}
+
+#[test]
+fn server_config_commands() {
+    let sample = ok("", &["server", "--print-sample-config"], None);
+    assert!(sample.contains("node_id = 1"));
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("good.toml");
+    std::fs::write(&good, &sample).unwrap();
+    assert!(ok("", &["server", "--config", good.to_str().unwrap(), "--config-check"], None).contains("OK"));
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(&bad, "node_id = 1\nnode_idd = 2\n").unwrap();
+    let err = fails("", &["server", "--config", bad.to_str().unwrap(), "--config-check"], None);
+    assert!(err.contains("node_idd"), "{err}");
+}
+
+#[test]
+fn unreachable_cluster_is_a_clear_error() {
+    let port = free_port();
+    let out = Command::new(BIN)
+        .args(["secret", "get", "v", "s", "--timeout", "2"])
+        .env("COFFER_ADDR", format!("127.0.0.1:{port}"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.starts_with("error: Unavailable"), "{err}");
+}
