@@ -49,13 +49,21 @@ impl fmt::Display for ClientError {
 
 impl std::error::Error for ClientError {}
 
-/// Whether an io error in `s`'s source chain shows the connection was never made.
+/// Whether `s` shows that the connection was never made (so the request was
+/// certainly not sent): refused, unresolvable or timed-out connects.
 fn connect_failed(s: &tonic::Status) -> bool {
     let mut cur: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(s);
     while let Some(e) = cur {
         if let Some(io) = e.downcast_ref::<std::io::Error>() {
             use std::io::ErrorKind::*;
-            return matches!(io.kind(), ConnectionRefused | AddrNotAvailable | NotFound | HostUnreachable | NetworkUnreachable);
+            if matches!(io.kind(), ConnectionRefused | AddrNotAvailable | HostUnreachable | NetworkUnreachable) {
+                return true;
+            }
+        }
+        // hyper-util's connector reports the connect phase by these names.
+        let text = e.to_string();
+        if text.starts_with("dns error") || text.starts_with("tcp connect error") || text.contains("client error (Connect)") {
+            return true;
         }
         cur = e.source();
     }
