@@ -7,6 +7,7 @@ use crate::proto::storage::VaultRecord;
 use crate::replica::Consistency;
 use crate::state::SecretView;
 
+/// A vault record as the API shows it.
 pub fn vault(v: VaultRecord) -> pb::Vault {
     pb::Vault {
         name: v.name,
@@ -26,6 +27,7 @@ fn recovery_level(purge_protection: bool) -> &'static str {
     }
 }
 
+/// A secret version's metadata as the API shows it.
 pub fn properties(view: &SecretView) -> pb::SecretProperties {
     let attrs = view.version.attributes.clone().unwrap_or_default();
     pb::SecretProperties {
@@ -44,13 +46,23 @@ pub fn properties(view: &SecretView) -> pb::SecretProperties {
     }
 }
 
+/// A secret version with its value.
 pub fn secret(view: SecretView) -> Result<pb::Secret, Status> {
     let properties = properties(&view);
-    let value = String::from_utf8(view.version.value)
-        .map_err(|_| super::status::status(crate::error_code::ErrorCode::Storage, "stored value is not UTF-8", None))?;
-    Ok(pb::Secret { properties: Some(properties), value })
+    let value = String::from_utf8(view.version.value).map_err(|_| {
+        super::status::status(
+            crate::error_code::ErrorCode::Storage,
+            "stored value is not UTF-8",
+            None,
+        )
+    })?;
+    Ok(pb::Secret {
+        properties: Some(properties),
+        value,
+    })
 }
 
+/// A soft-deleted secret.
 pub fn deleted(view: &SecretView) -> pb::DeletedSecret {
     let d = view.head.deleted.clone().unwrap_or_default();
     pb::DeletedSecret {
@@ -60,6 +72,7 @@ pub fn deleted(view: &SecretView) -> pb::DeletedSecret {
     }
 }
 
+/// The read consistency a request asks for (linearizable by default).
 pub fn consistency(read: Option<&pb::ReadOptions>) -> Consistency {
     match read.map(|r| r.consistency()) {
         Some(pb::Consistency::Stale) => Consistency::Stale,

@@ -17,6 +17,7 @@ pub struct Secrets {
 }
 
 impl Secrets {
+    /// The service over `replica`.
     pub fn new(replica: Replica) -> Self {
         Secrets { replica }
     }
@@ -31,14 +32,23 @@ impl Secrets {
 
 fn unexpected(out: OpOutput) -> Status {
     tracing::error!(?out, "unexpected apply output");
-    super::status::status(crate::error_code::ErrorCode::Internal, "unexpected apply output", None)
+    super::status::status(
+        crate::error_code::ErrorCode::Internal,
+        "unexpected apply output",
+        None,
+    )
 }
 
 /// A new random version id: 128 bits as 32 lowercase hex characters.
 fn new_version() -> Result<String, Status> {
     let mut id = [0u8; 16];
-    aws_lc_rs::rand::fill(&mut id)
-        .map_err(|_| super::status::status(crate::error_code::ErrorCode::Internal, "no randomness", None))?;
+    aws_lc_rs::rand::fill(&mut id).map_err(|_| {
+        super::status::status(
+            crate::error_code::ErrorCode::Internal,
+            "no randomness",
+            None,
+        )
+    })?;
     Ok(hex::encode(id))
 }
 
@@ -49,7 +59,10 @@ fn check_ref(vault: &str, name: &str) -> Result<(), StateError> {
 
 #[tonic::async_trait]
 impl SecretService for Secrets {
-    async fn set_secret(&self, req: Request<pb::SetSecretRequest>) -> Result<Response<pb::SecretProperties>, Status> {
+    async fn set_secret(
+        &self,
+        req: Request<pb::SetSecretRequest>,
+    ) -> Result<Response<pb::SecretProperties>, Status> {
         let r = req.into_inner();
         check_ref(&r.vault, &r.name)?;
         validate::value_size(r.value.len(), self.replica.limits().max_value_bytes)?;
@@ -75,22 +88,33 @@ impl SecretService for Secrets {
         Ok(Response::new(convert::properties(&view)))
     }
 
-    async fn get_secret(&self, req: Request<pb::GetSecretRequest>) -> Result<Response<pb::Secret>, Status> {
+    async fn get_secret(
+        &self,
+        req: Request<pb::GetSecretRequest>,
+    ) -> Result<Response<pb::Secret>, Status> {
         let r = req.into_inner();
         check_ref(&r.vault, &r.name)?;
         let now = unix_now();
         let view = self
             .replica
-            .read(consistency(r.read.as_ref()), |kv| secrets::get(kv, &r.vault, &r.name, &r.version, now))
+            .read(consistency(r.read.as_ref()), |kv| {
+                secrets::get(kv, &r.vault, &r.name, &r.version, now)
+            })
             .await?;
         Ok(Response::new(convert::secret(view)?))
     }
 
-    async fn list_secrets(&self, req: Request<pb::ListSecretsRequest>) -> Result<Response<pb::ListSecretsResponse>, Status> {
+    async fn list_secrets(
+        &self,
+        req: Request<pb::ListSecretsRequest>,
+    ) -> Result<Response<pb::ListSecretsResponse>, Status> {
         let r = req.into_inner();
         let (page, token) = self.list(&r, false).await?;
         let secrets = page.iter().map(convert::properties).collect();
-        Ok(Response::new(pb::ListSecretsResponse { secrets, continuation_token: token }))
+        Ok(Response::new(pb::ListSecretsResponse {
+            secrets,
+            continuation_token: token,
+        }))
     }
 
     async fn list_secret_versions(
@@ -102,7 +126,10 @@ impl SecretService for Secrets {
         let size = paging::page_size(r.max_results, self.replica.limits())?;
         let after = match paging::decode(&r.continuation_token)? {
             None => None,
-            Some(s) => Some(s.parse::<u64>().map_err(|_| super::status::invalid("invalid continuation token"))?),
+            Some(s) => Some(
+                s.parse::<u64>()
+                    .map_err(|_| super::status::invalid("invalid continuation token"))?,
+            ),
         };
         let views = self
             .replica
@@ -112,10 +139,16 @@ impl SecretService for Secrets {
             .await?;
         let (page, token) = paging::paginate(views, size, |v| v.version.seq.to_string());
         let secrets = page.iter().map(convert::properties).collect();
-        Ok(Response::new(pb::ListSecretsResponse { secrets, continuation_token: token }))
+        Ok(Response::new(pb::ListSecretsResponse {
+            secrets,
+            continuation_token: token,
+        }))
     }
 
-    async fn update_secret(&self, req: Request<pb::UpdateSecretRequest>) -> Result<Response<pb::SecretProperties>, Status> {
+    async fn update_secret(
+        &self,
+        req: Request<pb::UpdateSecretRequest>,
+    ) -> Result<Response<pb::SecretProperties>, Status> {
         let r = req.into_inner();
         check_ref(&r.vault, &r.name)?;
         if !r.version.is_empty() {
@@ -140,10 +173,18 @@ impl SecretService for Secrets {
         Ok(Response::new(convert::properties(&view)))
     }
 
-    async fn delete_secret(&self, req: Request<pb::SecretRef>) -> Result<Response<pb::DeletedSecret>, Status> {
+    async fn delete_secret(
+        &self,
+        req: Request<pb::SecretRef>,
+    ) -> Result<Response<pb::DeletedSecret>, Status> {
         let r = req.into_inner();
         check_ref(&r.vault, &r.name)?;
-        let view = self.write_secret(Kind::DeleteSecret(st::DeleteSecret { vault: r.vault, name: r.name })).await?;
+        let view = self
+            .write_secret(Kind::DeleteSecret(st::DeleteSecret {
+                vault: r.vault,
+                name: r.name,
+            }))
+            .await?;
         Ok(Response::new(convert::deleted(&view)))
     }
 
@@ -155,7 +196,9 @@ impl SecretService for Secrets {
         check_ref(&r.vault, &r.name)?;
         let view = self
             .replica
-            .read(consistency(r.read.as_ref()), |kv| secrets::get_deleted(kv, &r.vault, &r.name))
+            .read(consistency(r.read.as_ref()), |kv| {
+                secrets::get_deleted(kv, &r.vault, &r.name)
+            })
             .await?;
         Ok(Response::new(convert::deleted(&view)))
     }
@@ -167,40 +210,71 @@ impl SecretService for Secrets {
         let r = req.into_inner();
         let (page, token) = self.list(&r, true).await?;
         let secrets = page.iter().map(convert::deleted).collect();
-        Ok(Response::new(pb::ListDeletedSecretsResponse { secrets, continuation_token: token }))
+        Ok(Response::new(pb::ListDeletedSecretsResponse {
+            secrets,
+            continuation_token: token,
+        }))
     }
 
-    async fn recover_deleted_secret(&self, req: Request<pb::SecretRef>) -> Result<Response<pb::SecretProperties>, Status> {
+    async fn recover_deleted_secret(
+        &self,
+        req: Request<pb::SecretRef>,
+    ) -> Result<Response<pb::SecretProperties>, Status> {
         let r = req.into_inner();
         check_ref(&r.vault, &r.name)?;
-        let view = self.write_secret(Kind::RecoverSecret(st::RecoverSecret { vault: r.vault, name: r.name })).await?;
+        let view = self
+            .write_secret(Kind::RecoverSecret(st::RecoverSecret {
+                vault: r.vault,
+                name: r.name,
+            }))
+            .await?;
         Ok(Response::new(convert::properties(&view)))
     }
 
-    async fn purge_deleted_secret(&self, req: Request<pb::SecretRef>) -> Result<Response<Empty>, Status> {
+    async fn purge_deleted_secret(
+        &self,
+        req: Request<pb::SecretRef>,
+    ) -> Result<Response<Empty>, Status> {
         let r = req.into_inner();
         check_ref(&r.vault, &r.name)?;
-        let op = st::PurgeSecret { vault: r.vault, name: r.name, scheduled: false };
+        let op = st::PurgeSecret {
+            vault: r.vault,
+            name: r.name,
+            scheduled: false,
+        };
         self.replica.write(Kind::PurgeSecret(op)).await?;
         Ok(Response::new(Empty {}))
     }
 
-    async fn backup_secret(&self, req: Request<pb::BackupSecretRequest>) -> Result<Response<pb::SecretBackupBlob>, Status> {
+    async fn backup_secret(
+        &self,
+        req: Request<pb::BackupSecretRequest>,
+    ) -> Result<Response<pb::SecretBackupBlob>, Status> {
         let r = req.into_inner();
         check_ref(&r.vault, &r.name)?;
         let backup = self
             .replica
-            .read(consistency(r.read.as_ref()), |kv| secrets::backup(kv, &r.vault, &r.name))
+            .read(consistency(r.read.as_ref()), |kv| {
+                secrets::backup(kv, &r.vault, &r.name)
+            })
             .await?;
-        Ok(Response::new(pb::SecretBackupBlob { blob: prost::Message::encode_to_vec(&backup) }))
+        Ok(Response::new(pb::SecretBackupBlob {
+            blob: prost::Message::encode_to_vec(&backup),
+        }))
     }
 
-    async fn restore_secret(&self, req: Request<pb::RestoreSecretRequest>) -> Result<Response<pb::SecretProperties>, Status> {
+    async fn restore_secret(
+        &self,
+        req: Request<pb::RestoreSecretRequest>,
+    ) -> Result<Response<pb::SecretProperties>, Status> {
         let r = req.into_inner();
         validate::name("vault", &r.vault)?;
         let backup: st::SecretBackup = prost::Message::decode(r.blob.as_slice())
             .map_err(|_| StateError::InvalidBackup("not a coffer secret backup".into()))?;
-        let op = st::RestoreSecret { vault: r.vault, backup: Some(backup) };
+        let op = st::RestoreSecret {
+            vault: r.vault,
+            backup: Some(backup),
+        };
         let view = self.write_secret(Kind::RestoreSecret(op)).await?;
         Ok(Response::new(convert::properties(&view)))
     }
@@ -208,7 +282,11 @@ impl SecretService for Secrets {
 
 impl Secrets {
     /// One page of live or deleted secrets.
-    async fn list(&self, r: &pb::ListSecretsRequest, deleted: bool) -> Result<(Vec<SecretView>, String), Status> {
+    async fn list(
+        &self,
+        r: &pb::ListSecretsRequest,
+        deleted: bool,
+    ) -> Result<(Vec<SecretView>, String), Status> {
         validate::name("vault", &r.vault)?;
         let size = paging::page_size(r.max_results, self.replica.limits())?;
         let after = paging::decode(&r.continuation_token)?;

@@ -26,6 +26,7 @@ use crate::storage;
 const PURGE_EVERY: Duration = Duration::from_secs(60);
 
 /// Why a node could not start.
+#[allow(missing_docs)] // each variant is described by its #[error] message
 #[derive(Debug, thiserror::Error)]
 pub enum NodeError {
     #[error(transparent)]
@@ -33,7 +34,10 @@ pub enum NodeError {
     #[error("storage: {0}")]
     Storage(#[from] crate::storage::StorageError),
     #[error("cannot listen on {addr}: {source}")]
-    Listen { addr: SocketAddr, source: std::io::Error },
+    Listen {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
     #[error("cannot create data dir: {0}")]
     DataDir(std::io::Error),
     #[error("raft: {0}")]
@@ -68,12 +72,21 @@ impl Node {
         };
         let api_incoming = bind(config.api_listen)?;
         let raft_incoming = bind(config.raft_listen)?;
-        let local = |i: &TcpIncoming, addr| i.local_addr().map_err(|source| NodeError::Listen { addr, source });
+        let local = |i: &TcpIncoming, addr| {
+            i.local_addr()
+                .map_err(|source| NodeError::Listen { addr, source })
+        };
         let api_addr = local(&api_incoming, config.api_listen)?;
         let raft_addr = local(&raft_incoming, config.raft_listen)?;
         let info = NodeInfo {
-            raft_addr: config.raft_advertise.clone().unwrap_or_else(|| raft_addr.to_string()),
-            api_addr: config.api_advertise.clone().unwrap_or_else(|| api_addr.to_string()),
+            raft_addr: config
+                .raft_advertise
+                .clone()
+                .unwrap_or_else(|| raft_addr.to_string()),
+            api_addr: config
+                .api_advertise
+                .clone()
+                .unwrap_or_else(|| api_addr.to_string()),
             region: config.region.clone(),
         };
 
@@ -86,7 +99,13 @@ impl Node {
         )
         .await
         .map_err(|e| NodeError::Raft(e.to_string()))?;
-        let replica = Replica::new(config.node_id, info, raft.clone(), reader, config.limits.clone());
+        let replica = Replica::new(
+            config.node_id,
+            info,
+            raft.clone(),
+            reader,
+            config.limits.clone(),
+        );
 
         let (stop, stopped) = watch::channel(false);
         let signal = |mut rx: watch::Receiver<bool>| async move {
@@ -114,16 +133,28 @@ impl Node {
             tokio::spawn(purger::run(replica.clone(), PURGE_EVERY)),
         ];
 
-        let initialized = raft.is_initialized().await.map_err(|e| NodeError::Raft(e.to_string()))?;
+        let initialized = raft
+            .is_initialized()
+            .await
+            .map_err(|e| NodeError::Raft(e.to_string()))?;
         if !initialized {
             if config.bootstrap {
-                replica.bootstrap().await.map_err(|e| NodeError::Raft(e.to_string()))?;
+                replica
+                    .bootstrap()
+                    .await
+                    .map_err(|e| NodeError::Raft(e.to_string()))?;
             } else if let Some(through) = config.join.clone() {
                 tasks.push(tokio::spawn(join::run(replica.clone(), through)));
             }
         }
         tracing::info!(node_id = config.node_id, %api_addr, %raft_addr, "node started");
-        Ok(Node { replica, api_addr, raft_addr, stop, tasks })
+        Ok(Node {
+            replica,
+            api_addr,
+            raft_addr,
+            stop,
+            tasks,
+        })
     }
 
     /// The replicated state as seen from this node.

@@ -24,9 +24,9 @@ mod generated {
     }
 }
 
-/// Client API (`coffer.v1`).
-pub use generated::coffer::v1 as api;
 /// Peer (Raft) API and the disk encoding of Raft's own records (`coffer.raft.v1`).
 pub use generated::coffer::raft::v1 as raft;
 /// Disk and log format of the state machine (`coffer.storage.v1`).
 pub use generated::coffer::storage::v1 as storage;
+/// Client API (`coffer.v1`).
+pub use generated::coffer::v1 as api;

@@ -126,7 +126,11 @@ mod tests {
             value: marker.into(),
             ..Default::default()
         };
-        for text in [format!("{cmd:?}"), format!("{secret:?}"), format!("{req:?}")] {
+        for text in [
+            format!("{cmd:?}"),
+            format!("{secret:?}"),
+            format!("{req:?}"),
+        ] {
             assert!(!text.contains(marker), "leaked in {text}");
             assert!(text.contains("redacted"));
         }

@@ -12,7 +12,9 @@ use crate::raft::{NodeId, NodeInfo};
 /// A member as shown by `cluster status`.
 #[derive(Debug, Clone)]
 pub struct MemberStatus {
+    /// The member's node id.
     pub id: NodeId,
+    /// Its addresses and region.
     pub info: NodeInfo,
     /// "leader", "follower" or "learner".
     pub role: &'static str,
@@ -25,15 +27,25 @@ pub struct MemberStatus {
 /// The cluster as seen from this node.
 #[derive(Debug, Clone)]
 pub struct ClusterStatus {
+    /// The node that answered.
     pub node_id: NodeId,
+    /// Its Raft role: leader, follower, learner, candidate or shutdown.
     pub state: String,
+    /// Its current term.
     pub term: u64,
+    /// The leader it knows, if any.
     pub leader: Option<NodeId>,
+    /// The leader's client API address.
     pub leader_api_addr: Option<String>,
+    /// Its last log index.
     pub last_log_index: Option<u64>,
+    /// The highest index it knows to be committed.
     pub committed_index: Option<u64>,
+    /// The highest index it has applied.
     pub applied_index: Option<u64>,
+    /// The last index covered by its snapshot.
     pub snapshot_index: Option<u64>,
+    /// Every member of the cluster.
     pub members: Vec<MemberStatus>,
 }
 
@@ -51,14 +63,23 @@ impl Replica {
             }
             let snapshot = self.fresh_snapshot(Duration::from_secs(60)).await?;
             if let Some(last) = snapshot.meta.last_log_id {
-                self.raft().trigger().purge_log(last.index).await.map_err(|e| ReplicaError::Unavailable(e.to_string()))?;
+                self.raft()
+                    .trigger()
+                    .purge_log(last.index)
+                    .await
+                    .map_err(|e| ReplicaError::Unavailable(e.to_string()))?;
             }
         }
         Ok(())
     }
 
     async fn initialize(&self) -> Result<()> {
-        if self.raft().is_initialized().await.map_err(|e| ReplicaError::Unavailable(e.to_string()))? {
+        if self
+            .raft()
+            .is_initialized()
+            .await
+            .map_err(|e| ReplicaError::Unavailable(e.to_string()))?
+        {
             return Err(ReplicaError::AlreadyInitialized);
         }
         let members = BTreeMap::from([(self.id(), self.info().clone())]);
@@ -71,7 +92,9 @@ impl Replica {
     /// Adds a node as a learner and waits until it has caught up.
     pub async fn add_learner(&self, id: NodeId, info: NodeInfo) -> Result<()> {
         if id == 0 {
-            return Err(ReplicaError::InvalidArgument("node id 0 is reserved".into()));
+            return Err(ReplicaError::InvalidArgument(
+                "node id 0 is reserved".into(),
+            ));
         }
         self.raft().add_learner(id, info, true).await?;
         Ok(())
@@ -80,7 +103,9 @@ impl Replica {
     /// Makes learners voters.
     pub async fn promote(&self, ids: BTreeSet<NodeId>) -> Result<()> {
         self.known(&ids)?;
-        self.raft().change_membership(ChangeMembers::AddVoterIds(ids), false).await?;
+        self.raft()
+            .change_membership(ChangeMembers::AddVoterIds(ids), false)
+            .await?;
         Ok(())
     }
 
@@ -94,9 +119,13 @@ impl Replica {
             if remove_voters.len() == voters.len() {
                 return Err(ReplicaError::Membership("cannot remove every voter".into()));
             }
-            self.raft().change_membership(ChangeMembers::RemoveVoters(remove_voters), false).await?;
+            self.raft()
+                .change_membership(ChangeMembers::RemoveVoters(remove_voters), false)
+                .await?;
         }
-        self.raft().change_membership(ChangeMembers::RemoveNodes(ids), false).await?;
+        self.raft()
+            .change_membership(ChangeMembers::RemoveNodes(ids), false)
+            .await?;
         Ok(())
     }
 
@@ -111,12 +140,22 @@ impl Replica {
 
     /// The member `id`'s addresses, if it is a member.
     pub fn member(&self, id: NodeId) -> Option<NodeInfo> {
-        self.raft().metrics().borrow().membership_config.membership().get_node(&id).cloned()
+        self.raft()
+            .metrics()
+            .borrow()
+            .membership_config
+            .membership()
+            .get_node(&id)
+            .cloned()
     }
 
     /// Waits until this node sees a leader, up to `timeout`.
     pub async fn wait_for_leader(&self, timeout: Duration) -> Result<NodeId> {
-        let waited = self.raft().wait(Some(timeout)).metrics(|m| m.current_leader.is_some(), "leader").await;
+        let waited = self
+            .raft()
+            .wait(Some(timeout))
+            .metrics(|m| m.current_leader.is_some(), "leader")
+            .await;
         waited
             .ok()
             .and_then(|m| m.current_leader)
@@ -126,7 +165,12 @@ impl Replica {
     /// The cluster as this node sees it.
     pub async fn status(&self) -> ClusterStatus {
         let m = self.raft().metrics().borrow().clone();
-        let committed = self.raft().with_raft_state(|st| st.committed.map(|c| c.index)).await.ok().flatten();
+        let committed = self
+            .raft()
+            .with_raft_state(|st| st.committed.map(|c| c.index))
+            .await
+            .ok()
+            .flatten();
         let membership = m.membership_config.membership();
         let voters: BTreeSet<NodeId> = membership.voter_ids().collect();
         let members = membership
@@ -150,7 +194,13 @@ impl Replica {
                     (true, None) => m.last_log_index,
                     _ => None,
                 };
-                MemberStatus { id: *id, info: info.clone(), role, matched_index, lag }
+                MemberStatus {
+                    id: *id,
+                    info: info.clone(),
+                    role,
+                    matched_index,
+                    lag,
+                }
             })
             .collect();
         ClusterStatus {
@@ -165,7 +215,10 @@ impl Replica {
             .into(),
             term: m.current_term,
             leader: m.current_leader,
-            leader_api_addr: m.current_leader.and_then(|l| membership.get_node(&l)).map(|n| n.api_addr.clone()),
+            leader_api_addr: m
+                .current_leader
+                .and_then(|l| membership.get_node(&l))
+                .map(|n| n.api_addr.clone()),
             last_log_index: m.last_log_index,
             committed_index: committed,
             applied_index: m.last_applied.map(|l| l.index),

@@ -11,6 +11,7 @@ use crate::state::StateError;
 pub type Result<T, E = ReplicaError> = std::result::Result<T, E>;
 
 /// Why a replicated operation or read did not succeed.
+#[allow(missing_docs)] // each variant is described by its #[error] message
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum ReplicaError {
     /// The request must be retried on the leader (address when known).
@@ -65,7 +66,9 @@ impl ReplicaError {
 fn forward(f: ForwardToLeader<NodeId, NodeInfo>) -> ReplicaError {
     match f.leader_id {
         None => ReplicaError::NoLeader,
-        Some(_) => ReplicaError::NotLeader { leader: f.leader_node.map(|n| n.api_addr) },
+        Some(_) => ReplicaError::NotLeader {
+            leader: f.leader_node.map(|n| n.api_addr),
+        },
     }
 }
 

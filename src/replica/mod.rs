@@ -54,9 +54,24 @@ struct Inner {
 
 impl Replica {
     /// Wraps a started Raft node and its state reader.
-    pub fn new(id: NodeId, info: NodeInfo, raft: Raft, reader: StateReader, limits: Limits) -> Self {
+    pub fn new(
+        id: NodeId,
+        info: NodeInfo,
+        raft: Raft,
+        reader: StateReader,
+        limits: Limits,
+    ) -> Self {
         let proposer = Proposer::start(raft.clone());
-        Replica { inner: Arc::new(Inner { id, info, raft, reader, proposer, limits }) }
+        Replica {
+            inner: Arc::new(Inner {
+                id,
+                info,
+                raft,
+                reader,
+                proposer,
+                limits,
+            }),
+        }
     }
 
     /// This node's id.

@@ -57,7 +57,9 @@ impl Proposer {
 
 /// Unix time in seconds, as the proposer's clock sees it.
 pub fn unix_now() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
 }
 
 async fn run(raft: Raft, mut rx: mpsc::Receiver<(Op, Reply)>) {
@@ -65,7 +67,9 @@ async fn run(raft: Raft, mut rx: mpsc::Receiver<(Op, Reply)>) {
     while let Some(first) = rx.recv().await {
         // Wait for a slot first: the queue keeps filling meanwhile, which is
         // what makes batches large under load.
-        let Ok(permit) = in_flight.clone().acquire_owned().await else { return };
+        let Ok(permit) = in_flight.clone().acquire_owned().await else {
+            return;
+        };
         let mut bytes = first.0.encoded_len();
         let mut batch = vec![first];
         while batch.len() < MAX_OPS && bytes < MAX_BYTES {
@@ -88,14 +92,17 @@ async fn run(raft: Raft, mut rx: mpsc::Receiver<(Op, Reply)>) {
 async fn commit(raft: &Raft, batch: Vec<(Op, Reply)>) {
     let (ops, replies): (Vec<Op>, Vec<Reply>) = batch.into_iter().unzip();
     let count = ops.len();
-    let cmd = Command { now: unix_now(), ops };
+    let cmd = Command {
+        now: unix_now(),
+        ops,
+    };
     match raft.client_write(cmd).await {
         Ok(resp) => {
             let mut results = resp.data.0.into_iter();
             for reply in replies {
-                let r = results
-                    .next()
-                    .unwrap_or_else(|| Err(crate::state::StateError::Storage("missing result".into())));
+                let r = results.next().unwrap_or_else(|| {
+                    Err(crate::state::StateError::Storage("missing result".into()))
+                });
                 let _ = reply.send(r.map_err(ReplicaError::State));
             }
         }

@@ -7,6 +7,7 @@ use crate::error_code::ErrorCode;
 pub type Result<T, E = StateError> = std::result::Result<T, E>;
 
 /// Why a state operation or query failed.
+#[allow(missing_docs)] // each variant is described by its #[error] message
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum StateError {
     #[error("invalid {what} name: must match ^[0-9a-zA-Z-]{{1,127}}$")]
@@ -28,7 +29,11 @@ pub enum StateError {
     #[error("secret '{vault}/{name}' not found")]
     SecretNotFound { vault: String, name: String },
     #[error("version '{version}' of secret '{vault}/{name}' not found")]
-    VersionNotFound { vault: String, name: String, version: String },
+    VersionNotFound {
+        vault: String,
+        name: String,
+        version: String,
+    },
     #[error("secret '{0}' is disabled")]
     SecretDisabled(String),
     #[error("secret '{0}' is not valid yet (not-before is in the future)")]

@@ -28,11 +28,16 @@ pub fn name(what: &'static str, name: &str) -> Result<()> {
 
 /// Checks a version id: 32 lowercase hex characters.
 pub fn version(version: &str) -> Result<()> {
-    let ok = version.len() == 32 && version.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+    let ok = version.len() == 32
+        && version
+            .bytes()
+            .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
     if ok {
         Ok(())
     } else {
-        Err(StateError::InvalidArgument(format!("'{version}' is not a version id")))
+        Err(StateError::InvalidArgument(format!(
+            "'{version}' is not a version id"
+        )))
     }
 }
 
@@ -52,7 +57,9 @@ pub fn retention_days(days: u32) -> Result<()> {
 /// Checks tags and content type against Azure Key Vault's limits.
 pub fn attributes(tags: &HashMap<String, String>, content_type: &str) -> Result<()> {
     if tags.len() > MAX_TAGS {
-        return Err(StateError::InvalidArgument(format!("at most {MAX_TAGS} tags are allowed")));
+        return Err(StateError::InvalidArgument(format!(
+            "at most {MAX_TAGS} tags are allowed"
+        )));
     }
     for (k, v) in tags {
         if k.is_empty() || k.len() > MAX_TAG_NAME || v.len() > MAX_TAG_VALUE {
@@ -87,7 +94,10 @@ mod tests {
         assert!(name("secret", "db-password-1").is_ok());
         assert!(name("secret", &"a".repeat(127)).is_ok());
         for bad in ["", "a/b", "a b", "ä", "a.b", "a_b", &"a".repeat(128)] {
-            assert_eq!(name("secret", bad), Err(StateError::InvalidName { what: "secret" }));
+            assert_eq!(
+                name("secret", bad),
+                Err(StateError::InvalidName { what: "secret" })
+            );
         }
     }
 

@@ -13,6 +13,7 @@ pub const SM_META: &str = "sm_meta";
 pub const ALL: &[&str] = &[LOG, RAFT_META, STATE, SM_META];
 
 /// Keys in [`RAFT_META`].
+#[allow(missing_docs)]
 pub mod raft_meta {
     pub const VOTE: &[u8] = b"vote";
     pub const COMMITTED: &[u8] = b"committed";
@@ -20,6 +21,7 @@ pub mod raft_meta {
 }
 
 /// Keys in [`SM_META`].
+#[allow(missing_docs)]
 pub mod sm_meta {
     pub const LAST_APPLIED: &[u8] = b"last_applied";
     pub const MEMBERSHIP: &[u8] = b"membership";

@@ -5,6 +5,7 @@ use openraft::{AnyError, StorageIOError};
 use crate::raft::NodeId;
 
 /// A storage failure.
+#[allow(missing_docs)] // each variant is described by its #[error] message
 #[derive(Debug, thiserror::Error)]
 pub enum StorageError {
     #[error("rocksdb: {0}")]

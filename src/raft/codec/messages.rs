@@ -27,7 +27,11 @@ impl TryFrom<pb::AppendEntriesRequest> for AppendEntriesRequest<TypeConfig> {
         Ok(AppendEntriesRequest {
             vote: required(r.vote, "append.vote")?.try_into()?,
             prev_log_id: opt_from_pb(r.prev_log_id)?,
-            entries: r.entries.into_iter().map(TryInto::try_into).collect::<Result<_, _>>()?,
+            entries: r
+                .entries
+                .into_iter()
+                .map(TryInto::try_into)
+                .collect::<Result<_, _>>()?,
             leader_commit: opt_from_pb(r.leader_commit)?,
         })
     }
@@ -38,13 +42,15 @@ impl From<AppendEntriesResponse<NodeId>> for pb::AppendEntriesResponse {
         use pb::append_entries_response::Result as R;
         let result = match r {
             AppendEntriesResponse::Success => R::Success(pb::Blank {}),
-            AppendEntriesResponse::PartialSuccess(m) => {
-                R::PartialSuccess(pb::PartialSuccess { matching: opt_to_pb(m) })
-            }
+            AppendEntriesResponse::PartialSuccess(m) => R::PartialSuccess(pb::PartialSuccess {
+                matching: opt_to_pb(m),
+            }),
             AppendEntriesResponse::Conflict => R::Conflict(pb::Blank {}),
             AppendEntriesResponse::HigherVote(v) => R::HigherVote(v.into()),
         };
-        pb::AppendEntriesResponse { result: Some(result) }
+        pb::AppendEntriesResponse {
+            result: Some(result),
+        }
     }
 }
 
@@ -63,7 +69,10 @@ impl TryFrom<pb::AppendEntriesResponse> for AppendEntriesResponse<NodeId> {
 
 impl From<VoteRequest<NodeId>> for pb::VoteRequest {
     fn from(r: VoteRequest<NodeId>) -> Self {
-        pb::VoteRequest { vote: Some(r.vote.into()), last_log_id: opt_to_pb(r.last_log_id) }
+        pb::VoteRequest {
+            vote: Some(r.vote.into()),
+            last_log_id: opt_to_pb(r.last_log_id),
+        }
     }
 }
 
