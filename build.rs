@@ -26,9 +26,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "proto/coffer/v1/cluster.proto",
         "proto/raft/v1/raft.proto",
     ];
-    tonic_prost_build::configure()
-        .skip_debug(REDACTED)
-        .compile_protos(&protos, &["proto"])?;
+    tonic_prost_build::configure().skip_debug(REDACTED).compile_protos(&protos, &["proto"])?;
     for p in protos {
         println!("cargo:rerun-if-changed={p}");
     }

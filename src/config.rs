@@ -96,11 +96,7 @@ impl Default for RaftSettings {
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits {
-            max_value_bytes: 25 * 1024,
-            default_page_size: 25,
-            max_page_size: 1000,
-        }
+        Limits { max_value_bytes: 25 * 1024, default_page_size: 25, max_page_size: 1000 }
     }
 }
 
@@ -109,10 +105,7 @@ impl Default for Limits {
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read {path}: {source}")]
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Read { path: PathBuf, source: std::io::Error },
     #[error("invalid config {path}: {message}")]
     Parse { path: PathBuf, message: String },
     #[error("invalid setting: {0}")]
@@ -156,14 +149,8 @@ max_page_size = 1000
 impl Config {
     /// Reads and validates a TOML file.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-            path: path.into(),
-            source,
-        })?;
-        Self::parse(&text).map_err(|message| ConfigError::Parse {
-            path: path.into(),
-            message,
-        })
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.into(), source })?;
+        Self::parse(&text).map_err(|message| ConfigError::Parse { path: path.into(), message })
     }
 
     /// Parses TOML text.
@@ -188,41 +175,29 @@ impl Config {
             ));
         }
         if r.snapshot_after_logs == 0 {
-            return Err(ConfigError::Invalid(
-                "raft.snapshot_after_logs must be at least 1".into(),
-            ));
+            return Err(ConfigError::Invalid("raft.snapshot_after_logs must be at least 1".into()));
         }
         let l = &self.limits;
         if l.max_value_bytes == 0 || l.max_value_bytes > 4 << 20 {
-            return Err(ConfigError::Invalid(
-                "limits.max_value_bytes must be 1..=4194304".into(),
-            ));
+            return Err(ConfigError::Invalid("limits.max_value_bytes must be 1..=4194304".into()));
         }
         if l.default_page_size == 0 || l.default_page_size > l.max_page_size {
-            return Err(ConfigError::Invalid(
-                "limits.default_page_size must be 1..=limits.max_page_size".into(),
-            ));
+            return Err(ConfigError::Invalid("limits.default_page_size must be 1..=limits.max_page_size".into()));
         }
         if self.bootstrap && self.join.is_some() {
-            return Err(ConfigError::Invalid(
-                "bootstrap and join are exclusive".into(),
-            ));
+            return Err(ConfigError::Invalid("bootstrap and join are exclusive".into()));
         }
         Ok(())
     }
 
     /// The client API address other nodes and clients use.
     pub fn api_addr(&self) -> String {
-        self.api_advertise
-            .clone()
-            .unwrap_or_else(|| self.api_listen.to_string())
+        self.api_advertise.clone().unwrap_or_else(|| self.api_listen.to_string())
     }
 
     /// The peer API address other nodes use.
     pub fn raft_addr(&self) -> String {
-        self.raft_advertise
-            .clone()
-            .unwrap_or_else(|| self.raft_listen.to_string())
+        self.raft_advertise.clone().unwrap_or_else(|| self.raft_listen.to_string())
     }
 }
 

@@ -10,11 +10,7 @@ use std::time::{Duration, Instant};
 const BIN: &str = env!("CARGO_BIN_EXE_coffer");
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 struct Servers {
@@ -38,12 +34,7 @@ fn start_servers(dir: &Path) -> Servers {
     for (i, (api, raft)) in ports.iter().enumerate() {
         let mut cmd = Command::new(BIN);
         cmd.args(["server", "--node-id", &(i + 1).to_string()])
-            .args([
-                "--api-listen",
-                &format!("127.0.0.1:{api}"),
-                "--raft-listen",
-                &format!("127.0.0.1:{raft}"),
-            ])
+            .args(["--api-listen", &format!("127.0.0.1:{api}"), "--raft-listen", &format!("127.0.0.1:{raft}")])
             .args(["--region", &format!("r{}", i + 1)])
             .arg("--data-dir")
             .arg(dir.join(format!("n{}", i + 1)))
@@ -56,28 +47,15 @@ fn start_servers(dir: &Path) -> Servers {
         }
         children.push(cmd.spawn().expect("spawn server"));
     }
-    let addr = ports
-        .iter()
-        .map(|(a, _)| format!("127.0.0.1:{a}"))
-        .collect::<Vec<_>>()
-        .join(",");
+    let addr = ports.iter().map(|(a, _)| format!("127.0.0.1:{a}")).collect::<Vec<_>>().join(",");
     let servers = Servers { children, addr };
     // Wait until all three are voters.
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        let out = coffer(
-            &servers.addr,
-            &["cluster", "status", "--format", "json"],
-            None,
-        );
+        let out = coffer(&servers.addr, &["cluster", "status", "--format", "json"], None);
         if out.status.success() {
             let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-            let voters = v["members"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .filter(|m| m["role"] != "learner")
-                .count();
+            let voters = v["members"].as_array().unwrap().iter().filter(|m| m["role"] != "learner").count();
             if voters == 3 && v["leader_id"].is_u64() {
                 return servers;
             }
@@ -106,11 +84,7 @@ fn coffer(addr: &str, args: &[&str], stdin: Option<&str>) -> Output {
 
 fn ok(addr: &str, args: &[&str], stdin: Option<&str>) -> String {
     let out = coffer(addr, args, stdin);
-    assert!(
-        out.status.success(),
-        "{args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "{args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8(out.stdout).unwrap()
 }
 
@@ -125,11 +99,7 @@ fn fails(addr: &str, args: &[&str], stdin: Option<&str>) -> String {
     let out = coffer(addr, args, stdin);
     assert!(!out.status.success(), "{args:?} succeeded");
     let err = String::from_utf8(out.stderr).unwrap();
-    assert_eq!(
-        err.trim_end().lines().count(),
-        1,
-        "one-line error expected: {err}"
-    );
+    assert_eq!(err.trim_end().lines().count(), 1, "one-line error expected: {err}");
     err
 }
 
@@ -145,177 +115,65 @@ fn secrets_lifecycle_through_the_cli() {
     assert_eq!(v["vaults"][0]["name"], "payments");
 
     // Value from stdin (one trailing newline dropped) and from a file.
-    let p1 = json(
-        a,
-        &[
-            "secret",
-            "set",
-            "payments",
-            "db-password",
-            "--tag",
-            "env=prod",
-        ],
-        Some("hunter2\n"),
-    );
+    let p1 = json(a, &["secret", "set", "payments", "db-password", "--tag", "env=prod"], Some("hunter2\n"));
     let file = dir.path().join("value.txt");
     std::fs::write(&file, "line1\nline2\n").unwrap();
-    let p2 = json(
-        a,
-        &[
-            "secret",
-            "set",
-            "payments",
-            "db-password",
-            "--file",
-            file.to_str().unwrap(),
-        ],
-        None,
-    );
+    let p2 = json(a, &["secret", "set", "payments", "db-password", "--file", file.to_str().unwrap()], None);
     assert_ne!(p1["version"], p2["version"]);
     assert_eq!(p1["tags"]["env"], "prod");
 
     let got = json(a, &["secret", "get", "payments", "db-password"], None);
     assert_eq!(got["value"], "line1\nline2\n");
     let v1 = p1["version"].as_str().unwrap();
-    assert_eq!(
-        ok(
-            a,
-            &["secret", "get", "payments", "db-password", "--version", v1],
-            None
-        ),
-        "hunter2\n"
-    );
-    assert_eq!(
-        ok(
-            a,
-            &["secret", "get", "payments", "db-password", "--stale"],
-            None
-        ),
-        "line1\nline2\n\n"
-    );
+    assert_eq!(ok(a, &["secret", "get", "payments", "db-password", "--version", v1], None), "hunter2\n");
+    assert_eq!(ok(a, &["secret", "get", "payments", "db-password", "--stale"], None), "line1\nline2\n\n");
     let versions = json(a, &["secret", "versions", "payments", "db-password"], None);
     assert_eq!(versions["secrets"].as_array().unwrap().len(), 2);
 
     // Check-and-set.
-    let err = fails(
-        a,
-        &[
-            "secret",
-            "set",
-            "payments",
-            "db-password",
-            "--if-latest",
-            v1,
-        ],
-        Some("x"),
-    );
+    let err = fails(a, &["secret", "set", "payments", "db-password", "--if-latest", v1], Some("x"));
     assert!(err.starts_with("error: VersionConflict"), "{err}");
 
     // Disable → get refused with a clear code; enable again.
-    ok(
-        a,
-        &["secret", "update", "payments", "db-password", "--disable"],
-        None,
-    );
-    assert!(
-        fails(a, &["secret", "get", "payments", "db-password"], None).contains("SecretDisabled")
-    );
-    ok(
-        a,
-        &["secret", "update", "payments", "db-password", "--enable"],
-        None,
-    );
+    ok(a, &["secret", "update", "payments", "db-password", "--disable"], None);
+    assert!(fails(a, &["secret", "get", "payments", "db-password"], None).contains("SecretDisabled"));
+    ok(a, &["secret", "update", "payments", "db-password", "--enable"], None);
 
     // Paged listing: 30 secrets with page size 7.
     for i in 0..30 {
-        ok(
-            a,
-            &["secret", "set", "payments", &format!("bulk-{i:02}")],
-            Some("v"),
-        );
+        ok(a, &["secret", "set", "payments", &format!("bulk-{i:02}")], Some("v"));
     }
     let listed = json(a, &["secret", "list", "payments", "--page-size", "7"], None);
     assert_eq!(listed["secrets"].as_array().unwrap().len(), 31);
 
     // Soft delete, recover, delete, purge.
     ok(a, &["secret", "delete", "payments", "db-password"], None);
-    assert!(
-        fails(a, &["secret", "get", "payments", "db-password"], None).contains("SecretNotFound")
-    );
+    assert!(fails(a, &["secret", "get", "payments", "db-password"], None).contains("SecretNotFound"));
     let deleted = json(a, &["secret", "list-deleted", "payments"], None);
     assert_eq!(deleted["secrets"][0]["name"], "db-password");
     ok(a, &["secret", "recover", "payments", "db-password"], None);
     let blob = dir.path().join("backup.bin");
-    ok(
-        a,
-        &[
-            "secret",
-            "backup",
-            "payments",
-            "db-password",
-            "--out",
-            blob.to_str().unwrap(),
-        ],
-        None,
-    );
+    ok(a, &["secret", "backup", "payments", "db-password", "--out", blob.to_str().unwrap()], None);
     ok(a, &["secret", "delete", "payments", "db-password"], None);
     ok(a, &["secret", "purge", "payments", "db-password"], None);
-    assert!(
-        fails(a, &["secret", "recover", "payments", "db-password"], None)
-            .contains("SecretNotFound")
-    );
-    ok(
-        a,
-        &[
-            "secret",
-            "restore",
-            "payments",
-            "--in",
-            blob.to_str().unwrap(),
-        ],
-        None,
-    );
-    assert_eq!(
-        json(a, &["secret", "get", "payments", "db-password"], None)["value"],
-        "line1\nline2\n"
-    );
+    assert!(fails(a, &["secret", "recover", "payments", "db-password"], None).contains("SecretNotFound"));
+    ok(a, &["secret", "restore", "payments", "--in", blob.to_str().unwrap()], None);
+    assert_eq!(json(a, &["secret", "get", "payments", "db-password"], None)["value"], "line1\nline2\n");
 
     // Bad input: clear codes, non-zero exit, nothing stored.
-    assert!(
-        fails(a, &["secret", "set", "payments", "bad_name"], Some("x")).contains("InvalidName")
-    );
+    assert!(fails(a, &["secret", "set", "payments", "bad_name"], Some("x")).contains("InvalidName"));
     assert!(fails(a, &["secret", "set", "nowhere", "s"], Some("x")).contains("VaultNotFound"));
     let big = "x".repeat(26 * 1024);
     assert!(fails(a, &["secret", "set", "payments", "big"], Some(&big)).contains("ValueTooLarge"));
     assert!(fails(a, &["secret", "get", "payments", "big"], None).contains("SecretNotFound"));
     std::fs::write(dir.path().join("junk.bin"), b"not a backup").unwrap();
     let junk = dir.path().join("junk.bin");
-    assert!(fails(
-        a,
-        &[
-            "secret",
-            "restore",
-            "payments",
-            "--in",
-            junk.to_str().unwrap()
-        ],
-        None
-    )
-    .contains("InvalidBackup"));
+    assert!(
+        fails(a, &["secret", "restore", "payments", "--in", junk.to_str().unwrap()], None).contains("InvalidBackup")
+    );
 
     // Purge protection: deleted secrets cannot be purged, and it cannot be undone.
-    ok(
-        a,
-        &[
-            "vault",
-            "create",
-            "locked",
-            "--purge-protection",
-            "--retention-days",
-            "7",
-        ],
-        None,
-    );
+    ok(a, &["vault", "create", "locked", "--purge-protection", "--retention-days", "7"], None);
     ok(a, &["secret", "set", "locked", "k"], Some("v"));
     ok(a, &["secret", "delete", "locked", "k"], None);
     assert!(fails(a, &["secret", "purge", "locked", "k"], None).contains("PurgeProtected"));
@@ -333,29 +191,10 @@ fn server_config_commands() {
     let dir = tempfile::tempdir().unwrap();
     let good = dir.path().join("good.toml");
     std::fs::write(&good, &sample).unwrap();
-    assert!(ok(
-        "",
-        &[
-            "server",
-            "--config",
-            good.to_str().unwrap(),
-            "--config-check"
-        ],
-        None
-    )
-    .contains("OK"));
+    assert!(ok("", &["server", "--config", good.to_str().unwrap(), "--config-check"], None).contains("OK"));
     let bad = dir.path().join("bad.toml");
     std::fs::write(&bad, "node_id = 1\nnode_idd = 2\n").unwrap();
-    let err = fails(
-        "",
-        &[
-            "server",
-            "--config",
-            bad.to_str().unwrap(),
-            "--config-check",
-        ],
-        None,
-    );
+    let err = fails("", &["server", "--config", bad.to_str().unwrap(), "--config-check"], None);
     assert!(err.contains("node_idd"), "{err}");
 }
 

@@ -13,18 +13,11 @@ async fn t10_write_replicates_to_every_node() {
     let cluster = TestCluster::start(3).await;
     let client = cluster.client();
     client.create_vault("v", 0, false).await.unwrap();
-    client
-        .set_secret(SetSecret::new("v", "s", "hello"))
-        .await
-        .unwrap();
+    client.set_secret(SetSecret::new("v", "s", "hello")).await.unwrap();
     let applied = cluster.applied_on_leader().await;
     for id in 1..=3 {
         cluster.wait_applied(id, applied).await;
-        assert_eq!(
-            stale_value(&cluster, id, "v", "s").await.as_deref(),
-            Some("hello"),
-            "node {id}"
-        );
+        assert_eq!(stale_value(&cluster, id, "v", "s").await.as_deref(), Some("hello"), "node {id}");
     }
     cluster.shutdown().await;
 }
@@ -37,14 +30,8 @@ async fn t20_follower_redirects_to_leader() {
     // A client that only knows a follower learns the leader from NotLeader.
     let client = cluster.client_of(follower);
     client.create_vault("v", 0, false).await.unwrap();
-    client
-        .set_secret(SetSecret::new("v", "s", "x"))
-        .await
-        .unwrap();
-    let got = client
-        .get_secret("v", "s", None, ReadConsistency::Linearizable)
-        .await
-        .unwrap();
+    client.set_secret(SetSecret::new("v", "s", "x")).await.unwrap();
+    let got = client.get_secret("v", "s", None, ReadConsistency::Linearizable).await.unwrap();
     assert_eq!(got.value, "x");
     cluster.shutdown().await;
 }
@@ -54,32 +41,20 @@ async fn t30_leader_killed_new_leader_elected_and_writes_continue() {
     let mut cluster = TestCluster::start(3).await;
     let client = cluster.client();
     client.create_vault("v", 0, false).await.unwrap();
-    client
-        .set_secret(SetSecret::new("v", "before", "1"))
-        .await
-        .unwrap();
+    client.set_secret(SetSecret::new("v", "before", "1")).await.unwrap();
     let old = cluster.leader().await;
     cluster.kill(old).await;
     let new = cluster.leader().await;
     assert_ne!(new, old);
-    client
-        .set_secret(SetSecret::new("v", "after", "2"))
-        .await
-        .unwrap();
+    client.set_secret(SetSecret::new("v", "after", "2")).await.unwrap();
     for name in ["before", "after"] {
-        client
-            .get_secret("v", name, None, ReadConsistency::Linearizable)
-            .await
-            .unwrap();
+        client.get_secret("v", name, None, ReadConsistency::Linearizable).await.unwrap();
     }
     // The old leader comes back as a follower and catches up.
     cluster.restart(old).await;
     let applied = cluster.applied_on_leader().await;
     cluster.wait_applied(old, applied).await;
-    assert_eq!(
-        stale_value(&cluster, old, "v", "after").await.as_deref(),
-        Some("2")
-    );
+    assert_eq!(stale_value(&cluster, old, "v", "after").await.as_deref(), Some("2"));
     cluster.shutdown().await;
 }
 
@@ -92,30 +67,14 @@ async fn t40_isolated_follower_catches_up_from_the_log() {
     let follower = (1..=3).find(|id| *id != leader).unwrap();
     cluster.faults.isolate(follower);
     for i in 0..20 {
-        client
-            .set_secret(SetSecret::new("v", &format!("s{i}"), "x"))
-            .await
-            .unwrap();
+        client.set_secret(SetSecret::new("v", &format!("s{i}"), "x")).await.unwrap();
     }
-    assert_eq!(
-        stale_value(&cluster, follower, "v", "s19").await,
-        None,
-        "isolated node saw the write"
-    );
+    assert_eq!(stale_value(&cluster, follower, "v", "s19").await, None, "isolated node saw the write");
     cluster.faults.heal(follower);
     let applied = cluster.applied_on_leader().await;
     cluster.wait_applied(follower, applied).await;
-    assert_eq!(
-        stale_value(&cluster, follower, "v", "s19").await.as_deref(),
-        Some("x")
-    );
-    let m = cluster
-        .node(follower)
-        .replica()
-        .raft()
-        .metrics()
-        .borrow()
-        .clone();
+    assert_eq!(stale_value(&cluster, follower, "v", "s19").await.as_deref(), Some("x"));
+    let m = cluster.node(follower).replica().raft().metrics().borrow().clone();
     assert_eq!(m.snapshot, None, "caught up from the log, not a snapshot");
     cluster.shutdown().await;
 }
@@ -133,10 +92,7 @@ async fn t50_wiped_lagging_follower_catches_up_through_a_snapshot() {
     let lagging = (1..=3).find(|id| *id != leader).unwrap();
     cluster.kill(lagging).await;
     for i in 0..60 {
-        client
-            .set_secret(SetSecret::new("v", &format!("s{i}"), &format!("value-{i}")))
-            .await
-            .unwrap();
+        client.set_secret(SetSecret::new("v", &format!("s{i}"), &format!("value-{i}"))).await.unwrap();
     }
     // The leader compacts its log past what the follower could use (once no
     // replication to the dead follower is in flight).
@@ -151,13 +107,7 @@ async fn t50_wiped_lagging_follower_catches_up_through_a_snapshot() {
     cluster.wipe(lagging).await;
     let applied = cluster.applied_on_leader().await;
     cluster.wait_applied(lagging, applied).await;
-    let m = cluster
-        .node(lagging)
-        .replica()
-        .raft()
-        .metrics()
-        .borrow()
-        .clone();
+    let m = cluster.node(lagging).replica().raft().metrics().borrow().clone();
     assert!(m.snapshot.is_some(), "caught up through a snapshot: {m:?}");
     for i in [0, 30, 59] {
         assert_eq!(
@@ -176,10 +126,7 @@ async fn t60_restart_every_node_keeps_all_data() {
     client.create_vault("v", 0, false).await.unwrap();
     let mut versions = Vec::new();
     for i in 0..30 {
-        let p = client
-            .set_secret(SetSecret::new("v", "s", &format!("v{i}")))
-            .await
-            .unwrap();
+        let p = client.set_secret(SetSecret::new("v", "s", &format!("v{i}"))).await.unwrap();
         versions.push(p.version);
     }
     for id in 1..=3 {
@@ -191,16 +138,10 @@ async fn t60_restart_every_node_keeps_all_data() {
     cluster.leader().await;
     let client = cluster.client();
     for (i, v) in versions.iter().enumerate() {
-        let got = client
-            .get_secret("v", "s", Some(v), ReadConsistency::Linearizable)
-            .await
-            .unwrap();
+        let got = client.get_secret("v", "s", Some(v), ReadConsistency::Linearizable).await.unwrap();
         assert_eq!(got.value, format!("v{i}"));
     }
-    let latest = client
-        .get_secret("v", "s", None, ReadConsistency::Linearizable)
-        .await
-        .unwrap();
+    let latest = client.get_secret("v", "s", None, ReadConsistency::Linearizable).await.unwrap();
     assert_eq!(latest.value, "v29");
     cluster.shutdown().await;
 }
@@ -214,29 +155,13 @@ async fn t70_no_quorum_means_no_acknowledged_write() {
     for id in (1..=3).filter(|id| *id != leader).collect::<Vec<_>>() {
         cluster.kill(id).await;
     }
-    let err = client
-        .set_secret(SetSecret::new("v", "s", "x"))
-        .await
-        .unwrap_err();
+    let err = client.set_secret(SetSecret::new("v", "s", "x")).await.unwrap_err();
     assert!(
-        matches!(
-            err.code(),
-            ErrorCode::Timeout
-                | ErrorCode::Unavailable
-                | ErrorCode::NoLeader
-                | ErrorCode::NotLeader
-        ),
+        matches!(err.code(), ErrorCode::Timeout | ErrorCode::Unavailable | ErrorCode::NoLeader | ErrorCode::NotLeader),
         "{err}"
     );
-    let err = client
-        .get_secret("v", "s", None, ReadConsistency::Linearizable)
-        .await
-        .unwrap_err();
-    assert_ne!(
-        err.code(),
-        ErrorCode::SecretNotFound,
-        "a linearizable read must not be served without quorum"
-    );
+    let err = client.get_secret("v", "s", None, ReadConsistency::Linearizable).await.unwrap_err();
+    assert_ne!(err.code(), ErrorCode::SecretNotFound, "a linearizable read must not be served without quorum");
     cluster.shutdown().await;
 }
 
@@ -246,18 +171,8 @@ async fn t80_delayed_network_still_commits() {
     cluster.faults.set_delay(Some(Duration::from_millis(30)));
     let client = cluster.client();
     client.create_vault("v", 0, false).await.unwrap();
-    client
-        .set_secret(SetSecret::new("v", "s", "slow"))
-        .await
-        .unwrap();
-    assert_eq!(
-        client
-            .get_secret("v", "s", None, ReadConsistency::Linearizable)
-            .await
-            .unwrap()
-            .value,
-        "slow"
-    );
+    client.set_secret(SetSecret::new("v", "s", "slow")).await.unwrap();
+    assert_eq!(client.get_secret("v", "s", None, ReadConsistency::Linearizable).await.unwrap().value, "slow");
     cluster.faults.set_delay(None);
     cluster.shutdown().await;
 }
@@ -271,11 +186,7 @@ async fn t90_concurrent_writes_are_group_committed() {
     let writes: Vec<_> = (0..200)
         .map(|i| {
             let client = client.clone();
-            tokio::spawn(async move {
-                client
-                    .set_secret(SetSecret::new("v", &format!("s{i}"), "x"))
-                    .await
-            })
+            tokio::spawn(async move { client.set_secret(SetSecret::new("v", &format!("s{i}"), "x")).await })
         })
         .collect();
     for w in writes {
@@ -283,9 +194,27 @@ async fn t90_concurrent_writes_are_group_committed() {
     }
     let entries = cluster.applied_on_leader().await - before;
     eprintln!("200 concurrent writes took {entries} log entries");
-    assert!(
-        entries < 200,
-        "no batching: {entries} entries for 200 writes"
-    );
+    assert!(entries < 200, "no batching: {entries} entries for 200 writes");
+    cluster.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn t95_leader_purges_expired_soft_deleted_secrets() {
+    let cluster = TestCluster::start(3).await;
+    let client = cluster.client();
+    client.create_vault("v", 7, true).await.unwrap();
+    client.set_secret(SetSecret::new("v", "old", "x")).await.unwrap();
+    client.set_secret(SetSecret::new("v", "fresh", "x")).await.unwrap();
+    client.delete_secret("v", "old").await.unwrap();
+    let leader = cluster.leader().await;
+    let replica = cluster.node(leader).replica().clone();
+    // Not due yet: nothing is purged, even by the leader's sweep.
+    assert_eq!(coffer::replica::purger::sweep(&replica).await.unwrap(), 0);
+    replica.clock().advance_for_tests(7 * 86_400 + 1);
+    client.delete_secret("v", "fresh").await.unwrap();
+    assert_eq!(coffer::replica::purger::sweep(&replica).await.unwrap(), 1);
+    let err = client.get_deleted_secret("v", "old", ReadConsistency::Linearizable).await.unwrap_err();
+    assert_eq!(err.code(), ErrorCode::SecretNotFound);
+    client.get_deleted_secret("v", "fresh", ReadConsistency::Linearizable).await.unwrap();
     cluster.shutdown().await;
 }

@@ -13,10 +13,7 @@ fn compose_cluster_survives_leader_container_kill() {
         return;
     }
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/chaos/compose-smoke");
-    let out = Command::new(script)
-        .arg(env!("CARGO_BIN_EXE_coffer"))
-        .output()
-        .expect("run compose-smoke");
+    let out = Command::new(script).arg(env!("CARGO_BIN_EXE_coffer")).output().expect("run compose-smoke");
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success() && stdout.contains("compose smoke: ok"),

@@ -18,27 +18,16 @@ const READERS: usize = 3;
 
 /// Sequence number encoded in a value `w{writer}-{seq}`.
 fn seq(value: &str) -> u64 {
-    value
-        .rsplit('-')
-        .next()
-        .and_then(|s| s.parse().ok())
-        .expect("value format")
+    value.rsplit('-').next().and_then(|s| s.parse().ok()).expect("value format")
 }
 
-async fn writer(
-    client: Arc<Client>,
-    w: usize,
-    stop: Arc<AtomicBool>,
-) -> (Vec<(String, String)>, usize) {
+async fn writer(client: Arc<Client>, w: usize, stop: Arc<AtomicBool>) -> (Vec<(String, String)>, usize) {
     let mut acked = Vec::new();
     let mut unknown = 0;
     let mut i = 0u64;
     while !stop.load(Ordering::Relaxed) {
         let value = format!("w{w}-{i}");
-        match client
-            .set_secret(SetSecret::new("c", &format!("w{w}"), &value))
-            .await
-        {
+        match client.set_secret(SetSecret::new("c", &format!("w{w}"), &value)).await {
             Ok(p) => acked.push((p.version, value)),
             Err(e) => {
                 // Unknown outcome: neither success nor failure is asserted.
@@ -58,10 +47,7 @@ async fn reader(client: Arc<Client>, stop: Arc<AtomicBool>) -> usize {
     while !stop.load(Ordering::Relaxed) {
         let w = n % WRITERS;
         n += 1;
-        if let Ok(s) = client
-            .get_secret("c", &format!("w{w}"), None, ReadConsistency::Linearizable)
-            .await
-        {
+        if let Ok(s) = client.get_secret("c", &format!("w{w}"), None, ReadConsistency::Linearizable).await {
             let now = seq(&s.value);
             let before = seen.insert(w, now).unwrap_or(0);
             assert!(now >= before, "w{w} went back from {before} to {now}");
@@ -77,12 +63,8 @@ async fn acknowledged_writes_survive_leader_failure() {
     let client = Arc::new(cluster.client());
     client.create_vault("c", 0, false).await.unwrap();
     let stop = Arc::new(AtomicBool::new(false));
-    let writers: Vec<_> = (0..WRITERS)
-        .map(|w| tokio::spawn(writer(client.clone(), w, stop.clone())))
-        .collect();
-    let readers: Vec<_> = (0..READERS)
-        .map(|_| tokio::spawn(reader(client.clone(), stop.clone())))
-        .collect();
+    let writers: Vec<_> = (0..WRITERS).map(|w| tokio::spawn(writer(client.clone(), w, stop.clone()))).collect();
+    let readers: Vec<_> = (0..READERS).map(|_| tokio::spawn(reader(client.clone(), stop.clone()))).collect();
 
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let old = cluster.leader().await;
@@ -112,22 +94,14 @@ async fn acknowledged_writes_survive_leader_failure() {
     for (w, acked) in acked_all.iter().enumerate() {
         for (version, value) in acked {
             let got = client
-                .get_secret(
-                    "c",
-                    &format!("w{w}"),
-                    Some(version),
-                    ReadConsistency::Linearizable,
-                )
+                .get_secret("c", &format!("w{w}"), Some(version), ReadConsistency::Linearizable)
                 .await
                 .unwrap_or_else(|e| panic!("acknowledged w{w} {version} lost: {e}"));
             assert_eq!(&got.value, value);
         }
         // The latest is at least the last acknowledged write.
         if let Some((_, last)) = acked.last() {
-            let latest = client
-                .get_secret("c", &format!("w{w}"), None, ReadConsistency::Linearizable)
-                .await
-                .unwrap();
+            let latest = client.get_secret("c", &format!("w{w}"), None, ReadConsistency::Linearizable).await.unwrap();
             assert!(seq(&latest.value) >= seq(last));
         }
     }

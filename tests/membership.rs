@@ -10,11 +10,7 @@ use coffer::error_code::ErrorCode;
 use common::TestCluster;
 
 fn role_of(status: &coffer::client::types::ClusterStatus, id: u64) -> Option<String> {
-    status
-        .members
-        .iter()
-        .find(|m| m.id == id)
-        .map(|m| m.role.clone())
+    status.members.iter().find(|m| m.id == id).map(|m| m.role.clone())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -22,10 +18,7 @@ async fn add_promote_remove_and_status() {
     let mut cluster = TestCluster::start(3).await;
     let client = cluster.client();
     client.create_vault("v", 0, false).await.unwrap();
-    client
-        .set_secret(SetSecret::new("v", "s", "x"))
-        .await
-        .unwrap();
+    client.set_secret(SetSecret::new("v", "s", "x")).await.unwrap();
 
     cluster.spawn_node(4, |_| {}).await;
     let st = client.add_learner(&cluster.api_addr(4)).await.unwrap();
@@ -34,16 +27,8 @@ async fn add_promote_remove_and_status() {
     assert_eq!(role_of(&st, 4).as_deref(), Some("follower"));
     let st = client.cluster_status().await.unwrap();
     assert_eq!(st.members.len(), 4);
-    assert!(
-        st.members
-            .iter()
-            .all(|m| m.lag.is_some() && m.matched_index.is_some()),
-        "{st:?}"
-    );
-    assert_eq!(
-        st.members.iter().find(|m| m.id == 4).unwrap().region,
-        "region-1"
-    );
+    assert!(st.members.iter().all(|m| m.lag.is_some() && m.matched_index.is_some()), "{st:?}");
+    assert_eq!(st.members.iter().find(|m| m.id == 4).unwrap().region, "region-1");
 
     let st = client.remove_nodes(vec![4]).await.unwrap();
     assert_eq!(role_of(&st, 4), None);
@@ -62,10 +47,7 @@ async fn transfer_leadership() {
     assert_eq!(st.leader_id, Some(target), "{st:?}");
     assert_eq!(cluster.leader().await, target);
     // Writes keep working under the new leader.
-    client
-        .create_vault("after-transfer", 0, false)
-        .await
-        .unwrap();
+    client.create_vault("after-transfer", 0, false).await.unwrap();
     cluster.shutdown().await;
 }
 
@@ -76,18 +58,9 @@ async fn save_snapshot_and_restore_a_new_cluster() {
     client.create_vault("v", 0, true).await.unwrap();
     let mut versions = Vec::new();
     for i in 0..10 {
-        versions.push(
-            client
-                .set_secret(SetSecret::new("v", "s", &format!("value-{i}")))
-                .await
-                .unwrap()
-                .version,
-        );
+        versions.push(client.set_secret(SetSecret::new("v", "s", &format!("value-{i}"))).await.unwrap().version);
     }
-    client
-        .set_secret(SetSecret::new("v", "gone", "x"))
-        .await
-        .unwrap();
+    client.set_secret(SetSecret::new("v", "gone", "x")).await.unwrap();
     client.delete_secret("v", "gone").await.unwrap();
     let mut saved = Vec::new();
     let bytes = client.save_snapshot(&mut saved).await.unwrap();
@@ -102,48 +75,25 @@ async fn save_snapshot_and_restore_a_new_cluster() {
     let mut config = common::test_config(1, dir.path());
     let restored = coffer::storage::restore(&config.data_dir, file.path()).unwrap();
     assert!(restored > 0);
-    assert!(
-        coffer::storage::restore(&config.data_dir, file.path()).is_err(),
-        "restore refuses a used data dir"
-    );
+    assert!(coffer::storage::restore(&config.data_dir, file.path()).is_err(), "restore refuses a used data dir");
     config.bootstrap = true;
     let n1 = coffer::node::Node::start(config).await.unwrap();
-    let n2 = coffer::node::Node::start(common::test_config(2, dir.path()))
-        .await
-        .unwrap();
+    let n2 = coffer::node::Node::start(common::test_config(2, dir.path())).await.unwrap();
     let client = coffer::client::Client::new([n1.api_addr().to_string()]).unwrap();
-    client
-        .add_learner(&n2.api_addr().to_string())
-        .await
-        .unwrap();
+    client.add_learner(&n2.api_addr().to_string()).await.unwrap();
     client.promote(vec![2]).await.unwrap();
     for (i, v) in versions.iter().enumerate() {
-        let got = client
-            .get_secret("v", "s", Some(v), ReadConsistency::Linearizable)
-            .await
-            .unwrap();
+        let got = client.get_secret("v", "s", Some(v), ReadConsistency::Linearizable).await.unwrap();
         assert_eq!(got.value, format!("value-{i}"));
     }
-    let deleted = client
-        .get_deleted_secret("v", "gone", ReadConsistency::Linearizable)
-        .await
-        .unwrap();
+    let deleted = client.get_deleted_secret("v", "gone", ReadConsistency::Linearizable).await.unwrap();
     assert!(deleted.scheduled_purge_date > 0);
-    assert!(
-        client
-            .get_vault("v", ReadConsistency::Linearizable)
-            .await
-            .unwrap()
-            .purge_protection
-    );
+    assert!(client.get_vault("v", ReadConsistency::Linearizable).await.unwrap().purge_protection);
     // The joined node received the restored state as a snapshot.
     let only_n2 = coffer::client::Client::new([n2.api_addr().to_string()]).unwrap();
     let mut found = None;
     for _ in 0..100 {
-        if let Ok(s) = only_n2
-            .get_secret("v", "s", None, ReadConsistency::Stale)
-            .await
-        {
+        if let Ok(s) = only_n2.get_secret("v", "s", None, ReadConsistency::Stale).await {
             found = Some(s.value);
             break;
         }

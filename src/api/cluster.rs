@@ -40,9 +40,7 @@ impl Cluster {
     fn require_leader(&self, st: &ClusterStatus) -> Result<(), ReplicaError> {
         match st.leader {
             Some(l) if l == st.node_id => Ok(()),
-            Some(_) => Err(ReplicaError::NotLeader {
-                leader: st.leader_api_addr.clone(),
-            }),
+            Some(_) => Err(ReplicaError::NotLeader { leader: st.leader_api_addr.clone() }),
             None => Err(ReplicaError::NoLeader),
         }
     }
@@ -88,54 +86,33 @@ type ChunkStream = Pin<Box<dyn Stream<Item = Result<pb::SnapshotChunk, Status>> 
 impl ClusterService for Cluster {
     async fn bootstrap(&self, _: Request<Empty>) -> Result<Response<pb::ClusterStatus>, Status> {
         self.replica.bootstrap().await?;
-        self.replica
-            .wait_for_leader(Duration::from_secs(10))
-            .await?;
+        self.replica.wait_for_leader(Duration::from_secs(10)).await?;
         Ok(Response::new(self.status_pb().await))
     }
 
-    async fn status(
-        &self,
-        _: Request<pb::StatusRequest>,
-    ) -> Result<Response<pb::ClusterStatus>, Status> {
+    async fn status(&self, _: Request<pb::StatusRequest>) -> Result<Response<pb::ClusterStatus>, Status> {
         Ok(Response::new(self.status_pb().await))
     }
 
-    async fn add_learner(
-        &self,
-        req: Request<pb::AddLearnerRequest>,
-    ) -> Result<Response<pb::ClusterStatus>, Status> {
+    async fn add_learner(&self, req: Request<pb::AddLearnerRequest>) -> Result<Response<pb::ClusterStatus>, Status> {
         let addr = req.into_inner().api_addr;
         self.require_leader(&self.replica.status().await)?;
         let client = Client::new([addr.clone()]).map_err(|e| invalid(e.to_string()))?;
-        let member = client.node_info(&addr).await.map_err(|e| {
-            status(
-                ErrorCode::Unavailable,
-                format!("cannot reach {addr}: {e}"),
-                None,
-            )
-        })?;
-        let info = NodeInfo {
-            raft_addr: member.raft_addr,
-            api_addr: member.api_addr,
-            region: member.region,
-        };
+        let member = client
+            .node_info(&addr)
+            .await
+            .map_err(|e| status(ErrorCode::Unavailable, format!("cannot reach {addr}: {e}"), None))?;
+        let info = NodeInfo { raft_addr: member.raft_addr, api_addr: member.api_addr, region: member.region };
         self.replica.add_learner(member.id, info).await?;
         Ok(Response::new(self.status_pb().await))
     }
 
-    async fn promote(
-        &self,
-        req: Request<pb::NodeIdsRequest>,
-    ) -> Result<Response<pb::ClusterStatus>, Status> {
+    async fn promote(&self, req: Request<pb::NodeIdsRequest>) -> Result<Response<pb::ClusterStatus>, Status> {
         self.replica.promote(ids(req.into_inner())?).await?;
         Ok(Response::new(self.status_pb().await))
     }
 
-    async fn remove_node(
-        &self,
-        req: Request<pb::NodeIdsRequest>,
-    ) -> Result<Response<pb::ClusterStatus>, Status> {
+    async fn remove_node(&self, req: Request<pb::NodeIdsRequest>) -> Result<Response<pb::ClusterStatus>, Status> {
         self.replica.remove(ids(req.into_inner())?).await?;
         Ok(Response::new(self.status_pb().await))
     }
@@ -184,9 +161,7 @@ impl ClusterService for Cluster {
                     Ok(0) => return,
                     Ok(n) => n,
                     Err(e) => {
-                        let _ = tx
-                            .send(Err(status(ErrorCode::Storage, e.to_string(), None)))
-                            .await;
+                        let _ = tx.send(Err(status(ErrorCode::Storage, e.to_string(), None))).await;
                         return;
                     }
                 };

@@ -49,17 +49,9 @@ pub fn properties(view: &SecretView) -> pb::SecretProperties {
 /// A secret version with its value.
 pub fn secret(view: SecretView) -> Result<pb::Secret, Status> {
     let properties = properties(&view);
-    let value = String::from_utf8(view.version.value).map_err(|_| {
-        super::status::status(
-            crate::error_code::ErrorCode::Storage,
-            "stored value is not UTF-8",
-            None,
-        )
-    })?;
-    Ok(pb::Secret {
-        properties: Some(properties),
-        value,
-    })
+    let value = String::from_utf8(view.version.value)
+        .map_err(|_| super::status::status(crate::error_code::ErrorCode::Storage, "stored value is not UTF-8", None))?;
+    Ok(pb::Secret { properties: Some(properties), value })
 }
 
 /// A soft-deleted secret.

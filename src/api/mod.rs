@@ -25,8 +25,7 @@ const MAX_REQUEST_BYTES: usize = 16 << 20;
 pub fn router(replica: Replica) -> Router {
     Server::builder()
         .add_service(
-            VaultServiceServer::new(vaults::Vaults::new(replica.clone()))
-                .max_decoding_message_size(MAX_REQUEST_BYTES),
+            VaultServiceServer::new(vaults::Vaults::new(replica.clone())).max_decoding_message_size(MAX_REQUEST_BYTES),
         )
         .add_service(
             SecretServiceServer::new(secrets::Secrets::new(replica.clone()))

@@ -9,10 +9,7 @@ use crate::config::Limits;
 pub fn page_size(requested: u32, limits: &Limits) -> Result<usize, Status> {
     match requested {
         0 => Ok(limits.default_page_size as usize),
-        n if n > limits.max_page_size => Err(invalid(format!(
-            "max_results must be at most {}",
-            limits.max_page_size
-        ))),
+        n if n > limits.max_page_size => Err(invalid(format!("max_results must be at most {}", limits.max_page_size))),
         n => Ok(n as usize),
     }
 }
@@ -35,17 +32,10 @@ pub fn decode(token: &str) -> Result<Option<String>, Status> {
 }
 
 /// Splits `items` (fetched with one extra) into a page and the next token.
-pub fn paginate<T>(
-    mut items: Vec<T>,
-    size: usize,
-    position: impl Fn(&T) -> String,
-) -> (Vec<T>, String) {
+pub fn paginate<T>(mut items: Vec<T>, size: usize, position: impl Fn(&T) -> String) -> (Vec<T>, String) {
     if items.len() > size {
         items.truncate(size);
-        let token = items
-            .last()
-            .map(|i| encode(&position(i)))
-            .unwrap_or_default();
+        let token = items.last().map(|i| encode(&position(i))).unwrap_or_default();
         (items, token)
     } else {
         (items, String::new())
@@ -58,10 +48,7 @@ mod tests {
 
     #[test]
     fn tokens_round_trip_and_reject_garbage() {
-        assert_eq!(
-            decode(&encode("db-password")).unwrap().as_deref(),
-            Some("db-password")
-        );
+        assert_eq!(decode(&encode("db-password")).unwrap().as_deref(), Some("db-password"));
         assert_eq!(decode("").unwrap(), None);
         assert!(decode("zz").is_err());
         let (page, token) = paginate(vec![1, 2, 3], 2, |i| i.to_string());

@@ -7,7 +7,6 @@ use super::paging;
 use crate::proto::api::secret_service_server::SecretService;
 use crate::proto::api::{self as pb, Empty};
 use crate::proto::storage::{self as st, op::Kind};
-use crate::replica::proposer::unix_now;
 use crate::replica::Replica;
 use crate::state::{secrets, validate, OpOutput, SecretView, StateError};
 
@@ -32,23 +31,14 @@ impl Secrets {
 
 fn unexpected(out: OpOutput) -> Status {
     tracing::error!(?out, "unexpected apply output");
-    super::status::status(
-        crate::error_code::ErrorCode::Internal,
-        "unexpected apply output",
-        None,
-    )
+    super::status::status(crate::error_code::ErrorCode::Internal, "unexpected apply output", None)
 }
 
 /// A new random version id: 128 bits as 32 lowercase hex characters.
 fn new_version() -> Result<String, Status> {
     let mut id = [0u8; 16];
-    aws_lc_rs::rand::fill(&mut id).map_err(|_| {
-        super::status::status(
-            crate::error_code::ErrorCode::Internal,
-            "no randomness",
-            None,
-        )
-    })?;
+    aws_lc_rs::rand::fill(&mut id)
+        .map_err(|_| super::status::status(crate::error_code::ErrorCode::Internal, "no randomness", None))?;
     Ok(hex::encode(id))
 }
 
@@ -59,10 +49,7 @@ fn check_ref(vault: &str, name: &str) -> Result<(), StateError> {
 
 #[tonic::async_trait]
 impl SecretService for Secrets {
-    async fn set_secret(
-        &self,
-        req: Request<pb::SetSecretRequest>,
-    ) -> Result<Response<pb::SecretProperties>, Status> {
+    async fn set_secret(&self, req: Request<pb::SetSecretRequest>) -> Result<Response<pb::SecretProperties>, Status> {
         let r = req.into_inner();
         check_ref(&r.vault, &r.name)?;
         validate::value_size(r.value.len(), self.replica.limits().max_value_bytes)?;
@@ -88,18 +75,13 @@ impl SecretService for Secrets {
         Ok(Response::new(convert::properties(&view)))
     }
 
-    async fn get_secret(
-        &self,
-        req: Request<pb::GetSecretRequest>,
-    ) -> Result<Response<pb::Secret>, Status> {
+    async fn get_secret(&self, req: Request<pb::GetSecretRequest>) -> Result<Response<pb::Secret>, Status> {
         let r = req.into_inner();
         check_ref(&r.vault, &r.name)?;
-        let now = unix_now();
+        let now = self.replica.clock().now();
         let view = self
             .replica
-            .read(consistency(r.read.as_ref()), |kv| {
-                secrets::get(kv, &r.vault, &r.name, &r.version, now)
-            })
+            .read(consistency(r.read.as_ref()), |kv| secrets::get(kv, &r.vault, &r.name, &r.version, now))
             .await?;
         Ok(Response::new(convert::secret(view)?))
     }
@@ -111,10 +93,7 @@ impl SecretService for Secrets {
         let r = req.into_inner();
         let (page, token) = self.list(&r, false).await?;
         let secrets = page.iter().map(convert::properties).collect();
-        Ok(Response::new(pb::ListSecretsResponse {
-            secrets,
-            continuation_token: token,
-        }))
+        Ok(Response::new(pb::ListSecretsResponse { secrets, continuation_token: token }))
     }
 
     async fn list_secret_versions(
@@ -126,23 +105,15 @@ impl SecretService for Secrets {
         let size = paging::page_size(r.max_results, self.replica.limits())?;
         let after = match paging::decode(&r.continuation_token)? {
             None => None,
-            Some(s) => Some(
-                s.parse::<u64>()
-                    .map_err(|_| super::status::invalid("invalid continuation token"))?,
-            ),
+            Some(s) => Some(s.parse::<u64>().map_err(|_| super::status::invalid("invalid continuation token"))?),
         };
         let views = self
             .replica
-            .read(consistency(r.read.as_ref()), |kv| {
-                secrets::list_versions(kv, &r.vault, &r.name, after, size + 1)
-            })
+            .read(consistency(r.read.as_ref()), |kv| secrets::list_versions(kv, &r.vault, &r.name, after, size + 1))
             .await?;
         let (page, token) = paging::paginate(views, size, |v| v.version.seq.to_string());
         let secrets = page.iter().map(convert::properties).collect();
-        Ok(Response::new(pb::ListSecretsResponse {
-            secrets,
-            continuation_token: token,
-        }))
+        Ok(Response::new(pb::ListSecretsResponse { secrets, continuation_token: token }))
     }
 
     async fn update_secret(
@@ -173,18 +144,10 @@ impl SecretService for Secrets {
         Ok(Response::new(convert::properties(&view)))
     }
 
-    async fn delete_secret(
-        &self,
-        req: Request<pb::SecretRef>,
-    ) -> Result<Response<pb::DeletedSecret>, Status> {
+    async fn delete_secret(&self, req: Request<pb::SecretRef>) -> Result<Response<pb::DeletedSecret>, Status> {
         let r = req.into_inner();
         check_ref(&r.vault, &r.name)?;
-        let view = self
-            .write_secret(Kind::DeleteSecret(st::DeleteSecret {
-                vault: r.vault,
-                name: r.name,
-            }))
-            .await?;
+        let view = self.write_secret(Kind::DeleteSecret(st::DeleteSecret { vault: r.vault, name: r.name })).await?;
         Ok(Response::new(convert::deleted(&view)))
     }
 
@@ -194,12 +157,8 @@ impl SecretService for Secrets {
     ) -> Result<Response<pb::DeletedSecret>, Status> {
         let r = req.into_inner();
         check_ref(&r.vault, &r.name)?;
-        let view = self
-            .replica
-            .read(consistency(r.read.as_ref()), |kv| {
-                secrets::get_deleted(kv, &r.vault, &r.name)
-            })
-            .await?;
+        let view =
+            self.replica.read(consistency(r.read.as_ref()), |kv| secrets::get_deleted(kv, &r.vault, &r.name)).await?;
         Ok(Response::new(convert::deleted(&view)))
     }
 
@@ -210,10 +169,7 @@ impl SecretService for Secrets {
         let r = req.into_inner();
         let (page, token) = self.list(&r, true).await?;
         let secrets = page.iter().map(convert::deleted).collect();
-        Ok(Response::new(pb::ListDeletedSecretsResponse {
-            secrets,
-            continuation_token: token,
-        }))
+        Ok(Response::new(pb::ListDeletedSecretsResponse { secrets, continuation_token: token }))
     }
 
     async fn recover_deleted_secret(
@@ -222,26 +178,14 @@ impl SecretService for Secrets {
     ) -> Result<Response<pb::SecretProperties>, Status> {
         let r = req.into_inner();
         check_ref(&r.vault, &r.name)?;
-        let view = self
-            .write_secret(Kind::RecoverSecret(st::RecoverSecret {
-                vault: r.vault,
-                name: r.name,
-            }))
-            .await?;
+        let view = self.write_secret(Kind::RecoverSecret(st::RecoverSecret { vault: r.vault, name: r.name })).await?;
         Ok(Response::new(convert::properties(&view)))
     }
 
-    async fn purge_deleted_secret(
-        &self,
-        req: Request<pb::SecretRef>,
-    ) -> Result<Response<Empty>, Status> {
+    async fn purge_deleted_secret(&self, req: Request<pb::SecretRef>) -> Result<Response<Empty>, Status> {
         let r = req.into_inner();
         check_ref(&r.vault, &r.name)?;
-        let op = st::PurgeSecret {
-            vault: r.vault,
-            name: r.name,
-            scheduled: false,
-        };
+        let op = st::PurgeSecret { vault: r.vault, name: r.name, scheduled: false };
         self.replica.write(Kind::PurgeSecret(op)).await?;
         Ok(Response::new(Empty {}))
     }
@@ -252,15 +196,9 @@ impl SecretService for Secrets {
     ) -> Result<Response<pb::SecretBackupBlob>, Status> {
         let r = req.into_inner();
         check_ref(&r.vault, &r.name)?;
-        let backup = self
-            .replica
-            .read(consistency(r.read.as_ref()), |kv| {
-                secrets::backup(kv, &r.vault, &r.name)
-            })
-            .await?;
-        Ok(Response::new(pb::SecretBackupBlob {
-            blob: prost::Message::encode_to_vec(&backup),
-        }))
+        let backup =
+            self.replica.read(consistency(r.read.as_ref()), |kv| secrets::backup(kv, &r.vault, &r.name)).await?;
+        Ok(Response::new(pb::SecretBackupBlob { blob: prost::Message::encode_to_vec(&backup) }))
     }
 
     async fn restore_secret(
@@ -271,10 +209,7 @@ impl SecretService for Secrets {
         validate::name("vault", &r.vault)?;
         let backup: st::SecretBackup = prost::Message::decode(r.blob.as_slice())
             .map_err(|_| StateError::InvalidBackup("not a coffer secret backup".into()))?;
-        let op = st::RestoreSecret {
-            vault: r.vault,
-            backup: Some(backup),
-        };
+        let op = st::RestoreSecret { vault: r.vault, backup: Some(backup) };
         let view = self.write_secret(Kind::RestoreSecret(op)).await?;
         Ok(Response::new(convert::properties(&view)))
     }
@@ -282,19 +217,13 @@ impl SecretService for Secrets {
 
 impl Secrets {
     /// One page of live or deleted secrets.
-    async fn list(
-        &self,
-        r: &pb::ListSecretsRequest,
-        deleted: bool,
-    ) -> Result<(Vec<SecretView>, String), Status> {
+    async fn list(&self, r: &pb::ListSecretsRequest, deleted: bool) -> Result<(Vec<SecretView>, String), Status> {
         validate::name("vault", &r.vault)?;
         let size = paging::page_size(r.max_results, self.replica.limits())?;
         let after = paging::decode(&r.continuation_token)?;
         let views = self
             .replica
-            .read(consistency(r.read.as_ref()), |kv| {
-                secrets::list(kv, &r.vault, after.as_deref(), size + 1, deleted)
-            })
+            .read(consistency(r.read.as_ref()), |kv| secrets::list(kv, &r.vault, after.as_deref(), size + 1, deleted))
             .await?;
         Ok(paging::paginate(views, size, |v| v.head.name.clone()))
     }

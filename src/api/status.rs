@@ -17,8 +17,7 @@ pub const LEADER_KEY: &str = "coffer-leader";
 /// Builds the status for `code` with a human-readable `message`.
 pub fn status(code: ErrorCode, message: impl Into<String>, leader: Option<&str>) -> Status {
     let mut s = Status::new(code.grpc(), message.into());
-    s.metadata_mut()
-        .insert(CODE_KEY, MetadataValue::from_static(code.as_str()));
+    s.metadata_mut().insert(CODE_KEY, MetadataValue::from_static(code.as_str()));
     if let Some(l) = leader.and_then(|l| MetadataValue::try_from(l).ok()) {
         s.metadata_mut().insert(LEADER_KEY, l);
     }

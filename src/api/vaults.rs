@@ -24,21 +24,14 @@ impl Vaults {
     async fn write_vault(&self, kind: Kind) -> Result<pb::Vault, Status> {
         match self.replica.write(kind).await? {
             OpOutput::Vault(v) => Ok(convert::vault(v)),
-            _ => Err(super::status::status(
-                crate::error_code::ErrorCode::Internal,
-                "unexpected apply output",
-                None,
-            )),
+            _ => Err(super::status::status(crate::error_code::ErrorCode::Internal, "unexpected apply output", None)),
         }
     }
 }
 
 #[tonic::async_trait]
 impl VaultService for Vaults {
-    async fn create_vault(
-        &self,
-        req: Request<pb::CreateVaultRequest>,
-    ) -> Result<Response<pb::Vault>, Status> {
+    async fn create_vault(&self, req: Request<pb::CreateVaultRequest>) -> Result<Response<pb::Vault>, Status> {
         let r = req.into_inner();
         validate::name("vault", &r.name)?;
         let retention_days = match r.retention_days {
@@ -46,25 +39,13 @@ impl VaultService for Vaults {
             d => d,
         };
         validate::retention_days(retention_days)?;
-        let op = st::CreateVault {
-            name: r.name,
-            retention_days,
-            purge_protection: r.purge_protection,
-        };
-        Ok(Response::new(
-            self.write_vault(Kind::CreateVault(op)).await?,
-        ))
+        let op = st::CreateVault { name: r.name, retention_days, purge_protection: r.purge_protection };
+        Ok(Response::new(self.write_vault(Kind::CreateVault(op)).await?))
     }
 
-    async fn get_vault(
-        &self,
-        req: Request<pb::GetVaultRequest>,
-    ) -> Result<Response<pb::Vault>, Status> {
+    async fn get_vault(&self, req: Request<pb::GetVaultRequest>) -> Result<Response<pb::Vault>, Status> {
         let r = req.into_inner();
-        let v = self
-            .replica
-            .read(consistency(r.read.as_ref()), |kv| vaults::get(kv, &r.name))
-            .await?;
+        let v = self.replica.read(consistency(r.read.as_ref()), |kv| vaults::get(kv, &r.name)).await?;
         Ok(Response::new(convert::vault(v)))
     }
 
@@ -75,44 +56,24 @@ impl VaultService for Vaults {
         let r = req.into_inner();
         let size = paging::page_size(r.max_results, self.replica.limits())?;
         let after = paging::decode(&r.continuation_token)?;
-        let all = self
-            .replica
-            .read(consistency(r.read.as_ref()), |kv| {
-                vaults::list(kv, after.as_deref(), size + 1)
-            })
-            .await?;
+        let all =
+            self.replica.read(consistency(r.read.as_ref()), |kv| vaults::list(kv, after.as_deref(), size + 1)).await?;
         let (page, token) = paging::paginate(all, size, |v| v.name.clone());
         let vaults = page.into_iter().map(convert::vault).collect();
-        Ok(Response::new(pb::ListVaultsResponse {
-            vaults,
-            continuation_token: token,
-        }))
+        Ok(Response::new(pb::ListVaultsResponse { vaults, continuation_token: token }))
     }
 
-    async fn update_vault(
-        &self,
-        req: Request<pb::UpdateVaultRequest>,
-    ) -> Result<Response<pb::Vault>, Status> {
+    async fn update_vault(&self, req: Request<pb::UpdateVaultRequest>) -> Result<Response<pb::Vault>, Status> {
         let r = req.into_inner();
         validate::name("vault", &r.name)?;
-        let op = st::UpdateVault {
-            name: r.name,
-            purge_protection: r.purge_protection,
-        };
-        Ok(Response::new(
-            self.write_vault(Kind::UpdateVault(op)).await?,
-        ))
+        let op = st::UpdateVault { name: r.name, purge_protection: r.purge_protection };
+        Ok(Response::new(self.write_vault(Kind::UpdateVault(op)).await?))
     }
 
-    async fn delete_vault(
-        &self,
-        req: Request<pb::DeleteVaultRequest>,
-    ) -> Result<Response<Empty>, Status> {
+    async fn delete_vault(&self, req: Request<pb::DeleteVaultRequest>) -> Result<Response<Empty>, Status> {
         let r = req.into_inner();
         validate::name("vault", &r.name)?;
-        self.replica
-            .write(Kind::DeleteVault(st::DeleteVault { name: r.name }))
-            .await?;
+        self.replica.write(Kind::DeleteVault(st::DeleteVault { name: r.name })).await?;
         Ok(Response::new(Empty {}))
     }
 }

@@ -67,25 +67,17 @@ pub async fn run(args: BenchArgs, client: Client, format: Format) -> CliResult {
             .collect::<Vec<_>>()
             .chunks(args.keys.div_ceil(16).max(1))
             .map(|chunk| {
-                let (client, vault, value, chunk) = (
-                    client.clone(),
-                    args.vault.clone(),
-                    value.clone(),
-                    chunk.to_vec(),
-                );
+                let (client, vault, value, chunk) = (client.clone(), args.vault.clone(), value.clone(), chunk.to_vec());
                 tokio::spawn(async move {
                     for k in chunk {
-                        client
-                            .set_secret(SetSecret::new(&vault, &format!("k{k}"), value.clone()))
-                            .await?;
+                        client.set_secret(SetSecret::new(&vault, &format!("k{k}"), value.clone())).await?;
                     }
                     Ok::<_, crate::client::ClientError>(())
                 })
             })
             .collect();
         for w in writers {
-            w.await
-                .map_err(|e| super::CliError::new(ErrorCode::Internal, e.to_string()))??;
+            w.await.map_err(|e| super::CliError::new(ErrorCode::Internal, e.to_string()))??;
         }
     }
     let measuring = Arc::new(AtomicBool::new(false));
@@ -93,33 +85,22 @@ pub async fn run(args: BenchArgs, client: Client, format: Format) -> CliResult {
     let tasks: Vec<_> = (0..args.concurrency)
         .map(|t| {
             let (client, vault, value) = (client.clone(), args.vault.clone(), value.clone());
-            let (measuring, stop, workload, keys) =
-                (measuring.clone(), stop.clone(), args.workload, args.keys);
+            let (measuring, stop, workload, keys) = (measuring.clone(), stop.clone(), args.workload, args.keys);
             tokio::spawn(async move {
-                let mut s = Sample {
-                    latencies: Vec::new(),
-                    errors: 0,
-                };
+                let mut s = Sample { latencies: Vec::new(), errors: 0 };
                 let mut n = t;
                 while !stop.load(Ordering::Relaxed) {
-                    n = n
-                        .wrapping_mul(6364136223846793005)
-                        .wrapping_add(1442695040888963407);
+                    n = n.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
                     let key = format!("k{}", (n >> 33) % keys as usize);
                     let start = Instant::now();
                     let ok = match workload {
-                        Workload::Write => client
-                            .set_secret(SetSecret::new(&vault, &key, value.clone()))
-                            .await
-                            .is_ok(),
-                        Workload::Read => client
-                            .get_secret(&vault, &key, None, ReadConsistency::Linearizable)
-                            .await
-                            .is_ok(),
-                        Workload::ReadStale => client
-                            .get_secret(&vault, &key, None, ReadConsistency::Stale)
-                            .await
-                            .is_ok(),
+                        Workload::Write => client.set_secret(SetSecret::new(&vault, &key, value.clone())).await.is_ok(),
+                        Workload::Read => {
+                            client.get_secret(&vault, &key, None, ReadConsistency::Linearizable).await.is_ok()
+                        }
+                        Workload::ReadStale => {
+                            client.get_secret(&vault, &key, None, ReadConsistency::Stale).await.is_ok()
+                        }
                     };
                     if measuring.load(Ordering::Relaxed) {
                         if ok {

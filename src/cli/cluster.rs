@@ -37,18 +37,11 @@ pub enum ClusterCmd {
     },
 }
 
-pub async fn run(
-    cmd: ClusterCmd,
-    connect: impl FnOnce() -> CliResult<Client>,
-    format: Format,
-) -> CliResult {
+pub async fn run(cmd: ClusterCmd, connect: impl FnOnce() -> CliResult<Client>, format: Format) -> CliResult {
     if let ClusterCmd::Restore { from, data_dir } = &cmd {
-        let n = crate::storage::restore(data_dir, from)
-            .map_err(|e| CliError::new(ErrorCode::Storage, e.to_string()))?;
-        output::record(
-            format,
-            json!({ "restored_records": n, "data_dir": data_dir.display().to_string() }),
-        );
+        let n =
+            crate::storage::restore(data_dir, from).map_err(|e| CliError::new(ErrorCode::Storage, e.to_string()))?;
+        output::record(format, json!({ "restored_records": n, "data_dir": data_dir.display().to_string() }));
         return Ok(());
     }
     let client = connect()?;
@@ -63,12 +56,8 @@ pub async fn run(
             let mut out = std::fs::File::create(&file)
                 .map_err(|e| CliError::usage(format!("cannot create {}: {e}", file.display())))?;
             let bytes = client.save_snapshot(&mut out).await?;
-            out.sync_all()
-                .map_err(|e| CliError::usage(format!("cannot write {}: {e}", file.display())))?;
-            output::record(
-                format,
-                json!({ "snapshot": file.display().to_string(), "bytes": bytes }),
-            );
+            out.sync_all().map_err(|e| CliError::usage(format!("cannot write {}: {e}", file.display())))?;
+            output::record(format, json!({ "snapshot": file.display().to_string(), "bytes": bytes }));
             return Ok(());
         }
         ClusterCmd::Restore { .. } => unreachable!("handled above"),
@@ -131,10 +120,7 @@ fn print_status(format: Format, s: &pb::ClusterStatus) {
                     ]
                 })
                 .collect();
-            output::table(
-                &["id", "role", "region", "api", "raft", "matched", "lag"],
-                &rows,
-            );
+            output::table(&["id", "role", "region", "api", "raft", "matched", "lag"], &rows);
         }
     }
 }

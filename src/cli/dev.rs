@@ -45,30 +45,15 @@ pub async fn run(args: DevArgs) -> CliResult {
             join: (id > 1).then(|| format!("127.0.0.1:{}", args.port)),
             ..Config::default()
         };
-        nodes.push(
-            Node::start(config)
-                .await
-                .map_err(|e| fail(format!("node {id}: {e}")))?,
-        );
+        nodes.push(Node::start(config).await.map_err(|e| fail(format!("node {id}: {e}")))?);
     }
     let addrs: Vec<String> = nodes.iter().map(|n| n.api_addr().to_string()).collect();
-    wait_for_voters(&addrs, args.nodes as usize)
-        .await
-        .map_err(fail)?;
+    wait_for_voters(&addrs, args.nodes as usize).await.map_err(fail)?;
 
     let dir = std::fs::canonicalize(&args.dir).unwrap_or(args.dir.clone());
-    println!(
-        "coffer dev cluster is running: {} nodes, data in {}",
-        args.nodes,
-        dir.display()
-    );
+    println!("coffer dev cluster is running: {} nodes, data in {}", args.nodes, dir.display());
     for (i, n) in nodes.iter().enumerate() {
-        println!(
-            "  node {}: client API {}  peer API {}",
-            i + 1,
-            n.api_addr(),
-            n.raft_addr()
-        );
+        println!("  node {}: client API {}  peer API {}", i + 1, n.api_addr(), n.raft_addr());
     }
     println!();
     println!("In another shell (the default address reaches this cluster):");

@@ -23,11 +23,7 @@ use crate::error_code::ErrorCode;
 pub const DEFAULT_ADDR: &str = "127.0.0.1:7701,127.0.0.1:7702,127.0.0.1:7703,127.0.0.1:7700";
 
 #[derive(Parser)]
-#[command(
-    name = "coffer",
-    version,
-    about = "A self-hosted, Raft-replicated key vault"
-)]
+#[command(name = "coffer", version, about = "A self-hosted, Raft-replicated key vault")]
 struct Cli {
     /// Client API endpoints of the cluster, comma-separated.
     #[arg(long, global = true, env = "COFFER_ADDR", default_value = DEFAULT_ADDR)]
@@ -79,10 +75,7 @@ pub struct CliError {
 
 impl CliError {
     fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        CliError {
-            code,
-            message: message.into(),
-        }
+        CliError { code, message: message.into() }
     }
 
     fn usage(message: impl Into<String>) -> Self {
@@ -92,10 +85,7 @@ impl CliError {
 
 impl From<ClientError> for CliError {
     fn from(e: ClientError) -> Self {
-        CliError {
-            code: e.code(),
-            message: e.message().to_owned(),
-        }
+        CliError { code: e.code(), message: e.message().to_owned() }
     }
 }
 
@@ -104,10 +94,7 @@ type CliResult<T = ()> = Result<T, CliError>;
 /// Runs the command line and returns the process exit status.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: Internal: cannot start runtime: {e}");
@@ -168,16 +155,12 @@ where
 }
 
 fn connect(addr: &str, timeout_secs: u64) -> CliResult<Client> {
-    Ok(Client::new(addr.split(',').map(str::trim))?
-        .with_deadline(std::time::Duration::from_secs(timeout_secs)))
+    Ok(Client::new(addr.split(',').map(str::trim))?.with_deadline(std::time::Duration::from_secs(timeout_secs)))
 }
 
 /// Logs to stderr; `RUST_LOG` overrides `default`.
 fn init_logging(default: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
 }

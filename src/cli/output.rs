@@ -14,11 +14,7 @@ pub fn table(headers: &[&str], rows: &[Vec<String>]) {
         }
     }
     let line = |cells: Vec<String>| {
-        let padded: Vec<String> = cells
-            .iter()
-            .zip(&widths)
-            .map(|(c, w)| format!("{c:<w$}"))
-            .collect();
+        let padded: Vec<String> = cells.iter().zip(&widths).map(|(c, w)| format!("{c:<w$}")).collect();
         println!("{}", padded.join("  ").trim_end());
     };
     line(headers.iter().map(|h| h.to_uppercase()).collect());
@@ -29,10 +25,7 @@ pub fn table(headers: &[&str], rows: &[Vec<String>]) {
 
 /// Prints `value` as pretty JSON.
 pub fn json(value: &Value) {
-    println!(
-        "{}",
-        serde_json::to_string_pretty(value).unwrap_or_else(|_| value.to_string())
-    );
+    println!("{}", serde_json::to_string_pretty(value).unwrap_or_else(|_| value.to_string()));
 }
 
 /// Prints key/value pairs as a two-column table or a JSON object.
@@ -41,8 +34,7 @@ pub fn record(format: Format, value: Value) {
         Format::Json => json(&value),
         Format::Table => {
             if let Value::Object(map) = &value {
-                let rows: Vec<Vec<String>> =
-                    map.iter().map(|(k, v)| vec![k.clone(), plain(v)]).collect();
+                let rows: Vec<Vec<String>> = map.iter().map(|(k, v)| vec![k.clone(), plain(v)]).collect();
                 table(&["field", "value"], &rows);
             }
         }
@@ -55,11 +47,7 @@ pub fn plain(v: &Value) -> String {
         Value::Null => "-".into(),
         Value::String(s) => s.clone(),
         Value::Object(m) if m.is_empty() => "-".into(),
-        Value::Object(m) => m
-            .iter()
-            .map(|(k, v)| format!("{k}={}", plain(v)))
-            .collect::<Vec<_>>()
-            .join(","),
+        Value::Object(m) => m.iter().map(|(k, v)| format!("{k}={}", plain(v))).collect::<Vec<_>>().join(","),
         other => other.to_string(),
     }
 }
@@ -78,12 +66,7 @@ pub fn time(secs: i64) -> String {
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
+    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
 }
 
 pub fn vault(v: &pb::Vault) -> Value {
@@ -114,11 +97,7 @@ pub fn properties(p: &pb::SecretProperties) -> Value {
 }
 
 pub fn deleted(d: &pb::DeletedSecret) -> Value {
-    let mut v = d
-        .properties
-        .as_ref()
-        .map(properties)
-        .unwrap_or_else(|| json!({}));
+    let mut v = d.properties.as_ref().map(properties).unwrap_or_else(|| json!({}));
     v["deleted_date"] = json!(d.deleted_date);
     v["scheduled_purge_date"] = json!(d.scheduled_purge_date);
     v

@@ -127,20 +127,17 @@ pub enum SecretCmd {
 }
 
 fn parse_tag(s: &str) -> Result<(String, String), String> {
-    s.split_once('=')
-        .map(|(k, v)| (k.to_owned(), v.to_owned()))
-        .ok_or_else(|| format!("tag '{s}' is not KEY=VALUE"))
+    s.split_once('=').map(|(k, v)| (k.to_owned(), v.to_owned())).ok_or_else(|| format!("tag '{s}' is not KEY=VALUE"))
 }
 
 fn read_value(file: Option<PathBuf>) -> CliResult<String> {
     let bytes = match file {
-        Some(path) => std::fs::read(&path)
-            .map_err(|e| CliError::usage(format!("cannot read {}: {e}", path.display())))?,
+        Some(path) => {
+            std::fs::read(&path).map_err(|e| CliError::usage(format!("cannot read {}: {e}", path.display())))?
+        }
         None => {
             let mut buf = Vec::new();
-            std::io::stdin()
-                .read_to_end(&mut buf)
-                .map_err(|e| CliError::usage(format!("cannot read stdin: {e}")))?;
+            std::io::stdin().read_to_end(&mut buf).map_err(|e| CliError::usage(format!("cannot read stdin: {e}")))?;
             if buf.ends_with(b"\n") {
                 buf.pop();
                 if buf.ends_with(b"\r") {
@@ -155,9 +152,7 @@ fn read_value(file: Option<PathBuf>) -> CliResult<String> {
 
 fn print_properties(format: Format, list: &[pb::SecretProperties]) {
     match format {
-        Format::Json => output::json(
-            &json!({ "secrets": list.iter().map(output::properties).collect::<Vec<_>>() }),
-        ),
+        Format::Json => output::json(&json!({ "secrets": list.iter().map(output::properties).collect::<Vec<_>>() })),
         Format::Table => {
             let rows = list
                 .iter()
@@ -171,23 +166,14 @@ fn print_properties(format: Format, list: &[pb::SecretProperties]) {
                     ]
                 })
                 .collect::<Vec<_>>();
-            output::table(
-                &["name", "version", "enabled", "content type", "updated"],
-                &rows,
-            );
+            output::table(&["name", "version", "enabled", "content type", "updated"], &rows);
         }
     }
 }
 
 pub async fn run(cmd: SecretCmd, client: &Client, format: Format) -> CliResult {
     match cmd {
-        SecretCmd::Set {
-            at,
-            file,
-            attrs,
-            disabled,
-            if_latest,
-        } => {
+        SecretCmd::Set { at, file, attrs, disabled, if_latest } => {
             let value = read_value(file)?;
             let mut req = SetSecret::new(&at.vault, &at.name, value)
                 .with_tags(attrs.tags.into_iter().collect::<HashMap<_, _>>())
@@ -203,21 +189,11 @@ pub async fn run(cmd: SecretCmd, client: &Client, format: Format) -> CliResult {
             output::record(format, output::properties(&props));
         }
         SecretCmd::Get { at, version, stale } => {
-            let consistency = if stale {
-                ReadConsistency::Stale
-            } else {
-                ReadConsistency::Linearizable
-            };
-            let s = client
-                .get_secret(&at.vault, &at.name, version.as_deref(), consistency)
-                .await?;
+            let consistency = if stale { ReadConsistency::Stale } else { ReadConsistency::Linearizable };
+            let s = client.get_secret(&at.vault, &at.name, version.as_deref(), consistency).await?;
             match format {
                 Format::Json => {
-                    let mut v = s
-                        .properties
-                        .as_ref()
-                        .map(output::properties)
-                        .unwrap_or_else(|| json!({}));
+                    let mut v = s.properties.as_ref().map(output::properties).unwrap_or_else(|| json!({}));
                     v["value"] = json!(s.value);
                     output::json(&v);
                 }
@@ -228,9 +204,7 @@ pub async fn run(cmd: SecretCmd, client: &Client, format: Format) -> CliResult {
         SecretCmd::List { vault, page_size } => {
             let vault = &vault;
             let all = all_pages(|token| async move {
-                let p = client
-                    .list_secrets(&vault, page_size, &token, ReadConsistency::Linearizable)
-                    .await?;
+                let p = client.list_secrets(&vault, page_size, &token, ReadConsistency::Linearizable).await?;
                 Ok((p.secrets, p.continuation_token))
             })
             .await?;
@@ -239,28 +213,14 @@ pub async fn run(cmd: SecretCmd, client: &Client, format: Format) -> CliResult {
         SecretCmd::Versions { at } => {
             let at = &at;
             let all = all_pages(|token| async move {
-                let p = client
-                    .list_secret_versions(
-                        &at.vault,
-                        &at.name,
-                        0,
-                        &token,
-                        ReadConsistency::Linearizable,
-                    )
-                    .await?;
+                let p =
+                    client.list_secret_versions(&at.vault, &at.name, 0, &token, ReadConsistency::Linearizable).await?;
                 Ok((p.secrets, p.continuation_token))
             })
             .await?;
             print_properties(format, &all);
         }
-        SecretCmd::Update {
-            at,
-            version,
-            enable,
-            disable,
-            attrs,
-            replace_tags,
-        } => {
+        SecretCmd::Update { at, version, enable, disable, attrs, replace_tags } => {
             let req = pb::UpdateSecretRequest {
                 vault: at.vault,
                 name: at.name,
@@ -290,25 +250,19 @@ pub async fn run(cmd: SecretCmd, client: &Client, format: Format) -> CliResult {
         SecretCmd::ListDeleted { vault } => {
             let vault = &vault;
             let all = all_pages(|token| async move {
-                let p = client
-                    .list_deleted_secrets(&vault, 0, &token, ReadConsistency::Linearizable)
-                    .await?;
+                let p = client.list_deleted_secrets(&vault, 0, &token, ReadConsistency::Linearizable).await?;
                 Ok((p.secrets, p.continuation_token))
             })
             .await?;
             match format {
-                Format::Json => output::json(
-                    &json!({ "secrets": all.iter().map(output::deleted).collect::<Vec<_>>() }),
-                ),
+                Format::Json => {
+                    output::json(&json!({ "secrets": all.iter().map(output::deleted).collect::<Vec<_>>() }))
+                }
                 Format::Table => {
                     let rows = all
                         .iter()
                         .map(|d| {
-                            let name = d
-                                .properties
-                                .as_ref()
-                                .map(|p| p.name.clone())
-                                .unwrap_or_default();
+                            let name = d.properties.as_ref().map(|p| p.name.clone()).unwrap_or_default();
                             vec![name, time(d.deleted_date), time(d.scheduled_purge_date)]
                         })
                         .collect::<Vec<_>>();
@@ -322,23 +276,16 @@ pub async fn run(cmd: SecretCmd, client: &Client, format: Format) -> CliResult {
         }
         SecretCmd::Purge { at } => {
             client.purge_deleted_secret(&at.vault, &at.name).await?;
-            output::record(
-                format,
-                json!({ "purged": format!("{}/{}", at.vault, at.name) }),
-            );
+            output::record(format, json!({ "purged": format!("{}/{}", at.vault, at.name) }));
         }
         SecretCmd::Backup { at, out } => {
             let blob = client.backup_secret(&at.vault, &at.name).await?;
-            std::fs::write(&out, &blob)
-                .map_err(|e| CliError::usage(format!("cannot write {}: {e}", out.display())))?;
-            output::record(
-                format,
-                json!({ "backup": out.display().to_string(), "bytes": blob.len() }),
-            );
+            std::fs::write(&out, &blob).map_err(|e| CliError::usage(format!("cannot write {}: {e}", out.display())))?;
+            output::record(format, json!({ "backup": out.display().to_string(), "bytes": blob.len() }));
         }
         SecretCmd::Restore { vault, input } => {
-            let blob = std::fs::read(&input)
-                .map_err(|e| CliError::usage(format!("cannot read {}: {e}", input.display())))?;
+            let blob =
+                std::fs::read(&input).map_err(|e| CliError::usage(format!("cannot read {}: {e}", input.display())))?;
             let props = client.restore_secret(&vault, blob).await?;
             output::record(format, output::properties(&props));
         }

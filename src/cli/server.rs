@@ -81,9 +81,7 @@ pub async fn run(args: ServerArgs) -> CliResult {
         return Ok(());
     }
     init_logging("info,openraft=warn");
-    let node = Node::start(config)
-        .await
-        .map_err(|e| CliError::new(ErrorCode::Unavailable, e.to_string()))?;
+    let node = Node::start(config).await.map_err(|e| CliError::new(ErrorCode::Unavailable, e.to_string()))?;
     wait_for_signal().await;
     tracing::info!("shutting down");
     node.shutdown().await;

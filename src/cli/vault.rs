@@ -32,20 +32,12 @@ pub enum VaultCmd {
 
 pub async fn run(cmd: VaultCmd, client: &Client, format: Format) -> CliResult {
     match cmd {
-        VaultCmd::Create {
-            name,
-            retention_days,
-            purge_protection,
-        } => {
-            let v = client
-                .create_vault(&name, retention_days, purge_protection)
-                .await?;
+        VaultCmd::Create { name, retention_days, purge_protection } => {
+            let v = client.create_vault(&name, retention_days, purge_protection).await?;
             output::record(format, output::vault(&v));
         }
         VaultCmd::Get { name } => {
-            let v = client
-                .get_vault(&name, ReadConsistency::Linearizable)
-                .await?;
+            let v = client.get_vault(&name, ReadConsistency::Linearizable).await?;
             output::record(format, output::vault(&v));
         }
         VaultCmd::EnablePurgeProtection { name } => {
@@ -58,16 +50,12 @@ pub async fn run(cmd: VaultCmd, client: &Client, format: Format) -> CliResult {
         }
         VaultCmd::List => {
             let all = all_pages(|token| async move {
-                let p = client
-                    .list_vaults(0, &token, ReadConsistency::Linearizable)
-                    .await?;
+                let p = client.list_vaults(0, &token, ReadConsistency::Linearizable).await?;
                 Ok((p.vaults, p.continuation_token))
             })
             .await?;
             match format {
-                Format::Json => output::json(
-                    &json!({ "vaults": all.iter().map(output::vault).collect::<Vec<_>>() }),
-                ),
+                Format::Json => output::json(&json!({ "vaults": all.iter().map(output::vault).collect::<Vec<_>>() })),
                 Format::Table => {
                     let rows = all
                         .iter()
@@ -80,10 +68,7 @@ pub async fn run(cmd: VaultCmd, client: &Client, format: Format) -> CliResult {
                             ]
                         })
                         .collect::<Vec<_>>();
-                    output::table(
-                        &["name", "retention days", "purge protection", "created"],
-                        &rows,
-                    );
+                    output::table(&["name", "retention days", "purge protection", "created"], &rows);
                 }
             }
         }

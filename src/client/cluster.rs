@@ -12,12 +12,9 @@ fn svc(ch: tonic::transport::Channel) -> ClusterServiceClient<tonic::transport::
 impl Client {
     /// The cluster as seen by the leader (or by any node when there is none).
     pub async fn cluster_status(&self) -> Result<pb::ClusterStatus> {
-        let any = self
-            .run(Retry::Idempotent, |ch| async move {
-                svc(ch)
-                    .status(pb::StatusRequest {})
-                    .await
-                    .map(|r| r.into_inner())
+        let any =
+            self.run(Retry::Idempotent, |ch| async move {
+                svc(ch).status(pb::StatusRequest {}).await.map(|r| r.into_inner())
             })
             .await?;
         // Ask the leader itself: only it knows how far each member is.
@@ -56,9 +53,7 @@ impl Client {
 
     /// Adds the node serving its client API at `api_addr` as a learner.
     pub async fn add_learner(&self, api_addr: &str) -> Result<pb::ClusterStatus> {
-        let req = pb::AddLearnerRequest {
-            api_addr: api_addr.into(),
-        };
+        let req = pb::AddLearnerRequest { api_addr: api_addr.into() };
         self.run(Retry::IfNotSent, |ch| {
             let req = req.clone();
             async move { svc(ch).add_learner(req).await.map(|r| r.into_inner()) }
@@ -99,20 +94,12 @@ impl Client {
     /// Streams a snapshot of the whole state into `out`; returns its size.
     pub async fn save_snapshot(&self, out: &mut (dyn std::io::Write + Send)) -> Result<u64> {
         let mut stream = self
-            .run(Retry::Idempotent, |ch| async move {
-                svc(ch)
-                    .save_snapshot(Empty {})
-                    .await
-                    .map(|r| r.into_inner())
-            })
+            .run(Retry::Idempotent, |ch| async move { svc(ch).save_snapshot(Empty {}).await.map(|r| r.into_inner()) })
             .await?;
         let mut total = 0u64;
         while let Some(chunk) = stream.message().await.map_err(ClientError::from)? {
             out.write_all(&chunk.data).map_err(|e| {
-                ClientError::new(
-                    crate::error_code::ErrorCode::Internal,
-                    format!("writing snapshot: {e}"),
-                )
+                ClientError::new(crate::error_code::ErrorCode::Internal, format!("writing snapshot: {e}"))
             })?;
             total += chunk.data.len() as u64;
         }

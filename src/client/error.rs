@@ -22,12 +22,7 @@ pub type Result<T, E = ClientError> = std::result::Result<T, E>;
 impl ClientError {
     /// An error with `code`.
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        ClientError {
-            code,
-            message: message.into(),
-            leader: None,
-            not_sent: false,
-        }
+        ClientError { code, message: message.into(), leader: None, not_sent: false }
     }
 
     /// The stable error code.
@@ -42,8 +37,7 @@ impl ClientError {
 
     /// Whether the outcome of the request is unknown (it may have applied).
     pub fn is_unknown_outcome(&self) -> bool {
-        matches!(self.code, ErrorCode::Timeout)
-            || (self.code == ErrorCode::Unavailable && !self.not_sent)
+        matches!(self.code, ErrorCode::Timeout) || (self.code == ErrorCode::Unavailable && !self.not_sent)
     }
 }
 
@@ -62,10 +56,7 @@ fn connect_failed(s: &tonic::Status) -> bool {
     while let Some(e) = cur {
         if let Some(io) = e.downcast_ref::<std::io::Error>() {
             use std::io::ErrorKind::*;
-            if matches!(
-                io.kind(),
-                ConnectionRefused | AddrNotAvailable | HostUnreachable | NetworkUnreachable
-            ) {
+            if matches!(io.kind(), ConnectionRefused | AddrNotAvailable | HostUnreachable | NetworkUnreachable) {
                 return true;
             }
         }
@@ -84,36 +75,18 @@ fn connect_failed(s: &tonic::Status) -> bool {
 
 impl From<tonic::Status> for ClientError {
     fn from(s: tonic::Status) -> Self {
-        let meta = |k: &str| {
-            s.metadata()
-                .get(k)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned)
-        };
+        let meta = |k: &str| s.metadata().get(k).and_then(|v| v.to_str().ok()).map(str::to_owned);
         let code = meta(CODE_KEY).and_then(|c| c.parse().ok());
         let (code, not_sent) = match code {
             Some(c) => (c, false),
             None => match s.code() {
                 tonic::Code::DeadlineExceeded => (ErrorCode::Timeout, false),
-                tonic::Code::Unavailable | tonic::Code::Unknown => {
-                    (ErrorCode::Unavailable, connect_failed(&s))
-                }
-                tonic::Code::InvalidArgument | tonic::Code::OutOfRange => {
-                    (ErrorCode::InvalidArgument, false)
-                }
+                tonic::Code::Unavailable | tonic::Code::Unknown => (ErrorCode::Unavailable, connect_failed(&s)),
+                tonic::Code::InvalidArgument | tonic::Code::OutOfRange => (ErrorCode::InvalidArgument, false),
                 _ => (ErrorCode::Internal, false),
             },
         };
-        let message = if s.message().is_empty() {
-            code.description().to_owned()
-        } else {
-            s.message().to_owned()
-        };
-        ClientError {
-            code,
-            message,
-            leader: meta(LEADER_KEY),
-            not_sent,
-        }
+        let message = if s.message().is_empty() { code.description().to_owned() } else { s.message().to_owned() };
+        ClientError { code, message, leader: meta(LEADER_KEY), not_sent }
     }
 }

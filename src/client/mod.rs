@@ -51,9 +51,7 @@ impl ReadConsistency {
             ReadConsistency::Linearizable => types::Consistency::Linearizable,
             ReadConsistency::Stale => types::Consistency::Stale,
         };
-        Some(types::ReadOptions {
-            consistency: consistency as i32,
-        })
+        Some(types::ReadOptions { consistency: consistency as i32 })
     }
 }
 
@@ -78,16 +76,9 @@ pub struct Client {
 impl Client {
     /// A client for the cluster reachable at `endpoints` (`host:port`).
     pub fn new<S: Into<String>>(endpoints: impl IntoIterator<Item = S>) -> Result<Self> {
-        let endpoints: Vec<String> = endpoints
-            .into_iter()
-            .map(Into::into)
-            .filter(|e| !e.is_empty())
-            .collect();
+        let endpoints: Vec<String> = endpoints.into_iter().map(Into::into).filter(|e| !e.is_empty()).collect();
         if endpoints.is_empty() {
-            return Err(ClientError::new(
-                ErrorCode::InvalidArgument,
-                "no endpoints given",
-            ));
+            return Err(ClientError::new(ErrorCode::InvalidArgument, "no endpoints given"));
         }
         Ok(Client {
             endpoints: Mutex::new(endpoints),
@@ -113,18 +104,9 @@ impl Client {
         if let Some(c) = channels.get(addr) {
             return Ok(c.clone());
         }
-        let url = if addr.contains("://") {
-            addr.to_owned()
-        } else {
-            format!("http://{addr}")
-        };
+        let url = if addr.contains("://") { addr.to_owned() } else { format!("http://{addr}") };
         let channel = Endpoint::from_shared(url)
-            .map_err(|_| {
-                ClientError::new(
-                    ErrorCode::InvalidArgument,
-                    format!("invalid endpoint '{addr}'"),
-                )
-            })?
+            .map_err(|_| ClientError::new(ErrorCode::InvalidArgument, format!("invalid endpoint '{addr}'")))?
             .connect_timeout(Duration::from_secs(2))
             .timeout(Duration::from_secs(15))
             .tcp_nodelay(true)
@@ -174,9 +156,7 @@ impl Client {
                 };
                 let retriable = match err.code() {
                     ErrorCode::NotLeader | ErrorCode::NoLeader | ErrorCode::NotInitialized => true,
-                    ErrorCode::Unavailable | ErrorCode::Timeout => {
-                        retry == Retry::Idempotent || err.not_sent
-                    }
+                    ErrorCode::Unavailable | ErrorCode::Timeout => retry == Retry::Idempotent || err.not_sent,
                     _ => false,
                 };
                 if !retriable {
@@ -192,9 +172,7 @@ impl Client {
                 }
                 last = Some(err);
             }
-            let err = last.unwrap_or_else(|| {
-                ClientError::new(ErrorCode::Unavailable, "no endpoint answered")
-            });
+            let err = last.unwrap_or_else(|| ClientError::new(ErrorCode::Unavailable, "no endpoint answered"));
             if start.elapsed() + backoff > self.deadline {
                 return Err(err);
             }

@@ -65,10 +65,7 @@ fn svc(ch: tonic::transport::Channel) -> SecretServiceClient<tonic::transport::C
 }
 
 fn secret_ref(vault: &str, name: &str) -> pb::SecretRef {
-    pb::SecretRef {
-        vault: vault.into(),
-        name: name.into(),
-    }
+    pb::SecretRef { vault: vault.into(), name: name.into() }
 }
 
 impl Client {
@@ -141,21 +138,13 @@ impl Client {
         };
         self.run(Retry::Idempotent, |ch| {
             let req = req.clone();
-            async move {
-                svc(ch)
-                    .list_secret_versions(req)
-                    .await
-                    .map(|r| r.into_inner())
-            }
+            async move { svc(ch).list_secret_versions(req).await.map(|r| r.into_inner()) }
         })
         .await
     }
 
     /// Updates a version's attributes (`version` empty: the latest).
-    pub async fn update_secret(
-        &self,
-        req: pb::UpdateSecretRequest,
-    ) -> Result<pb::SecretProperties> {
+    pub async fn update_secret(&self, req: pb::UpdateSecretRequest) -> Result<pb::SecretProperties> {
         self.run(Retry::IfNotSent, |ch| {
             let req = req.clone();
             async move { svc(ch).update_secret(req).await.map(|r| r.into_inner()) }
@@ -180,19 +169,10 @@ impl Client {
         name: &str,
         consistency: ReadConsistency,
     ) -> Result<pb::DeletedSecret> {
-        let req = pb::GetDeletedSecretRequest {
-            vault: vault.into(),
-            name: name.into(),
-            read: consistency.to_pb(),
-        };
+        let req = pb::GetDeletedSecretRequest { vault: vault.into(), name: name.into(), read: consistency.to_pb() };
         self.run(Retry::Idempotent, |ch| {
             let req = req.clone();
-            async move {
-                svc(ch)
-                    .get_deleted_secret(req)
-                    .await
-                    .map(|r| r.into_inner())
-            }
+            async move { svc(ch).get_deleted_secret(req).await.map(|r| r.into_inner()) }
         })
         .await
     }
@@ -213,31 +193,17 @@ impl Client {
         };
         self.run(Retry::Idempotent, |ch| {
             let req = req.clone();
-            async move {
-                svc(ch)
-                    .list_deleted_secrets(req)
-                    .await
-                    .map(|r| r.into_inner())
-            }
+            async move { svc(ch).list_deleted_secrets(req).await.map(|r| r.into_inner()) }
         })
         .await
     }
 
     /// Recovers a soft-deleted secret.
-    pub async fn recover_deleted_secret(
-        &self,
-        vault: &str,
-        name: &str,
-    ) -> Result<pb::SecretProperties> {
+    pub async fn recover_deleted_secret(&self, vault: &str, name: &str) -> Result<pb::SecretProperties> {
         let req = secret_ref(vault, name);
         self.run(Retry::IfNotSent, |ch| {
             let req = req.clone();
-            async move {
-                svc(ch)
-                    .recover_deleted_secret(req)
-                    .await
-                    .map(|r| r.into_inner())
-            }
+            async move { svc(ch).recover_deleted_secret(req).await.map(|r| r.into_inner()) }
         })
         .await
     }
@@ -254,29 +220,17 @@ impl Client {
 
     /// An opaque backup of a secret with all its versions.
     pub async fn backup_secret(&self, vault: &str, name: &str) -> Result<Vec<u8>> {
-        let req = pb::BackupSecretRequest {
-            vault: vault.into(),
-            name: name.into(),
-            read: None,
-        };
+        let req = pb::BackupSecretRequest { vault: vault.into(), name: name.into(), read: None };
         self.run(Retry::Idempotent, |ch| {
             let req = req.clone();
-            async move {
-                svc(ch)
-                    .backup_secret(req)
-                    .await
-                    .map(|r| r.into_inner().blob)
-            }
+            async move { svc(ch).backup_secret(req).await.map(|r| r.into_inner().blob) }
         })
         .await
     }
 
     /// Restores a backup into `vault`.
     pub async fn restore_secret(&self, vault: &str, blob: Vec<u8>) -> Result<pb::SecretProperties> {
-        let req = pb::RestoreSecretRequest {
-            vault: vault.into(),
-            blob,
-        };
+        let req = pb::RestoreSecretRequest { vault: vault.into(), blob };
         self.run(Retry::IfNotSent, |ch| {
             let req = req.clone();
             async move { svc(ch).restore_secret(req).await.map(|r| r.into_inner()) }

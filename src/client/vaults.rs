@@ -10,17 +10,8 @@ fn svc(ch: tonic::transport::Channel) -> VaultServiceClient<tonic::transport::Ch
 
 impl Client {
     /// Creates a vault. `retention_days` 0 means the default (90).
-    pub async fn create_vault(
-        &self,
-        name: &str,
-        retention_days: u32,
-        purge_protection: bool,
-    ) -> Result<pb::Vault> {
-        let req = pb::CreateVaultRequest {
-            name: name.into(),
-            retention_days,
-            purge_protection,
-        };
+    pub async fn create_vault(&self, name: &str, retention_days: u32, purge_protection: bool) -> Result<pb::Vault> {
+        let req = pb::CreateVaultRequest { name: name.into(), retention_days, purge_protection };
         self.run(Retry::IfNotSent, |ch| {
             let req = req.clone();
             async move { svc(ch).create_vault(req).await.map(|r| r.into_inner()) }
@@ -30,10 +21,7 @@ impl Client {
 
     /// Reads a vault.
     pub async fn get_vault(&self, name: &str, consistency: ReadConsistency) -> Result<pb::Vault> {
-        let req = pb::GetVaultRequest {
-            name: name.into(),
-            read: consistency.to_pb(),
-        };
+        let req = pb::GetVaultRequest { name: name.into(), read: consistency.to_pb() };
         self.run(Retry::Idempotent, |ch| {
             let req = req.clone();
             async move { svc(ch).get_vault(req).await.map(|r| r.into_inner()) }
@@ -61,15 +49,8 @@ impl Client {
     }
 
     /// Turns on purge protection (it can never be turned off).
-    pub async fn update_vault(
-        &self,
-        name: &str,
-        purge_protection: Option<bool>,
-    ) -> Result<pb::Vault> {
-        let req = pb::UpdateVaultRequest {
-            name: name.into(),
-            purge_protection,
-        };
+    pub async fn update_vault(&self, name: &str, purge_protection: Option<bool>) -> Result<pb::Vault> {
+        let req = pb::UpdateVaultRequest { name: name.into(), purge_protection };
         self.run(Retry::IfNotSent, |ch| {
             let req = req.clone();
             async move { svc(ch).update_vault(req).await.map(|r| r.into_inner()) }

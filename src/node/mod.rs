@@ -34,10 +34,7 @@ pub enum NodeError {
     #[error("storage: {0}")]
     Storage(#[from] crate::storage::StorageError),
     #[error("cannot listen on {addr}: {source}")]
-    Listen {
-        addr: SocketAddr,
-        source: std::io::Error,
-    },
+    Listen { addr: SocketAddr, source: std::io::Error },
     #[error("cannot create data dir: {0}")]
     DataDir(std::io::Error),
     #[error("raft: {0}")]
@@ -72,21 +69,12 @@ impl Node {
         };
         let api_incoming = bind(config.api_listen)?;
         let raft_incoming = bind(config.raft_listen)?;
-        let local = |i: &TcpIncoming, addr| {
-            i.local_addr()
-                .map_err(|source| NodeError::Listen { addr, source })
-        };
+        let local = |i: &TcpIncoming, addr| i.local_addr().map_err(|source| NodeError::Listen { addr, source });
         let api_addr = local(&api_incoming, config.api_listen)?;
         let raft_addr = local(&raft_incoming, config.raft_listen)?;
         let info = NodeInfo {
-            raft_addr: config
-                .raft_advertise
-                .clone()
-                .unwrap_or_else(|| raft_addr.to_string()),
-            api_addr: config
-                .api_advertise
-                .clone()
-                .unwrap_or_else(|| api_addr.to_string()),
+            raft_addr: config.raft_advertise.clone().unwrap_or_else(|| raft_addr.to_string()),
+            api_addr: config.api_advertise.clone().unwrap_or_else(|| api_addr.to_string()),
             region: config.region.clone(),
         };
 
@@ -99,13 +87,7 @@ impl Node {
         )
         .await
         .map_err(|e| NodeError::Raft(e.to_string()))?;
-        let replica = Replica::new(
-            config.node_id,
-            info,
-            raft.clone(),
-            reader,
-            config.limits.clone(),
-        );
+        let replica = Replica::new(config.node_id, info, raft.clone(), reader, config.limits.clone());
 
         let (stop, stopped) = watch::channel(false);
         let signal = |mut rx: watch::Receiver<bool>| async move {
@@ -114,11 +96,10 @@ impl Node {
         let peer = RaftServiceServer::new(PeerService::new(raft.clone(), config.node_id, faults))
             .max_decoding_message_size(MAX_MESSAGE_BYTES)
             .max_encoding_message_size(MAX_MESSAGE_BYTES);
-        let peer_server = Server::builder()
-            .add_service(peer)
-            .serve_with_incoming_shutdown(raft_incoming, signal(stopped.clone()));
-        let api_server = crate::api::router(replica.clone())
-            .serve_with_incoming_shutdown(api_incoming, signal(stopped.clone()));
+        let peer_server =
+            Server::builder().add_service(peer).serve_with_incoming_shutdown(raft_incoming, signal(stopped.clone()));
+        let api_server =
+            crate::api::router(replica.clone()).serve_with_incoming_shutdown(api_incoming, signal(stopped.clone()));
         let mut tasks = vec![
             tokio::spawn(async move {
                 if let Err(e) = peer_server.await {
@@ -133,28 +114,16 @@ impl Node {
             tokio::spawn(purger::run(replica.clone(), PURGE_EVERY)),
         ];
 
-        let initialized = raft
-            .is_initialized()
-            .await
-            .map_err(|e| NodeError::Raft(e.to_string()))?;
+        let initialized = raft.is_initialized().await.map_err(|e| NodeError::Raft(e.to_string()))?;
         if !initialized {
             if config.bootstrap {
-                replica
-                    .bootstrap()
-                    .await
-                    .map_err(|e| NodeError::Raft(e.to_string()))?;
+                replica.bootstrap().await.map_err(|e| NodeError::Raft(e.to_string()))?;
             } else if let Some(through) = config.join.clone() {
                 tasks.push(tokio::spawn(join::run(replica.clone(), through)));
             }
         }
         tracing::info!(node_id = config.node_id, %api_addr, %raft_addr, "node started");
-        Ok(Node {
-            replica,
-            api_addr,
-            raft_addr,
-            stop,
-            tasks,
-        })
+        Ok(Node { replica, api_addr, raft_addr, stop, tasks })
     }
 
     /// The replicated state as seen from this node.

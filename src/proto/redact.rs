@@ -66,9 +66,7 @@ impl fmt::Debug for api::SetSecretRequest {
 
 impl fmt::Debug for api::SecretBackupBlob {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SecretBackupBlob")
-            .field("blob", &Redacted(self.blob.len()))
-            .finish()
+        f.debug_struct("SecretBackupBlob").field("blob", &Redacted(self.blob.len())).finish()
     }
 }
 
@@ -83,9 +81,7 @@ impl fmt::Debug for api::RestoreSecretRequest {
 
 impl fmt::Debug for api::SnapshotChunk {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SnapshotChunk")
-            .field("data", &Redacted(self.data.len()))
-            .finish()
+        f.debug_struct("SnapshotChunk").field("data", &Redacted(self.data.len())).finish()
     }
 }
 
@@ -108,29 +104,11 @@ mod tests {
     #[test]
     fn debug_never_prints_values() {
         let marker = "hunter2-marker";
-        let set = storage::SetSecret {
-            value: marker.as_bytes().to_vec(),
-            ..Default::default()
-        };
-        let cmd = storage::Command {
-            now: 1,
-            ops: vec![storage::Op {
-                kind: Some(storage::op::Kind::SetSecret(set)),
-            }],
-        };
-        let secret = api::Secret {
-            value: marker.into(),
-            properties: None,
-        };
-        let req = api::SetSecretRequest {
-            value: marker.into(),
-            ..Default::default()
-        };
-        for text in [
-            format!("{cmd:?}"),
-            format!("{secret:?}"),
-            format!("{req:?}"),
-        ] {
+        let set = storage::SetSecret { value: marker.as_bytes().to_vec(), ..Default::default() };
+        let cmd = storage::Command { now: 1, ops: vec![storage::Op { kind: Some(storage::op::Kind::SetSecret(set)) }] };
+        let secret = api::Secret { value: marker.into(), properties: None };
+        let req = api::SetSecretRequest { value: marker.into(), ..Default::default() };
+        for text in [format!("{cmd:?}"), format!("{secret:?}"), format!("{req:?}")] {
             assert!(!text.contains(marker), "leaked in {text}");
             assert!(text.contains("redacted"));
         }

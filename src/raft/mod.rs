@@ -44,10 +44,6 @@ pub struct NodeInfo {
 
 impl fmt::Display for NodeInfo {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{{raft:{}, api:{}, region:{}}}",
-            self.raft_addr, self.api_addr, self.region
-        )
+        write!(f, "{{raft:{}, api:{}, region:{}}}", self.raft_addr, self.api_addr, self.region)
     }
 }

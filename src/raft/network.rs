@@ -4,13 +4,12 @@
 use std::time::Duration;
 
 use openraft::error::{
-    InstallSnapshotError, NetworkError, RPCError, RaftError, RemoteError, SnapshotMismatch,
-    Unreachable,
+    InstallSnapshotError, NetworkError, RPCError, RaftError, RemoteError, SnapshotMismatch, Unreachable,
 };
 use openraft::network::RPCOption;
 use openraft::raft::{
-    AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse,
-    VoteRequest, VoteResponse,
+    AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse, VoteRequest,
+    VoteResponse,
 };
 use openraft::{RaftNetwork, RaftNetworkFactory, SnapshotSegmentId};
 use tonic::transport::{Channel, Endpoint};
@@ -42,23 +41,14 @@ impl RaftNetworkFactory<TypeConfig> for NetworkFactory {
 
     async fn new_client(&mut self, target: NodeId, node: &NodeInfo) -> PeerClient {
         let client = Endpoint::from_shared(format!("http://{}", node.raft_addr))
-            .map(|e| {
-                e.connect_timeout(Duration::from_secs(2))
-                    .tcp_nodelay(true)
-                    .connect_lazy()
-            })
+            .map(|e| e.connect_timeout(Duration::from_secs(2)).tcp_nodelay(true).connect_lazy())
             .map(|ch| {
                 RaftServiceClient::new(ch)
                     .max_decoding_message_size(MAX_MESSAGE_BYTES)
                     .max_encoding_message_size(MAX_MESSAGE_BYTES)
             })
             .map_err(|e| e.to_string());
-        PeerClient {
-            self_id: self.self_id,
-            target,
-            faults: self.faults.clone(),
-            client,
-        }
+        PeerClient { self_id: self.self_id, target, faults: self.faults.clone(), client }
     }
 }
 
@@ -79,10 +69,7 @@ type RpcErr<E = openraft::error::Infallible> = RPCError<NodeId, NodeInfo, RaftEr
 
 impl PeerClient {
     /// Applies injected faults, then returns the client to use.
-    async fn ready<E>(
-        &mut self,
-        option: &RPCOption,
-    ) -> Result<(RaftServiceClient<Channel>, Duration), RpcErr<E>>
+    async fn ready<E>(&mut self, option: &RPCOption) -> Result<(RaftServiceClient<Channel>, Duration), RpcErr<E>>
     where
         E: std::error::Error,
     {
@@ -90,9 +77,7 @@ impl PeerClient {
             tokio::time::sleep(d).await;
         }
         if self.faults.is_cut(self.self_id, self.target) {
-            return Err(RPCError::Unreachable(Unreachable::new(&Msg(
-                "injected partition".into(),
-            ))));
+            return Err(RPCError::Unreachable(Unreachable::new(&Msg("injected partition".into()))));
         }
         match &self.client {
             Ok(c) => Ok((c.clone(), option.hard_ttl())),
@@ -103,9 +88,7 @@ impl PeerClient {
 
 fn status_err<E: std::error::Error>(s: tonic::Status) -> RpcErr<E> {
     match s.code() {
-        tonic::Code::Unavailable | tonic::Code::Cancelled => {
-            RPCError::Unreachable(Unreachable::new(&s))
-        }
+        tonic::Code::Unavailable | tonic::Code::Cancelled => RPCError::Unreachable(Unreachable::new(&s)),
         _ => RPCError::Network(NetworkError::new(&s)),
     }
 }
@@ -127,13 +110,8 @@ impl RaftNetwork<TypeConfig> for PeerClient {
         option: RPCOption,
     ) -> Result<AppendEntriesResponse<NodeId>, RpcErr> {
         let (mut c, ttl) = self.ready(&option).await?;
-        let resp = c
-            .append_entries(with_timeout(pb::AppendEntriesRequest::from(&rpc), ttl))
-            .await;
-        resp.map_err(status_err)?
-            .into_inner()
-            .try_into()
-            .map_err(codec_err)
+        let resp = c.append_entries(with_timeout(pb::AppendEntriesRequest::from(&rpc), ttl)).await;
+        resp.map_err(status_err)?.into_inner().try_into().map_err(codec_err)
     }
 
     async fn install_snapshot(
@@ -142,45 +120,26 @@ impl RaftNetwork<TypeConfig> for PeerClient {
         option: RPCOption,
     ) -> Result<InstallSnapshotResponse<NodeId>, RpcErr<InstallSnapshotError>> {
         let (mut c, ttl) = self.ready(&option).await?;
-        let resp = c
-            .install_snapshot(with_timeout(pb::InstallSnapshotRequest::from(rpc), ttl))
-            .await;
+        let resp = c.install_snapshot(with_timeout(pb::InstallSnapshotRequest::from(rpc), ttl)).await;
         use pb::install_snapshot_response::Result as R;
         match resp.map_err(status_err)?.into_inner().result {
-            Some(R::Vote(v)) => Ok(InstallSnapshotResponse {
-                vote: v.try_into().map_err(codec_err)?,
-            }),
+            Some(R::Vote(v)) => Ok(InstallSnapshotResponse { vote: v.try_into().map_err(codec_err)? }),
             Some(R::Mismatch(m)) => {
                 let seg = |s: Option<pb::SnapshotSegment>| {
                     let s = s.unwrap_or_default();
-                    SnapshotSegmentId {
-                        id: s.id,
-                        offset: s.offset,
-                    }
+                    SnapshotSegmentId { id: s.id, offset: s.offset }
                 };
-                let err = InstallSnapshotError::SnapshotMismatch(SnapshotMismatch {
-                    expect: seg(m.expect),
-                    got: seg(m.got),
-                });
-                Err(RPCError::RemoteError(RemoteError::new(
-                    self.target,
-                    RaftError::APIError(err),
-                )))
+                let err =
+                    InstallSnapshotError::SnapshotMismatch(SnapshotMismatch { expect: seg(m.expect), got: seg(m.got) });
+                Err(RPCError::RemoteError(RemoteError::new(self.target, RaftError::APIError(err))))
             }
             None => Err(codec_err(CodecError("install_snapshot_response.result"))),
         }
     }
 
-    async fn vote(
-        &mut self,
-        rpc: VoteRequest<NodeId>,
-        option: RPCOption,
-    ) -> Result<VoteResponse<NodeId>, RpcErr> {
+    async fn vote(&mut self, rpc: VoteRequest<NodeId>, option: RPCOption) -> Result<VoteResponse<NodeId>, RpcErr> {
         let (mut c, ttl) = self.ready(&option).await?;
         let resp = c.vote(with_timeout(pb::VoteRequest::from(rpc), ttl)).await;
-        resp.map_err(status_err)?
-            .into_inner()
-            .try_into()
-            .map_err(codec_err)
+        resp.map_err(status_err)?.into_inner().try_into().map_err(codec_err)
     }
 }

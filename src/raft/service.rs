@@ -19,11 +19,7 @@ pub struct PeerService {
 impl PeerService {
     /// A service that feeds `raft`.
     pub fn new(raft: Raft, self_id: NodeId, faults: Faults) -> Self {
-        PeerService {
-            raft,
-            self_id,
-            faults,
-        }
+        PeerService { raft, self_id, faults }
     }
 
     fn check_reachable(&self) -> Result<(), Status> {
@@ -54,10 +50,7 @@ impl RaftService for PeerService {
         Ok(Response::new(resp.into()))
     }
 
-    async fn vote(
-        &self,
-        req: Request<pb::VoteRequest>,
-    ) -> Result<Response<pb::VoteResponse>, Status> {
+    async fn vote(&self, req: Request<pb::VoteRequest>) -> Result<Response<pb::VoteResponse>, Status> {
         self.check_reachable()?;
         let rpc = req.into_inner().try_into().map_err(bad_request)?;
         let resp = self.raft.vote(rpc).await.map_err(raft_status)?;
@@ -74,19 +67,11 @@ impl RaftService for PeerService {
         let result = match self.raft.install_snapshot(rpc).await {
             Ok(resp) => R::Vote(resp.vote.into()),
             Err(RaftError::APIError(InstallSnapshotError::SnapshotMismatch(m))) => {
-                let seg = |s: openraft::SnapshotSegmentId| pb::SnapshotSegment {
-                    id: s.id,
-                    offset: s.offset,
-                };
-                R::Mismatch(pb::SnapshotMismatch {
-                    expect: Some(seg(m.expect)),
-                    got: Some(seg(m.got)),
-                })
+                let seg = |s: openraft::SnapshotSegmentId| pb::SnapshotSegment { id: s.id, offset: s.offset };
+                R::Mismatch(pb::SnapshotMismatch { expect: Some(seg(m.expect)), got: Some(seg(m.got)) })
             }
             Err(e) => return Err(raft_status(e)),
         };
-        Ok(Response::new(pb::InstallSnapshotResponse {
-            result: Some(result),
-        }))
+        Ok(Response::new(pb::InstallSnapshotResponse { result: Some(result) }))
     }
 }

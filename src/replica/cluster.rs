@@ -74,12 +74,7 @@ impl Replica {
     }
 
     async fn initialize(&self) -> Result<()> {
-        if self
-            .raft()
-            .is_initialized()
-            .await
-            .map_err(|e| ReplicaError::Unavailable(e.to_string()))?
-        {
+        if self.raft().is_initialized().await.map_err(|e| ReplicaError::Unavailable(e.to_string()))? {
             return Err(ReplicaError::AlreadyInitialized);
         }
         let members = BTreeMap::from([(self.id(), self.info().clone())]);
@@ -92,9 +87,7 @@ impl Replica {
     /// Adds a node as a learner and waits until it has caught up.
     pub async fn add_learner(&self, id: NodeId, info: NodeInfo) -> Result<()> {
         if id == 0 {
-            return Err(ReplicaError::InvalidArgument(
-                "node id 0 is reserved".into(),
-            ));
+            return Err(ReplicaError::InvalidArgument("node id 0 is reserved".into()));
         }
         self.raft().add_learner(id, info, true).await?;
         Ok(())
@@ -103,9 +96,7 @@ impl Replica {
     /// Makes learners voters.
     pub async fn promote(&self, ids: BTreeSet<NodeId>) -> Result<()> {
         self.known(&ids)?;
-        self.raft()
-            .change_membership(ChangeMembers::AddVoterIds(ids), false)
-            .await?;
+        self.raft().change_membership(ChangeMembers::AddVoterIds(ids), false).await?;
         Ok(())
     }
 
@@ -119,13 +110,9 @@ impl Replica {
             if remove_voters.len() == voters.len() {
                 return Err(ReplicaError::Membership("cannot remove every voter".into()));
             }
-            self.raft()
-                .change_membership(ChangeMembers::RemoveVoters(remove_voters), false)
-                .await?;
+            self.raft().change_membership(ChangeMembers::RemoveVoters(remove_voters), false).await?;
         }
-        self.raft()
-            .change_membership(ChangeMembers::RemoveNodes(ids), false)
-            .await?;
+        self.raft().change_membership(ChangeMembers::RemoveNodes(ids), false).await?;
         Ok(())
     }
 
@@ -140,37 +127,19 @@ impl Replica {
 
     /// The member `id`'s addresses, if it is a member.
     pub fn member(&self, id: NodeId) -> Option<NodeInfo> {
-        self.raft()
-            .metrics()
-            .borrow()
-            .membership_config
-            .membership()
-            .get_node(&id)
-            .cloned()
+        self.raft().metrics().borrow().membership_config.membership().get_node(&id).cloned()
     }
 
     /// Waits until this node sees a leader, up to `timeout`.
     pub async fn wait_for_leader(&self, timeout: Duration) -> Result<NodeId> {
-        let waited = self
-            .raft()
-            .wait(Some(timeout))
-            .metrics(|m| m.current_leader.is_some(), "leader")
-            .await;
-        waited
-            .ok()
-            .and_then(|m| m.current_leader)
-            .ok_or(ReplicaError::NoLeader)
+        let waited = self.raft().wait(Some(timeout)).metrics(|m| m.current_leader.is_some(), "leader").await;
+        waited.ok().and_then(|m| m.current_leader).ok_or(ReplicaError::NoLeader)
     }
 
     /// The cluster as this node sees it.
     pub async fn status(&self) -> ClusterStatus {
         let m = self.raft().metrics().borrow().clone();
-        let committed = self
-            .raft()
-            .with_raft_state(|st| st.committed.map(|c| c.index))
-            .await
-            .ok()
-            .flatten();
+        let committed = self.raft().with_raft_state(|st| st.committed.map(|c| c.index)).await.ok().flatten();
         let membership = m.membership_config.membership();
         let voters: BTreeSet<NodeId> = membership.voter_ids().collect();
         let members = membership
@@ -194,13 +163,7 @@ impl Replica {
                     (true, None) => m.last_log_index,
                     _ => None,
                 };
-                MemberStatus {
-                    id: *id,
-                    info: info.clone(),
-                    role,
-                    matched_index,
-                    lag,
-                }
+                MemberStatus { id: *id, info: info.clone(), role, matched_index, lag }
             })
             .collect();
         ClusterStatus {
@@ -215,10 +178,7 @@ impl Replica {
             .into(),
             term: m.current_term,
             leader: m.current_leader,
-            leader_api_addr: m
-                .current_leader
-                .and_then(|l| membership.get_node(&l))
-                .map(|n| n.api_addr.clone()),
+            leader_api_addr: m.current_leader.and_then(|l| membership.get_node(&l)).map(|n| n.api_addr.clone()),
             last_log_index: m.last_log_index,
             committed_index: committed,
             applied_index: m.last_applied.map(|l| l.index),

@@ -66,9 +66,7 @@ impl ReplicaError {
 fn forward(f: ForwardToLeader<NodeId, NodeInfo>) -> ReplicaError {
     match f.leader_id {
         None => ReplicaError::NoLeader,
-        Some(_) => ReplicaError::NotLeader {
-            leader: f.leader_node.map(|n| n.api_addr),
-        },
+        Some(_) => ReplicaError::NotLeader { leader: f.leader_node.map(|n| n.api_addr) },
     }
 }
 
@@ -76,9 +74,7 @@ impl From<RaftError<NodeId, ClientWriteError<NodeId, NodeInfo>>> for ReplicaErro
     fn from(e: RaftError<NodeId, ClientWriteError<NodeId, NodeInfo>>) -> Self {
         match e {
             RaftError::APIError(ClientWriteError::ForwardToLeader(f)) => forward(f),
-            RaftError::APIError(ClientWriteError::ChangeMembershipError(m)) => {
-                ReplicaError::Membership(m.to_string())
-            }
+            RaftError::APIError(ClientWriteError::ChangeMembershipError(m)) => ReplicaError::Membership(m.to_string()),
             RaftError::Fatal(f) => ReplicaError::Unavailable(f.to_string()),
         }
     }
@@ -88,9 +84,7 @@ impl From<RaftError<NodeId, CheckIsLeaderError<NodeId, NodeInfo>>> for ReplicaEr
     fn from(e: RaftError<NodeId, CheckIsLeaderError<NodeId, NodeInfo>>) -> Self {
         match e {
             RaftError::APIError(CheckIsLeaderError::ForwardToLeader(f)) => forward(f),
-            RaftError::APIError(CheckIsLeaderError::QuorumNotEnough(q)) => {
-                ReplicaError::Unavailable(q.to_string())
-            }
+            RaftError::APIError(CheckIsLeaderError::QuorumNotEnough(q)) => ReplicaError::Unavailable(q.to_string()),
             RaftError::Fatal(f) => ReplicaError::Unavailable(f.to_string()),
         }
     }

@@ -34,25 +34,15 @@ impl Replica {
         let st = self.status().await;
         match st.leader {
             Some(l) if l == self.id() => {}
-            Some(_) => {
-                return Err(ReplicaError::NotLeader {
-                    leader: st.leader_api_addr,
-                })
-            }
+            Some(_) => return Err(ReplicaError::NotLeader { leader: st.leader_api_addr }),
             None => return Err(ReplicaError::NoLeader),
         }
         if to == self.id() {
             return Ok(());
         }
-        let target = st
-            .members
-            .iter()
-            .find(|m| m.id == to)
-            .ok_or(ReplicaError::NodeNotFound(to))?;
+        let target = st.members.iter().find(|m| m.id == to).ok_or(ReplicaError::NodeNotFound(to))?;
         if target.role == "learner" {
-            return Err(ReplicaError::Membership(format!(
-                "node {to} is a learner, not a voter"
-            )));
+            return Err(ReplicaError::Membership(format!("node {to} is a learner, not a voter")));
         }
         let api_addr = target.info.api_addr.clone();
         self.wait_caught_up(to).await?;
@@ -61,22 +51,15 @@ impl Replica {
         raft.runtime_config().elect(false);
         let asked = ask_campaign(api_addr).await;
         let outcome = match asked {
-            Err(e) => Err(ReplicaError::Unavailable(format!(
-                "node {to} could not campaign: {e}"
-            ))),
+            Err(e) => Err(ReplicaError::Unavailable(format!("node {to} could not campaign: {e}"))),
             Ok(()) => {
                 let waited = raft
                     .wait(Some(TRANSFER_TIMEOUT))
-                    .metrics(
-                        |m| m.current_leader.is_some_and(|l| l != self.id()),
-                        "new leader",
-                    )
+                    .metrics(|m| m.current_leader.is_some_and(|l| l != self.id()), "new leader")
                     .await;
                 match waited.ok().and_then(|m| m.current_leader) {
                     Some(l) if l == to => Ok(()),
-                    Some(l) => Err(ReplicaError::Membership(format!(
-                        "leadership moved to {l} instead of {to}"
-                    ))),
+                    Some(l) => Err(ReplicaError::Membership(format!("leadership moved to {l} instead of {to}"))),
                     None => Err(ReplicaError::Timeout(TRANSFER_TIMEOUT)),
                 }
             }
@@ -125,10 +108,7 @@ impl Replica {
         let raft = self.raft();
         let read = raft.ensure_linearizable().await?;
         let need = read.map(|l| l.index);
-        raft.trigger()
-            .snapshot()
-            .await
-            .map_err(|e| ReplicaError::Unavailable(e.to_string()))?;
+        raft.trigger().snapshot().await.map_err(|e| ReplicaError::Unavailable(e.to_string()))?;
         raft.wait(Some(timeout))
             .metrics(|m| m.snapshot.map(|s| s.index) >= need, "snapshot")
             .await

@@ -6,6 +6,7 @@
 //! - [`cluster`]: membership changes and status.
 //! - [`purger`]: the leader's sweep of expired soft-deleted objects.
 
+pub mod clock;
 pub mod cluster;
 pub mod error;
 pub mod leadership;
@@ -15,6 +16,7 @@ pub mod purger;
 use std::sync::Arc;
 use std::time::Duration;
 
+pub use clock::Clock;
 pub use error::{ReplicaError, Result};
 pub use proposer::Proposer;
 
@@ -49,29 +51,16 @@ struct Inner {
     raft: Raft,
     reader: StateReader,
     proposer: Proposer,
+    clock: Clock,
     limits: Limits,
 }
 
 impl Replica {
     /// Wraps a started Raft node and its state reader.
-    pub fn new(
-        id: NodeId,
-        info: NodeInfo,
-        raft: Raft,
-        reader: StateReader,
-        limits: Limits,
-    ) -> Self {
-        let proposer = Proposer::start(raft.clone());
-        Replica {
-            inner: Arc::new(Inner {
-                id,
-                info,
-                raft,
-                reader,
-                proposer,
-                limits,
-            }),
-        }
+    pub fn new(id: NodeId, info: NodeInfo, raft: Raft, reader: StateReader, limits: Limits) -> Self {
+        let clock = Clock::default();
+        let proposer = Proposer::start(raft.clone(), clock.clone());
+        Replica { inner: Arc::new(Inner { id, info, raft, reader, proposer, clock, limits }) }
     }
 
     /// This node's id.
@@ -87,6 +76,11 @@ impl Replica {
     /// The Raft handle.
     pub fn raft(&self) -> &Raft {
         &self.inner.raft
+    }
+
+    /// This node's clock.
+    pub fn clock(&self) -> &Clock {
+        &self.inner.clock
     }
 
     /// The local state.

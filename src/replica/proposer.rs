@@ -4,11 +4,12 @@
 //! are proposed at once.
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use prost::Message;
 use tokio::sync::{mpsc, oneshot, Semaphore};
 
+use super::clock::Clock;
 use super::error::{ReplicaError, Result};
 use crate::proto::storage::{Command, Op};
 use crate::raft::Raft;
@@ -33,9 +34,9 @@ pub struct Proposer {
 
 impl Proposer {
     /// Starts the batching task for `raft`.
-    pub fn start(raft: Raft) -> Self {
+    pub fn start(raft: Raft, clock: Clock) -> Self {
         let (tx, rx) = mpsc::channel(16 * MAX_OPS);
-        tokio::spawn(run(raft, rx));
+        tokio::spawn(run(raft, clock, rx));
         Proposer { tx }
     }
 
@@ -43,10 +44,7 @@ impl Proposer {
     /// A timeout means the outcome is unknown: the operation may still apply.
     pub async fn propose(&self, op: Op) -> Result<OpOutput> {
         let (reply, rx) = oneshot::channel();
-        self.tx
-            .send((op, reply))
-            .await
-            .map_err(|_| ReplicaError::Unavailable("node is shutting down".into()))?;
+        self.tx.send((op, reply)).await.map_err(|_| ReplicaError::Unavailable("node is shutting down".into()))?;
         match tokio::time::timeout(WRITE_TIMEOUT, rx).await {
             Err(_) => Err(ReplicaError::Timeout(WRITE_TIMEOUT)),
             Ok(Err(_)) => Err(ReplicaError::Unavailable("node is shutting down".into())),
@@ -55,14 +53,7 @@ impl Proposer {
     }
 }
 
-/// Unix time in seconds, as the proposer's clock sees it.
-pub fn unix_now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
-}
-
-async fn run(raft: Raft, mut rx: mpsc::Receiver<(Op, Reply)>) {
+async fn run(raft: Raft, clock: Clock, mut rx: mpsc::Receiver<(Op, Reply)>) {
     let in_flight = Arc::new(Semaphore::new(MAX_IN_FLIGHT));
     while let Some(first) = rx.recv().await {
         // Wait for a slot first: the queue keeps filling meanwhile, which is
@@ -82,27 +73,24 @@ async fn run(raft: Raft, mut rx: mpsc::Receiver<(Op, Reply)>) {
             }
         }
         let raft = raft.clone();
+        let now = clock.now();
         tokio::spawn(async move {
-            commit(&raft, batch).await;
+            commit(&raft, now, batch).await;
             drop(permit);
         });
     }
 }
 
-async fn commit(raft: &Raft, batch: Vec<(Op, Reply)>) {
+async fn commit(raft: &Raft, now: i64, batch: Vec<(Op, Reply)>) {
     let (ops, replies): (Vec<Op>, Vec<Reply>) = batch.into_iter().unzip();
     let count = ops.len();
-    let cmd = Command {
-        now: unix_now(),
-        ops,
-    };
+    let cmd = Command { now, ops };
     match raft.client_write(cmd).await {
         Ok(resp) => {
             let mut results = resp.data.0.into_iter();
             for reply in replies {
-                let r = results.next().unwrap_or_else(|| {
-                    Err(crate::state::StateError::Storage("missing result".into()))
-                });
+                let r =
+                    results.next().unwrap_or_else(|| Err(crate::state::StateError::Storage("missing result".into())));
                 let _ = reply.send(r.map_err(ReplicaError::State));
             }
         }

@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use openraft::ServerState;
 
-use super::proposer::unix_now;
 use super::{Consistency, Replica};
 use crate::proto::storage::{op, PurgeSecret};
 use crate::state::secrets;
@@ -31,19 +30,11 @@ pub async fn run(replica: Replica, every: Duration) {
 
 /// Purges every due object once; returns how many were purged.
 pub async fn sweep(replica: &Replica) -> super::Result<usize> {
-    let now = unix_now();
-    let due = replica
-        .read(Consistency::Stale, |kv| {
-            secrets::due_for_purge(kv, now, BATCH)
-        })
-        .await?;
+    let now = replica.clock().now();
+    let due = replica.read(Consistency::Stale, |kv| secrets::due_for_purge(kv, now, BATCH)).await?;
     let mut purged = 0;
     for (vault, name) in due {
-        let op = op::Kind::PurgeSecret(PurgeSecret {
-            vault,
-            name,
-            scheduled: true,
-        });
+        let op = op::Kind::PurgeSecret(PurgeSecret { vault, name, scheduled: true });
         match replica.write(op).await {
             Ok(_) => purged += 1,
             Err(e) => tracing::debug!(error = %e, "scheduled purge skipped"),

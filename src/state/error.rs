@@ -29,11 +29,7 @@ pub enum StateError {
     #[error("secret '{vault}/{name}' not found")]
     SecretNotFound { vault: String, name: String },
     #[error("version '{version}' of secret '{vault}/{name}' not found")]
-    VersionNotFound {
-        vault: String,
-        name: String,
-        version: String,
-    },
+    VersionNotFound { vault: String, name: String, version: String },
     #[error("secret '{0}' is disabled")]
     SecretDisabled(String),
     #[error("secret '{0}' is not valid yet (not-before is in the future)")]

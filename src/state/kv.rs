@@ -35,10 +35,7 @@ pub struct Txn<'a> {
 impl<'a> Txn<'a> {
     /// An empty transaction over `base`.
     pub fn new(base: &'a dyn Kv) -> Self {
-        Txn {
-            base,
-            pending: BTreeMap::new(),
-        }
+        Txn { base, pending: BTreeMap::new() }
     }
 
     /// Stores `value` at `key`.
@@ -171,10 +168,7 @@ mod tests {
         txn.put(b"a/3".to_vec(), b"w".to_vec());
         assert_eq!(txn.get(b"a/1").unwrap(), None);
         assert_eq!(txn.get(b"a/3").unwrap(), Some(b"w".to_vec()));
-        assert_eq!(
-            keys(&txn, b"a/", None),
-            vec![b"a/2".to_vec(), b"a/3".to_vec()]
-        );
+        assert_eq!(keys(&txn, b"a/", None), vec![b"a/2".to_vec(), b"a/3".to_vec()]);
         assert_eq!(keys(&txn, b"a/", Some(b"a/2")), vec![b"a/3".to_vec()]);
         let writes = txn.into_writes();
         base.commit(writes);

@@ -27,36 +27,21 @@ pub fn get(kv: &dyn Kv, vault: &str, name: &str, ver: &str, now: i64) -> Result<
     if attrs.expires.is_some_and(|exp| now >= exp) {
         return Err(StateError::SecretExpired(name.into()));
     }
-    Ok(SecretView {
-        vault: vault_rec,
-        head,
-        version: record,
-    })
+    Ok(SecretView { vault: vault_rec, head, version: record })
 }
 
 /// Lists secrets (their latest versions, without values) after the secret
 /// named `after`: live ones, or soft-deleted ones when `deleted` is set.
-pub fn list(
-    kv: &dyn Kv,
-    vault: &str,
-    after: Option<&str>,
-    limit: usize,
-    deleted: bool,
-) -> Result<Vec<SecretView>> {
+pub fn list(kv: &dyn Kv, vault: &str, after: Option<&str>, limit: usize, deleted: bool) -> Result<Vec<SecretView>> {
     let vault_rec = vaults::get(kv, vault)?;
     let after = after.map(|a| keys::secret_head(vault, a));
     let mut heads = Vec::new();
-    record::scan(
-        kv,
-        &keys::secret_heads(vault),
-        after.as_deref(),
-        |_, h: SecretHead| {
-            if h.deleted.is_some() == deleted {
-                heads.push(h);
-            }
-            heads.len() < limit
-        },
-    )?;
+    record::scan(kv, &keys::secret_heads(vault), after.as_deref(), |_, h: SecretHead| {
+        if h.deleted.is_some() == deleted {
+            heads.push(h);
+        }
+        heads.len() < limit
+    })?;
     heads
         .into_iter()
         .map(|h| {
@@ -80,10 +65,7 @@ pub fn list_versions(
     let mut versions = all_versions(kv, vault, name)?;
     versions.retain(|v| after_seq.is_none_or(|a| v.seq > a));
     versions.truncate(limit);
-    Ok(versions
-        .into_iter()
-        .map(|v| view(vault_rec.clone(), head.clone(), v))
-        .collect())
+    Ok(versions.into_iter().map(|v| view(vault_rec.clone(), head.clone(), v)).collect())
 }
 
 /// A soft-deleted secret (its latest version, without value).
@@ -99,25 +81,16 @@ pub fn backup(kv: &dyn Kv, vault: &str, name: &str) -> Result<SecretBackup> {
     vaults::get(kv, vault)?;
     let head = live_head(kv, vault, name)?;
     let versions = all_versions(kv, vault, name)?;
-    Ok(SecretBackup {
-        format: BACKUP_FORMAT,
-        head: Some(head),
-        versions,
-    })
+    Ok(SecretBackup { format: BACKUP_FORMAT, head: Some(head), versions })
 }
 
 /// Every version of a secret, by sequence number.
 fn all_versions(kv: &dyn Kv, vault: &str, name: &str) -> Result<Vec<SecretVersionRecord>> {
     let mut versions = Vec::new();
-    record::scan(
-        kv,
-        &keys::secret_versions(vault, name),
-        None,
-        |_, v: SecretVersionRecord| {
-            versions.push(v);
-            true
-        },
-    )?;
+    record::scan(kv, &keys::secret_versions(vault, name), None, |_, v: SecretVersionRecord| {
+        versions.push(v);
+        true
+    })?;
     versions.sort_by_key(|v| v.seq);
     Ok(versions)
 }
@@ -127,17 +100,12 @@ fn all_versions(kv: &dyn Kv, vault: &str, name: &str) -> Result<Vec<SecretVersio
 pub fn due_for_purge(kv: &dyn Kv, now: i64, limit: usize) -> Result<Vec<(String, String)>> {
     let mut due = Vec::new();
     for vault in vaults::list(kv, None, usize::MAX)? {
-        record::scan(
-            kv,
-            &keys::secret_heads(&vault.name),
-            None,
-            |_, h: SecretHead| {
-                if h.deleted.as_ref().is_some_and(|d| d.scheduled_purge <= now) {
-                    due.push((vault.name.clone(), h.name));
-                }
-                due.len() < limit
-            },
-        )?;
+        record::scan(kv, &keys::secret_heads(&vault.name), None, |_, h: SecretHead| {
+            if h.deleted.as_ref().is_some_and(|d| d.scheduled_purge <= now) {
+                due.push((vault.name.clone(), h.name));
+            }
+            due.len() < limit
+        })?;
         if due.len() >= limit {
             break;
         }

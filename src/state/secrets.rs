@@ -7,8 +7,8 @@ use super::error::{Result, StateError};
 use super::kv::{Kv, Txn};
 use super::{keys, record, validate, vaults};
 use crate::proto::storage::{
-    DeleteSecret, DeletedInfo, PurgeSecret, RecoverSecret, RestoreSecret, SecretAttributes,
-    SecretHead, SecretVersionRecord, SetSecret, UpdateSecret, VaultRecord,
+    DeleteSecret, DeletedInfo, PurgeSecret, RecoverSecret, RestoreSecret, SecretAttributes, SecretHead,
+    SecretVersionRecord, SetSecret, UpdateSecret, VaultRecord,
 };
 
 pub use super::secret_queries::*;
@@ -55,49 +55,25 @@ pub(super) fn deleted_head(kv: &dyn Kv, vault: &str, name: &str) -> Result<Secre
 }
 
 /// Loads one version; `""` means the latest.
-pub(super) fn version(
-    kv: &dyn Kv,
-    vault: &str,
-    head: &SecretHead,
-    version: &str,
-) -> Result<SecretVersionRecord> {
-    let v = if version.is_empty() {
-        head.latest_version.as_str()
-    } else {
-        version
-    };
+pub(super) fn version(kv: &dyn Kv, vault: &str, head: &SecretHead, version: &str) -> Result<SecretVersionRecord> {
+    let v = if version.is_empty() { head.latest_version.as_str() } else { version };
     validate::version(v).map_err(|_| version_not_found(vault, &head.name, v))?;
     record::load(kv, &keys::secret_version(vault, &head.name, v))?
         .ok_or_else(|| version_not_found(vault, &head.name, v))
 }
 
 pub(super) fn not_found(vault: &str, name: &str) -> StateError {
-    StateError::SecretNotFound {
-        vault: vault.into(),
-        name: name.into(),
-    }
+    StateError::SecretNotFound { vault: vault.into(), name: name.into() }
 }
 
 fn version_not_found(vault: &str, name: &str, version: &str) -> StateError {
-    StateError::VersionNotFound {
-        vault: vault.into(),
-        name: name.into(),
-        version: version.into(),
-    }
+    StateError::VersionNotFound { vault: vault.into(), name: name.into(), version: version.into() }
 }
 
 /// The view of `version` without its value.
-pub(super) fn view(
-    vault: VaultRecord,
-    head: SecretHead,
-    mut version: SecretVersionRecord,
-) -> SecretView {
+pub(super) fn view(vault: VaultRecord, head: SecretHead, mut version: SecretVersionRecord) -> SecretView {
     version.value.clear();
-    SecretView {
-        vault,
-        head,
-        version,
-    }
+    SecretView { vault, head, version }
 }
 
 pub(super) fn set(txn: &mut Txn<'_>, now: i64, op: &SetSecret) -> Result<SecretView> {
@@ -111,29 +87,16 @@ pub(super) fn set(txn: &mut Txn<'_>, now: i64, op: &SetSecret) -> Result<SecretV
         return Err(StateError::SecretDeleted(op.name.clone()));
     }
     if let Some(expected) = &op.expected_version {
-        let actual = existing
-            .as_ref()
-            .map(|h| h.latest_version.as_str())
-            .unwrap_or("");
+        let actual = existing.as_ref().map(|h| h.latest_version.as_str()).unwrap_or("");
         if expected != actual {
-            return Err(StateError::VersionConflict {
-                expected: expected.clone(),
-                actual: actual.into(),
-            });
+            return Err(StateError::VersionConflict { expected: expected.clone(), actual: actual.into() });
         }
     }
     let version_key = keys::secret_version(&op.vault, &op.name, &op.version);
     if txn.get(&version_key)?.is_some() {
-        return Err(StateError::InvalidArgument(format!(
-            "version '{}' already exists",
-            op.version
-        )));
+        return Err(StateError::InvalidArgument(format!("version '{}' already exists", op.version)));
     }
-    let mut head = existing.unwrap_or(SecretHead {
-        name: op.name.clone(),
-        created: now,
-        ..Default::default()
-    });
+    let mut head = existing.unwrap_or(SecretHead { name: op.name.clone(), created: now, ..Default::default() });
     let record = SecretVersionRecord {
         version: op.version.clone(),
         seq: head.next_seq,
@@ -154,16 +117,11 @@ pub(super) fn update(txn: &mut Txn<'_>, now: i64, op: &UpdateSecret) -> Result<S
     let vault = vaults::get(txn, &op.vault)?;
     let head = live_head(txn, &op.vault, &op.name)?;
     let mut record = version(txn, &op.vault, &head, &op.version)?;
-    let attrs = record
-        .attributes
-        .get_or_insert_with(SecretAttributes::default);
+    let attrs = record.attributes.get_or_insert_with(SecretAttributes::default);
     patch(attrs, op);
     validate::attributes(&attrs.tags, &attrs.content_type)?;
     record.updated = now;
-    txn.put(
-        keys::secret_version(&op.vault, &op.name, &record.version),
-        record.encode_to_vec(),
-    );
+    txn.put(keys::secret_version(&op.vault, &op.name, &record.version), record.encode_to_vec());
     Ok(view(vault, head, record))
 }
 
@@ -221,20 +179,13 @@ pub(super) fn purge(txn: &mut Txn<'_>, now: i64, op: &PurgeSecret) -> Result<()>
     let scheduled = head.deleted.as_ref().map_or(0, |d| d.scheduled_purge);
     let due = now >= scheduled;
     if !due && (op.scheduled || vault.purge_protection) {
-        return Err(StateError::PurgeProtected {
-            name: op.name.clone(),
-            scheduled,
-        });
+        return Err(StateError::PurgeProtected { name: op.name.clone(), scheduled });
     }
     let mut doomed = Vec::new();
-    txn.scan(
-        &keys::secret_versions(&op.vault, &op.name),
-        None,
-        &mut |k, _| {
-            doomed.push(k.to_vec());
-            true
-        },
-    )?;
+    txn.scan(&keys::secret_versions(&op.vault, &op.name), None, &mut |k, _| {
+        doomed.push(k.to_vec());
+        true
+    })?;
     for k in doomed {
         txn.delete(k);
     }
@@ -244,43 +195,26 @@ pub(super) fn purge(txn: &mut Txn<'_>, now: i64, op: &PurgeSecret) -> Result<()>
 
 pub(super) fn restore(txn: &mut Txn<'_>, now: i64, op: &RestoreSecret) -> Result<SecretView> {
     let vault = vaults::get(txn, &op.vault)?;
-    let backup = op
-        .backup
-        .as_ref()
-        .ok_or_else(|| StateError::InvalidBackup("empty".into()))?;
+    let backup = op.backup.as_ref().ok_or_else(|| StateError::InvalidBackup("empty".into()))?;
     if backup.format != BACKUP_FORMAT {
-        return Err(StateError::InvalidBackup(format!(
-            "unknown format {}",
-            backup.format
-        )));
+        return Err(StateError::InvalidBackup(format!("unknown format {}", backup.format)));
     }
-    let mut head = backup
-        .head
-        .clone()
-        .ok_or_else(|| StateError::InvalidBackup("no head".into()))?;
+    let mut head = backup.head.clone().ok_or_else(|| StateError::InvalidBackup("no head".into()))?;
     validate::name("secret", &head.name)?;
     if self::head(txn, &op.vault, &head.name)?.is_some() {
         return Err(StateError::SecretAlreadyExists(head.name.clone()));
     }
     let mut latest = None;
     for v in &backup.versions {
-        validate::version(&v.version)
-            .map_err(|_| StateError::InvalidBackup("bad version id".into()))?;
-        txn.put(
-            keys::secret_version(&op.vault, &head.name, &v.version),
-            v.encode_to_vec(),
-        );
+        validate::version(&v.version).map_err(|_| StateError::InvalidBackup("bad version id".into()))?;
+        txn.put(keys::secret_version(&op.vault, &head.name, &v.version), v.encode_to_vec());
         if v.version == head.latest_version {
             latest = Some(v.clone());
         }
     }
-    let latest =
-        latest.ok_or_else(|| StateError::InvalidBackup("latest version missing".into()))?;
+    let latest = latest.ok_or_else(|| StateError::InvalidBackup("latest version missing".into()))?;
     head.deleted = None;
     head.updated = now;
-    txn.put(
-        keys::secret_head(&op.vault, &head.name),
-        head.encode_to_vec(),
-    );
+    txn.put(keys::secret_head(&op.vault, &head.name), head.encode_to_vec());
     Ok(view(vault, head, latest))
 }

@@ -10,10 +10,7 @@ const DAY: i64 = 86_400;
 
 /// Applies one command of `ops` at time `now` and commits it.
 fn run(kv: &mut MemKv, now: i64, ops: Vec<Kind>) -> Vec<Result<OpOutput, StateError>> {
-    let cmd = Command {
-        now,
-        ops: ops.into_iter().map(|k| Op { kind: Some(k) }).collect(),
-    };
+    let cmd = Command { now, ops: ops.into_iter().map(|k| Op { kind: Some(k) }).collect() };
     let (out, writes) = {
         let mut txn = Txn::new(kv);
         let out = apply::apply(&mut txn, &cmd);
@@ -28,11 +25,7 @@ fn one(kv: &mut MemKv, now: i64, op: Kind) -> Result<OpOutput, StateError> {
 }
 
 fn vault(name: &str, protect: bool) -> Kind {
-    Kind::CreateVault(st::CreateVault {
-        name: name.into(),
-        retention_days: 7,
-        purge_protection: protect,
-    })
+    Kind::CreateVault(st::CreateVault { name: name.into(), retention_days: 7, purge_protection: protect })
 }
 
 fn set(vault: &str, name: &str, version: &str, value: &str) -> Kind {
@@ -41,27 +34,17 @@ fn set(vault: &str, name: &str, version: &str, value: &str) -> Kind {
         name: name.into(),
         version: version.into(),
         value: value.as_bytes().to_vec(),
-        attributes: Some(st::SecretAttributes {
-            enabled: true,
-            ..Default::default()
-        }),
+        attributes: Some(st::SecretAttributes { enabled: true, ..Default::default() }),
         expected_version: None,
     })
 }
 
 fn del(name: &str) -> Kind {
-    Kind::DeleteSecret(st::DeleteSecret {
-        vault: "v".into(),
-        name: name.into(),
-    })
+    Kind::DeleteSecret(st::DeleteSecret { vault: "v".into(), name: name.into() })
 }
 
 fn purge(name: &str, scheduled: bool) -> Kind {
-    Kind::PurgeSecret(st::PurgeSecret {
-        vault: "v".into(),
-        name: name.into(),
-        scheduled,
-    })
+    Kind::PurgeSecret(st::PurgeSecret { vault: "v".into(), name: name.into(), scheduled })
 }
 
 fn value(kv: &MemKv, name: &str, version: &str, now: i64) -> Result<String, StateError> {
@@ -73,32 +56,14 @@ fn versions_and_latest() {
     let mut kv = MemKv::default();
     one(&mut kv, 1, vault("v", false)).unwrap();
     // Two writes in one command: the second sees the first.
-    let out = run(
-        &mut kv,
-        2,
-        vec![set("v", "s", V1, "one"), set("v", "s", V2, "two")],
-    );
+    let out = run(&mut kv, 2, vec![set("v", "s", V1, "one"), set("v", "s", V2, "two")]);
     assert!(out.iter().all(Result::is_ok));
     assert_eq!(value(&kv, "s", "", 3).unwrap(), "two");
     assert_eq!(value(&kv, "s", V1, 3).unwrap(), "one");
     let versions = secrets::list_versions(&kv, "v", "s", None, 10).unwrap();
-    assert_eq!(
-        versions
-            .iter()
-            .map(|v| v.version.version.as_str())
-            .collect::<Vec<_>>(),
-        vec![V1, V2]
-    );
-    assert!(
-        versions.iter().all(|v| v.version.value.is_empty()),
-        "lists never carry values"
-    );
-    assert_eq!(
-        secrets::list_versions(&kv, "v", "s", Some(0), 10)
-            .unwrap()
-            .len(),
-        1
-    );
+    assert_eq!(versions.iter().map(|v| v.version.version.as_str()).collect::<Vec<_>>(), vec![V1, V2]);
+    assert!(versions.iter().all(|v| v.version.value.is_empty()), "lists never carry values");
+    assert_eq!(secrets::list_versions(&kv, "v", "s", Some(0), 10).unwrap().len(), 1);
 }
 
 #[test]
@@ -106,26 +71,12 @@ fn failed_operation_leaves_nothing_and_others_apply() {
     let mut kv = MemKv::default();
     one(&mut kv, 1, vault("v", false)).unwrap();
     let before = kv.0.len();
-    let out = run(
-        &mut kv,
-        2,
-        vec![
-            set("missing", "s", V1, "x"),
-            set("v", "bad/name", V1, "x"),
-            set("v", "ok", V1, "x"),
-        ],
-    );
-    assert_eq!(
-        out[0].as_ref().unwrap_err().code().as_str(),
-        "VaultNotFound"
-    );
+    let out =
+        run(&mut kv, 2, vec![set("missing", "s", V1, "x"), set("v", "bad/name", V1, "x"), set("v", "ok", V1, "x")]);
+    assert_eq!(out[0].as_ref().unwrap_err().code().as_str(), "VaultNotFound");
     assert_eq!(out[1].as_ref().unwrap_err().code().as_str(), "InvalidName");
     assert!(out[2].is_ok());
-    assert_eq!(
-        kv.0.len(),
-        before + 2,
-        "only the valid secret's head and version were written"
-    );
+    assert_eq!(kv.0.len(), before + 2, "only the valid secret's head and version were written");
 }
 
 #[test]
@@ -133,9 +84,7 @@ fn check_and_set() {
     let mut kv = MemKv::default();
     one(&mut kv, 1, vault("v", false)).unwrap();
     let mut cas = |expected: &str, version: &str| {
-        let Kind::SetSecret(mut s) = set("v", "s", version, "x") else {
-            unreachable!()
-        };
+        let Kind::SetSecret(mut s) = set("v", "s", version, "x") else { unreachable!() };
         s.expected_version = Some(expected.into());
         one(&mut kv, 2, Kind::SetSecret(s))
     };
@@ -160,20 +109,11 @@ fn disabled_not_yet_valid_and_expired_are_refused() {
         })
     };
     one(&mut kv, 2, update(Some(false), None, None)).unwrap();
-    assert_eq!(
-        value(&kv, "s", "", 3).unwrap_err().code().as_str(),
-        "SecretDisabled"
-    );
+    assert_eq!(value(&kv, "s", "", 3).unwrap_err().code().as_str(), "SecretDisabled");
     one(&mut kv, 2, update(Some(true), Some(100), Some(200))).unwrap();
-    assert_eq!(
-        value(&kv, "s", "", 50).unwrap_err().code().as_str(),
-        "SecretNotYetValid"
-    );
+    assert_eq!(value(&kv, "s", "", 50).unwrap_err().code().as_str(), "SecretNotYetValid");
     assert_eq!(value(&kv, "s", "", 150).unwrap(), "x");
-    assert_eq!(
-        value(&kv, "s", "", 200).unwrap_err().code().as_str(),
-        "SecretExpired"
-    );
+    assert_eq!(value(&kv, "s", "", 200).unwrap_err().code().as_str(), "SecretExpired");
 }
 
 #[test]
@@ -181,39 +121,17 @@ fn soft_delete_recover_purge() {
     let mut kv = MemKv::default();
     one(&mut kv, 1, vault("v", false)).unwrap();
     one(&mut kv, 1, set("v", "s", V1, "x")).unwrap();
-    let OpOutput::Secret(d) = one(&mut kv, 10, del("s")).unwrap() else {
-        panic!()
-    };
+    let OpOutput::Secret(d) = one(&mut kv, 10, del("s")).unwrap() else { panic!() };
     assert_eq!(d.head.deleted.unwrap().scheduled_purge, 10 + 7 * DAY);
-    assert_eq!(
-        value(&kv, "s", "", 11).unwrap_err().code().as_str(),
-        "SecretNotFound"
-    );
-    assert_eq!(
-        one(&mut kv, 11, set("v", "s", V2, "y"))
-            .unwrap_err()
-            .code()
-            .as_str(),
-        "SecretDeleted"
-    );
+    assert_eq!(value(&kv, "s", "", 11).unwrap_err().code().as_str(), "SecretNotFound");
+    assert_eq!(one(&mut kv, 11, set("v", "s", V2, "y")).unwrap_err().code().as_str(), "SecretDeleted");
     assert_eq!(secrets::list(&kv, "v", None, 10, true).unwrap().len(), 1);
     assert_eq!(secrets::list(&kv, "v", None, 10, false).unwrap().len(), 0);
-    one(
-        &mut kv,
-        12,
-        Kind::RecoverSecret(st::RecoverSecret {
-            vault: "v".into(),
-            name: "s".into(),
-        }),
-    )
-    .unwrap();
+    one(&mut kv, 12, Kind::RecoverSecret(st::RecoverSecret { vault: "v".into(), name: "s".into() })).unwrap();
     assert_eq!(value(&kv, "s", "", 13).unwrap(), "x");
     one(&mut kv, 14, del("s")).unwrap();
     one(&mut kv, 15, purge("s", false)).unwrap();
-    assert!(
-        kv.0.keys().all(|k| !k.starts_with(b"s")),
-        "purge removes head and every version"
-    );
+    assert!(kv.0.keys().all(|k| !k.starts_with(b"s")), "purge removes head and every version");
 }
 
 #[test]
@@ -222,66 +140,27 @@ fn purge_protection() {
     one(&mut kv, 1, vault("v", true)).unwrap();
     one(&mut kv, 1, set("v", "s", V1, "x")).unwrap();
     one(&mut kv, 10, del("s")).unwrap();
-    assert_eq!(
-        one(&mut kv, 11, purge("s", false))
-            .unwrap_err()
-            .code()
-            .as_str(),
-        "PurgeProtected"
-    );
-    assert_eq!(
-        one(&mut kv, 11, purge("s", true))
-            .unwrap_err()
-            .code()
-            .as_str(),
-        "PurgeProtected"
-    );
-    let off = Kind::UpdateVault(st::UpdateVault {
-        name: "v".into(),
-        purge_protection: Some(false),
-    });
-    assert_eq!(
-        one(&mut kv, 11, off).unwrap_err().code().as_str(),
-        "PurgeProtectionPermanent"
-    );
+    assert_eq!(one(&mut kv, 11, purge("s", false)).unwrap_err().code().as_str(), "PurgeProtected");
+    assert_eq!(one(&mut kv, 11, purge("s", true)).unwrap_err().code().as_str(), "PurgeProtected");
+    let off = Kind::UpdateVault(st::UpdateVault { name: "v".into(), purge_protection: Some(false) });
+    assert_eq!(one(&mut kv, 11, off).unwrap_err().code().as_str(), "PurgeProtectionPermanent");
     // Once the retention has passed, the scheduled purge goes through.
-    assert_eq!(
-        secrets::due_for_purge(&kv, 10 + 7 * DAY, 10).unwrap().len(),
-        1
-    );
+    assert_eq!(secrets::due_for_purge(&kv, 10 + 7 * DAY, 10).unwrap().len(), 1);
     one(&mut kv, 10 + 7 * DAY, purge("s", true)).unwrap();
-    assert!(secrets::due_for_purge(&kv, i64::MAX, 10)
-        .unwrap()
-        .is_empty());
+    assert!(secrets::due_for_purge(&kv, i64::MAX, 10).unwrap().is_empty());
 }
 
 #[test]
 fn vault_lifecycle() {
     let mut kv = MemKv::default();
     one(&mut kv, 1, vault("v", false)).unwrap();
-    assert_eq!(
-        one(&mut kv, 1, vault("v", false))
-            .unwrap_err()
-            .code()
-            .as_str(),
-        "VaultAlreadyExists"
-    );
-    let bad = Kind::CreateVault(st::CreateVault {
-        name: "w".into(),
-        retention_days: 3,
-        purge_protection: false,
-    });
-    assert_eq!(
-        one(&mut kv, 1, bad).unwrap_err().code().as_str(),
-        "InvalidArgument"
-    );
+    assert_eq!(one(&mut kv, 1, vault("v", false)).unwrap_err().code().as_str(), "VaultAlreadyExists");
+    let bad = Kind::CreateVault(st::CreateVault { name: "w".into(), retention_days: 3, purge_protection: false });
+    assert_eq!(one(&mut kv, 1, bad).unwrap_err().code().as_str(), "InvalidArgument");
     one(&mut kv, 1, set("v", "s", V1, "x")).unwrap();
     one(&mut kv, 2, del("s")).unwrap();
     let drop_v = || Kind::DeleteVault(st::DeleteVault { name: "v".into() });
-    assert_eq!(
-        one(&mut kv, 3, drop_v()).unwrap_err().code().as_str(),
-        "VaultNotEmpty"
-    );
+    assert_eq!(one(&mut kv, 3, drop_v()).unwrap_err().code().as_str(), "VaultNotEmpty");
     one(&mut kv, 3, purge("s", false)).unwrap();
     one(&mut kv, 3, drop_v()).unwrap();
     assert!(vaults::list(&kv, None, 10).unwrap().is_empty());
@@ -292,46 +171,23 @@ fn backup_restore() {
     let mut kv = MemKv::default();
     one(&mut kv, 1, vault("v", false)).unwrap();
     one(&mut kv, 1, vault("w", false)).unwrap();
-    run(
-        &mut kv,
-        2,
-        vec![set("v", "s", V1, "one"), set("v", "s", V2, "two")],
-    );
+    run(&mut kv, 2, vec![set("v", "s", V1, "one"), set("v", "s", V2, "two")]);
     let backup = secrets::backup(&kv, "v", "s").unwrap();
-    let restore = |vault: &str| {
-        Kind::RestoreSecret(st::RestoreSecret {
-            vault: vault.into(),
-            backup: Some(backup.clone()),
-        })
-    };
-    assert_eq!(
-        one(&mut kv, 3, restore("v")).unwrap_err().code().as_str(),
-        "SecretAlreadyExists"
-    );
+    let restore =
+        |vault: &str| Kind::RestoreSecret(st::RestoreSecret { vault: vault.into(), backup: Some(backup.clone()) });
+    assert_eq!(one(&mut kv, 3, restore("v")).unwrap_err().code().as_str(), "SecretAlreadyExists");
     one(&mut kv, 3, restore("w")).unwrap();
-    assert_eq!(
-        String::from_utf8(secrets::get(&kv, "w", "s", V1, 4).unwrap().version.value).unwrap(),
-        "one"
-    );
+    assert_eq!(String::from_utf8(secrets::get(&kv, "w", "s", V1, 4).unwrap().version.value).unwrap(), "one");
     let mut broken = backup.clone();
     broken.format = 99;
-    let op = Kind::RestoreSecret(st::RestoreSecret {
-        vault: "w".into(),
-        backup: Some(broken),
-    });
-    assert_eq!(
-        one(&mut kv, 3, op).unwrap_err().code().as_str(),
-        "InvalidBackup"
-    );
+    let op = Kind::RestoreSecret(st::RestoreSecret { vault: "w".into(), backup: Some(broken) });
+    assert_eq!(one(&mut kv, 3, op).unwrap_err().code().as_str(), "InvalidBackup");
 }
 
 #[test]
 fn empty_operation_is_an_error_not_a_panic() {
     let mut kv = MemKv::default();
-    let cmd = Command {
-        now: 1,
-        ops: vec![Op { kind: None }],
-    };
+    let cmd = Command { now: 1, ops: vec![Op { kind: None }] };
     let mut txn = Txn::new(&kv);
     let out = apply::apply(&mut txn, &cmd);
     assert!(out.0[0].is_err());

@@ -17,8 +17,7 @@ const MAX_CONTENT_TYPE: usize = 255;
 
 /// Checks a vault or object name against `^[0-9a-zA-Z-]{1,127}$`.
 pub fn name(what: &'static str, name: &str) -> Result<()> {
-    let ok = (1..=127).contains(&name.len())
-        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+    let ok = (1..=127).contains(&name.len()) && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
     if ok {
         Ok(())
     } else {
@@ -28,16 +27,11 @@ pub fn name(what: &'static str, name: &str) -> Result<()> {
 
 /// Checks a version id: 32 lowercase hex characters.
 pub fn version(version: &str) -> Result<()> {
-    let ok = version.len() == 32
-        && version
-            .bytes()
-            .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+    let ok = version.len() == 32 && version.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
     if ok {
         Ok(())
     } else {
-        Err(StateError::InvalidArgument(format!(
-            "'{version}' is not a version id"
-        )))
+        Err(StateError::InvalidArgument(format!("'{version}' is not a version id")))
     }
 }
 
@@ -57,9 +51,7 @@ pub fn retention_days(days: u32) -> Result<()> {
 /// Checks tags and content type against Azure Key Vault's limits.
 pub fn attributes(tags: &HashMap<String, String>, content_type: &str) -> Result<()> {
     if tags.len() > MAX_TAGS {
-        return Err(StateError::InvalidArgument(format!(
-            "at most {MAX_TAGS} tags are allowed"
-        )));
+        return Err(StateError::InvalidArgument(format!("at most {MAX_TAGS} tags are allowed")));
     }
     for (k, v) in tags {
         if k.is_empty() || k.len() > MAX_TAG_NAME || v.len() > MAX_TAG_VALUE {
@@ -69,9 +61,7 @@ pub fn attributes(tags: &HashMap<String, String>, content_type: &str) -> Result<
         }
     }
     if content_type.len() > MAX_CONTENT_TYPE {
-        return Err(StateError::InvalidArgument(format!(
-            "content type is at most {MAX_CONTENT_TYPE} bytes"
-        )));
+        return Err(StateError::InvalidArgument(format!("content type is at most {MAX_CONTENT_TYPE} bytes")));
     }
     Ok(())
 }
@@ -94,10 +84,7 @@ mod tests {
         assert!(name("secret", "db-password-1").is_ok());
         assert!(name("secret", &"a".repeat(127)).is_ok());
         for bad in ["", "a/b", "a b", "ä", "a.b", "a_b", &"a".repeat(128)] {
-            assert_eq!(
-                name("secret", bad),
-                Err(StateError::InvalidName { what: "secret" })
-            );
+            assert_eq!(name("secret", bad), Err(StateError::InvalidName { what: "secret" }));
         }
     }
 
@@ -112,8 +99,7 @@ mod tests {
 
     #[test]
     fn tag_limits() {
-        let mut tags: HashMap<String, String> =
-            (0..15).map(|i| (format!("t{i}"), "v".into())).collect();
+        let mut tags: HashMap<String, String> = (0..15).map(|i| (format!("t{i}"), "v".into())).collect();
         assert!(attributes(&tags, "text/plain").is_ok());
         tags.insert("one-more".into(), "v".into());
         assert!(attributes(&tags, "").is_err());

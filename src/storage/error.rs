@@ -38,8 +38,6 @@ impl From<std::io::Error> for StorageError {
 pub(crate) type RaftStorageError = openraft::StorageError<NodeId>;
 
 /// Converts into openraft's error with the subject and verb given by `wrap`.
-pub(crate) fn raft_err(
-    wrap: impl Fn(AnyError) -> StorageIOError<NodeId>,
-) -> impl Fn(StorageError) -> RaftStorageError {
+pub(crate) fn raft_err(wrap: impl Fn(AnyError) -> StorageIOError<NodeId>) -> impl Fn(StorageError) -> RaftStorageError {
     move |e| wrap(AnyError::new(&e)).into()
 }

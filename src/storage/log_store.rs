@@ -48,9 +48,7 @@ impl LogStore {
 
     fn put_meta(&self, key: &[u8], msg: &impl Message) -> Result<(), StorageError> {
         let cf = handle(&self.db, cf::RAFT_META);
-        Ok(self
-            .db
-            .put_cf_opt(cf, key, msg.encode_to_vec(), &synced())?)
+        Ok(self.db.put_cf_opt(cf, key, msg.encode_to_vec(), &synced())?)
     }
 
     fn log_id_meta(&self, key: &[u8]) -> Result<Option<LogId<NodeId>>, StorageError> {
@@ -59,12 +57,7 @@ impl LogStore {
     }
 
     fn put_log_id_meta(&self, key: &[u8], id: Option<LogId<NodeId>>) -> Result<(), StorageError> {
-        self.put_meta(
-            key,
-            &pb::StoredLogId {
-                log_id: opt_to_pb(id),
-            },
-        )
+        self.put_meta(key, &pb::StoredLogId { log_id: opt_to_pb(id) })
     }
 
     fn last_entry(&self) -> Result<Option<LogId<NodeId>>, StorageError> {
@@ -80,24 +73,13 @@ impl LogStore {
         }
     }
 
-    fn read_range(
-        &self,
-        start: u64,
-        end: Bound<u64>,
-    ) -> Result<Vec<Entry<TypeConfig>>, StorageError> {
+    fn read_range(&self, start: u64, end: Bound<u64>) -> Result<Vec<Entry<TypeConfig>>, StorageError> {
         let cf = handle(&self.db, cf::LOG);
         let mut out = Vec::new();
         let key = index_key(start);
-        for item in self
-            .db
-            .iterator_cf(cf, IteratorMode::From(&key, Direction::Forward))
-        {
+        for item in self.db.iterator_cf(cf, IteratorMode::From(&key, Direction::Forward)) {
             let (k, v) = item?;
-            let index = u64::from_be_bytes(
-                k.as_ref()
-                    .try_into()
-                    .map_err(|_| StorageError::Corrupt("log key".into()))?,
-            );
+            let index = u64::from_be_bytes(k.as_ref().try_into().map_err(|_| StorageError::Corrupt("log key".into()))?);
             let past_end = match end {
                 Bound::Included(e) => index > e,
                 Bound::Excluded(e) => index >= e,
@@ -111,18 +93,11 @@ impl LogStore {
         Ok(out)
     }
 
-    fn append_sync(
-        &self,
-        entries: impl IntoIterator<Item = Entry<TypeConfig>>,
-    ) -> Result<(), StorageError> {
+    fn append_sync(&self, entries: impl IntoIterator<Item = Entry<TypeConfig>>) -> Result<(), StorageError> {
         let cf = handle(&self.db, cf::LOG);
         let mut batch = WriteBatch::default();
         for entry in entries {
-            batch.put_cf(
-                cf,
-                index_key(entry.log_id.index),
-                pb::Entry::from(&entry).encode_to_vec(),
-            );
+            batch.put_cf(cf, index_key(entry.log_id.index), pb::Entry::from(&entry).encode_to_vec());
         }
         Ok(self.db.write_opt(batch, &synced())?)
     }
@@ -145,8 +120,7 @@ impl RaftLogReader<TypeConfig> for LogStore {
             Bound::Excluded(s) => s + 1,
             Bound::Unbounded => 0,
         };
-        self.read_range(start, range.end_bound().cloned())
-            .map_err(raft_err(StorageIOError::read_logs))
+        self.read_range(start, range.end_bound().cloned()).map_err(raft_err(StorageIOError::read_logs))
     }
 }
 
@@ -155,14 +129,9 @@ impl RaftLogStorage<TypeConfig> for LogStore {
 
     async fn get_log_state(&mut self) -> Result<LogState<TypeConfig>, RaftStorageError> {
         let read = raft_err(StorageIOError::read_logs);
-        let last_purged_log_id = self
-            .log_id_meta(cf::raft_meta::LAST_PURGED)
-            .map_err(&read)?;
+        let last_purged_log_id = self.log_id_meta(cf::raft_meta::LAST_PURGED).map_err(&read)?;
         let last_log_id = self.last_entry().map_err(&read)?.or(last_purged_log_id);
-        Ok(LogState {
-            last_purged_log_id,
-            last_log_id,
-        })
+        Ok(LogState { last_purged_log_id, last_log_id })
     }
 
     async fn get_log_reader(&mut self) -> Self::LogReader {
@@ -170,61 +139,44 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     }
 
     async fn save_vote(&mut self, vote: &Vote<NodeId>) -> Result<(), RaftStorageError> {
-        self.put_meta(cf::raft_meta::VOTE, &pb::Vote::from(*vote))
-            .map_err(raft_err(StorageIOError::write_vote))
+        self.put_meta(cf::raft_meta::VOTE, &pb::Vote::from(*vote)).map_err(raft_err(StorageIOError::write_vote))
     }
 
     async fn read_vote(&mut self) -> Result<Option<Vote<NodeId>>, RaftStorageError> {
         let read = raft_err(StorageIOError::read_vote);
         let vote: Option<pb::Vote> = self.get_meta(cf::raft_meta::VOTE).map_err(&read)?;
-        vote.map(|v| {
-            v.try_into()
-                .map_err(|e: crate::raft::codec::CodecError| read(e.into()))
-        })
-        .transpose()
+        vote.map(|v| v.try_into().map_err(|e: crate::raft::codec::CodecError| read(e.into()))).transpose()
     }
 
-    async fn save_committed(
-        &mut self,
-        committed: Option<LogId<NodeId>>,
-    ) -> Result<(), RaftStorageError> {
-        self.put_log_id_meta(cf::raft_meta::COMMITTED, committed)
-            .map_err(raft_err(StorageIOError::write))
+    async fn save_committed(&mut self, committed: Option<LogId<NodeId>>) -> Result<(), RaftStorageError> {
+        self.put_log_id_meta(cf::raft_meta::COMMITTED, committed).map_err(raft_err(StorageIOError::write))
     }
 
     async fn read_committed(&mut self) -> Result<Option<LogId<NodeId>>, RaftStorageError> {
-        self.log_id_meta(cf::raft_meta::COMMITTED)
-            .map_err(raft_err(StorageIOError::read))
+        self.log_id_meta(cf::raft_meta::COMMITTED).map_err(raft_err(StorageIOError::read))
     }
 
-    async fn append<I>(
-        &mut self,
-        entries: I,
-        callback: LogFlushed<TypeConfig>,
-    ) -> Result<(), RaftStorageError>
+    async fn append<I>(&mut self, entries: I, callback: LogFlushed<TypeConfig>) -> Result<(), RaftStorageError>
     where
         I: IntoIterator<Item = Entry<TypeConfig>> + OptionalSend,
         I::IntoIter: OptionalSend,
     {
         // The batch is written with sync=true: when write_opt returns, the
         // entries are on disk, so the callback can report them flushed.
-        self.append_sync(entries)
-            .map_err(raft_err(StorageIOError::write_logs))?;
+        self.append_sync(entries).map_err(raft_err(StorageIOError::write_logs))?;
         callback.log_io_completed(Ok(()));
         Ok(())
     }
 
     async fn truncate(&mut self, log_id: LogId<NodeId>) -> Result<(), RaftStorageError> {
-        self.delete_from(log_id.index, u64::MAX)
-            .map_err(raft_err(StorageIOError::write_logs))
+        self.delete_from(log_id.index, u64::MAX).map_err(raft_err(StorageIOError::write_logs))
     }
 
     async fn purge(&mut self, log_id: LogId<NodeId>) -> Result<(), RaftStorageError> {
         let write = raft_err(StorageIOError::write_logs);
         // Record the purge point first: a crash in between leaves entries
         // that are merely ignored, never a hole.
-        self.put_log_id_meta(cf::raft_meta::LAST_PURGED, Some(log_id))
-            .map_err(&write)?;
+        self.put_log_id_meta(cf::raft_meta::LAST_PURGED, Some(log_id)).map_err(&write)?;
         self.delete_from(0, log_id.index + 1).map_err(&write)
     }
 }

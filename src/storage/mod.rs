@@ -32,11 +32,7 @@ pub fn open(data_dir: &Path) -> Result<(LogStore, StateMachine, StateReader), St
     let db = Arc::new(open_db(&data_dir.join("db"))?);
     let snapshot_dir: PathBuf = data_dir.join("snapshots");
     std::fs::create_dir_all(&snapshot_dir).map_err(|e| StorageError::Io(e.to_string()))?;
-    Ok((
-        LogStore::new(db.clone()),
-        StateMachine::new(db.clone(), snapshot_dir)?,
-        StateReader::new(db),
-    ))
+    Ok((LogStore::new(db.clone()), StateMachine::new(db.clone(), snapshot_dir)?, StateReader::new(db)))
 }
 
 /// Seeds the state of a new node from a saved snapshot file (offline).
@@ -44,10 +40,7 @@ pub fn open(data_dir: &Path) -> Result<(LogStore, StateMachine, StateReader), St
 /// number of records restored.
 pub fn restore(data_dir: &Path, snapshot: &Path) -> Result<u64, StorageError> {
     if data_dir.join("db").exists() {
-        return Err(StorageError::Io(format!(
-            "{} already holds a database",
-            data_dir.display()
-        )));
+        return Err(StorageError::Io(format!("{} already holds a database", data_dir.display())));
     }
     let mut file = std::fs::File::open(snapshot)?;
     let records = snapshot_file::read_all(&mut file)?;
@@ -68,15 +61,12 @@ fn open_db(path: &Path) -> Result<DB, StorageError> {
     let mut opts = Options::default();
     opts.create_if_missing(true);
     opts.create_missing_column_families(true);
-    let cfs = cf::ALL
-        .iter()
-        .map(|name| ColumnFamilyDescriptor::new(*name, Options::default()));
+    let cfs = cf::ALL.iter().map(|name| ColumnFamilyDescriptor::new(*name, Options::default()));
     Ok(DB::open_cf_descriptors(&opts, path, cfs)?)
 }
 
 /// The handle of a column family that `open_db` always creates.
 pub(crate) fn handle<'a>(db: &'a DB, name: &str) -> &'a rocksdb::ColumnFamily {
     // Every name in cf::ALL is created in open_db, so this cannot fail.
-    db.cf_handle(name)
-        .unwrap_or_else(|| unreachable!("column family {name} is created on open"))
+    db.cf_handle(name).unwrap_or_else(|| unreachable!("column family {name} is created on open"))
 }

@@ -31,10 +31,7 @@ where
     let mut count = 0u64;
     let mut io_err = None;
     for_each(&mut |k, v| {
-        let rec = SnapshotRecord {
-            key: k.to_vec(),
-            value: v.to_vec(),
-        };
+        let rec = SnapshotRecord { key: k.to_vec(), value: v.to_vec() };
         if let Err(e) = out.write_all(&rec.encode_length_delimited_to_vec()) {
             io_err.get_or_insert(e);
         }
@@ -44,9 +41,7 @@ where
     if let Some(e) = io_err {
         return Err(e.into());
     }
-    let mut file = out
-        .into_inner()
-        .map_err(|e| StorageError::Io(e.to_string()))?;
+    let mut file = out.into_inner().map_err(|e| StorageError::Io(e.to_string()))?;
     file.seek(SeekFrom::Start(MAGIC.len() as u64))?;
     file.write_all(&count.to_le_bytes())?;
     file.sync_all()?;
@@ -111,10 +106,7 @@ mod tests {
     fn round_trip_and_corruption() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("a.snap");
-        let pairs = vec![
-            (b"k1".to_vec(), b"v1".to_vec()),
-            (b"k2".to_vec(), vec![7u8; 300]),
-        ];
+        let pairs = vec![(b"k1".to_vec(), b"v1".to_vec()), (b"k2".to_vec(), vec![7u8; 300])];
         let n = write::<StorageError>(&path, |visit| {
             for (k, v) in &pairs {
                 visit(k, v)?;
@@ -131,10 +123,7 @@ mod tests {
         let bytes = std::fs::read(&path).unwrap();
         for cut in [0, 5, 16, 20, bytes.len() - 1] {
             std::fs::write(&path, &bytes[..cut]).unwrap();
-            assert!(
-                read_all(&mut File::open(&path).unwrap()).is_err(),
-                "cut at {cut}"
-            );
+            assert!(read_all(&mut File::open(&path).unwrap()).is_err(), "cut at {cut}");
         }
         std::fs::write(&path, b"COFSNAP1\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff").unwrap();
         assert!(read_all(&mut File::open(&path).unwrap()).is_err());

@@ -14,8 +14,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use openraft::storage::{RaftStateMachine, Snapshot};
 use openraft::{
-    Entry, EntryPayload, LogId, OptionalSend, RaftSnapshotBuilder, SnapshotMeta, StorageIOError,
-    StoredMembership,
+    Entry, EntryPayload, LogId, OptionalSend, RaftSnapshotBuilder, SnapshotMeta, StorageIOError, StoredMembership,
 };
 use prost::Message;
 use rocksdb::{WriteBatch, WriteOptions, DB};
@@ -47,13 +46,7 @@ pub struct SnapshotStore {
 
 impl StateMachine {
     pub(super) fn new(db: Arc<DB>, dir: PathBuf) -> Result<Self, StorageError> {
-        Ok(StateMachine {
-            snapshots: SnapshotStore {
-                db: db.clone(),
-                dir,
-            },
-            db,
-        })
+        Ok(StateMachine { snapshots: SnapshotStore { db: db.clone(), dir }, db })
     }
 
     fn sm_meta<M: Message + Default>(db: &DB, key: &[u8]) -> Result<Option<M>, StorageError> {
@@ -66,8 +59,7 @@ impl StateMachine {
     fn read_applied(&self) -> Result<(Option<LogId<NodeId>>, Membership), StorageError> {
         let applied: Option<pb::StoredLogId> = Self::sm_meta(&self.db, cf::sm_meta::LAST_APPLIED)?;
         let applied = opt_from_pb(applied.and_then(|a| a.log_id))?;
-        let membership: Option<pb::StoredMembership> =
-            Self::sm_meta(&self.db, cf::sm_meta::MEMBERSHIP)?;
+        let membership: Option<pb::StoredMembership> = Self::sm_meta(&self.db, cf::sm_meta::MEMBERSHIP)?;
         let membership = match membership {
             None => Membership::default(),
             Some(m) => m.try_into()?,
@@ -107,16 +99,10 @@ impl StateMachine {
             }
         }
         let meta = handle(&self.db, cf::SM_META);
-        let applied = pb::StoredLogId {
-            log_id: opt_to_pb(Some(last)),
-        };
+        let applied = pb::StoredLogId { log_id: opt_to_pb(Some(last)) };
         batch.put_cf(meta, cf::sm_meta::LAST_APPLIED, applied.encode_to_vec());
         if let Some(m) = membership {
-            batch.put_cf(
-                meta,
-                cf::sm_meta::MEMBERSHIP,
-                pb::StoredMembership::from(&m).encode_to_vec(),
-            );
+            batch.put_cf(meta, cf::sm_meta::MEMBERSHIP, pb::StoredMembership::from(&m).encode_to_vec());
         }
         self.db.write(batch)?;
         Ok(outputs)
@@ -132,15 +118,9 @@ impl StateMachine {
         for r in &records {
             batch.put_cf(state, &r.key, &r.value);
         }
-        let applied = pb::StoredLogId {
-            log_id: opt_to_pb(meta.last_log_id),
-        };
+        let applied = pb::StoredLogId { log_id: opt_to_pb(meta.last_log_id) };
         batch.put_cf(sm, cf::sm_meta::LAST_APPLIED, applied.encode_to_vec());
-        batch.put_cf(
-            sm,
-            cf::sm_meta::MEMBERSHIP,
-            pb::StoredMembership::from(&meta.last_membership).encode_to_vec(),
-        );
+        batch.put_cf(sm, cf::sm_meta::MEMBERSHIP, pb::StoredMembership::from(&meta.last_membership).encode_to_vec());
         let mut sync = WriteOptions::default();
         sync.set_sync(true);
         self.db.write_opt(batch, &sync)?;
@@ -160,10 +140,7 @@ impl SnapshotStore {
     fn path(&self, id: &str) -> PathBuf {
         // Snapshot ids are made of digits and dashes (see `build`), but one
         // received from a peer is sanitized before it names a file.
-        let safe: String = id
-            .chars()
-            .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
-            .collect();
+        let safe: String = id.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '-').collect();
         self.dir.join(format!("{safe}.snap"))
     }
 
@@ -171,12 +148,7 @@ impl SnapshotStore {
         let mut sync = WriteOptions::default();
         sync.set_sync(true);
         let sm = handle(&self.db, cf::SM_META);
-        self.db.put_cf_opt(
-            sm,
-            cf::sm_meta::SNAPSHOT,
-            pb::SnapshotMeta::from(meta).encode_to_vec(),
-            &sync,
-        )?;
+        self.db.put_cf_opt(sm, cf::sm_meta::SNAPSHOT, pb::SnapshotMeta::from(meta).encode_to_vec(), &sync)?;
         // Remove every other snapshot file and any partial download.
         let keep = self.path(&meta.snapshot_id);
         for entry in std::fs::read_dir(&self.dir)?.flatten() {
@@ -188,8 +160,7 @@ impl SnapshotStore {
     }
 
     fn current(&self) -> Result<Option<(Meta, File)>, StorageError> {
-        let meta: Option<pb::SnapshotMeta> =
-            StateMachine::sm_meta(&self.db, cf::sm_meta::SNAPSHOT)?;
+        let meta: Option<pb::SnapshotMeta> = StateMachine::sm_meta(&self.db, cf::sm_meta::SNAPSHOT)?;
         let Some(meta) = meta else { return Ok(None) };
         let meta: Meta = meta.try_into()?;
         let file = File::open(self.path(&meta.snapshot_id))?;
@@ -211,40 +182,23 @@ impl SnapshotStore {
             Some(b) => pb::StoredMembership::decode(b.as_slice())?.try_into()?,
             None => Membership::default(),
         };
-        let millis = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis());
+        let millis = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis());
         let snapshot_id = match applied {
             Some(l) => format!("{}-{}-{}", l.leader_id.term, l.index, millis),
             None => format!("0-0-{millis}"),
         };
-        let meta = Meta {
-            last_log_id: applied,
-            last_membership: membership,
-            snapshot_id,
-        };
-        let view = DbView {
-            snap,
-            cf: handle(&self.db, cf::STATE),
-        };
-        snapshot_file::write::<KvError>(&self.path(&meta.snapshot_id), |visit| {
-            view.for_each(visit)
-        })?;
+        let meta = Meta { last_log_id: applied, last_membership: membership, snapshot_id };
+        let view = DbView { snap, cf: handle(&self.db, cf::STATE) };
+        snapshot_file::write::<KvError>(&self.path(&meta.snapshot_id), |visit| view.for_each(visit))?;
         self.set_current(&meta)?;
         let file = File::open(self.path(&meta.snapshot_id))?;
         Ok((meta, file))
     }
 
     fn incoming(&self) -> Result<File, StorageError> {
-        let nanos = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos());
+        let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos());
         let path = self.dir.join(format!("incoming-{nanos}.part"));
-        Ok(File::options()
-            .read(true)
-            .write(true)
-            .create_new(true)
-            .open(path)?)
+        Ok(File::options().read(true).write(true).create_new(true).open(path)?)
     }
 }
 
@@ -255,10 +209,7 @@ impl From<KvError> for StorageError {
 }
 
 fn to_snapshot((meta, file): (Meta, File)) -> Snapshot<TypeConfig> {
-    Snapshot {
-        meta,
-        snapshot: Box::new(tokio::fs::File::from_std(file)),
-    }
+    Snapshot { meta, snapshot: Box::new(tokio::fs::File::from_std(file)) }
 }
 
 impl RaftSnapshotBuilder<TypeConfig> for SnapshotStore {
@@ -276,11 +227,8 @@ impl RaftSnapshotBuilder<TypeConfig> for SnapshotStore {
 impl RaftStateMachine<TypeConfig> for StateMachine {
     type SnapshotBuilder = SnapshotStore;
 
-    async fn applied_state(
-        &mut self,
-    ) -> Result<(Option<LogId<NodeId>>, Membership), RaftStorageError> {
-        self.read_applied()
-            .map_err(raft_err(StorageIOError::read_state_machine))
+    async fn applied_state(&mut self) -> Result<(Option<LogId<NodeId>>, Membership), RaftStorageError> {
+        self.read_applied().map_err(raft_err(StorageIOError::read_state_machine))
     }
 
     async fn apply<I>(&mut self, entries: I) -> Result<Vec<ApplyOutput>, RaftStorageError>
@@ -288,8 +236,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         I: IntoIterator<Item = Entry<TypeConfig>> + OptionalSend,
         I::IntoIter: OptionalSend,
     {
-        self.apply_entries(entries)
-            .map_err(raft_err(StorageIOError::write_state_machine))
+        self.apply_entries(entries).map_err(raft_err(StorageIOError::write_state_machine))
     }
 
     async fn get_snapshot_builder(&mut self) -> Self::SnapshotBuilder {
@@ -297,31 +244,17 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
     }
 
     async fn begin_receiving_snapshot(&mut self) -> Result<Box<tokio::fs::File>, RaftStorageError> {
-        let file = self
-            .snapshots
-            .incoming()
-            .map_err(raft_err(|e| StorageIOError::write_snapshot(None, e)))?;
+        let file = self.snapshots.incoming().map_err(raft_err(|e| StorageIOError::write_snapshot(None, e)))?;
         Ok(Box::new(tokio::fs::File::from_std(file)))
     }
 
-    async fn install_snapshot(
-        &mut self,
-        meta: &Meta,
-        snapshot: Box<tokio::fs::File>,
-    ) -> Result<(), RaftStorageError> {
+    async fn install_snapshot(&mut self, meta: &Meta, snapshot: Box<tokio::fs::File>) -> Result<(), RaftStorageError> {
         let mut file = snapshot.into_std().await;
-        self.install(meta, &mut file).map_err(raft_err(|e| {
-            StorageIOError::write_snapshot(Some(meta.signature()), e)
-        }))
+        self.install(meta, &mut file).map_err(raft_err(|e| StorageIOError::write_snapshot(Some(meta.signature()), e)))
     }
 
-    async fn get_current_snapshot(
-        &mut self,
-    ) -> Result<Option<Snapshot<TypeConfig>>, RaftStorageError> {
-        let current = self
-            .snapshots
-            .current()
-            .map_err(raft_err(|e| StorageIOError::read_snapshot(None, e)))?;
+    async fn get_current_snapshot(&mut self) -> Result<Option<Snapshot<TypeConfig>>, RaftStorageError> {
+        let current = self.snapshots.current().map_err(raft_err(|e| StorageIOError::read_snapshot(None, e)))?;
         Ok(current.map(to_snapshot))
     }
 }

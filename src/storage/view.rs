@@ -16,17 +16,11 @@ pub struct DbView<'a> {
 impl<'a> DbView<'a> {
     /// A view of the state as of now.
     pub fn new(db: &'a DB) -> Self {
-        DbView {
-            snap: db.snapshot(),
-            cf: handle(db, cf::STATE),
-        }
+        DbView { snap: db.snapshot(), cf: handle(db, cf::STATE) }
     }
 
     /// Visits every pair of the view, in key order.
-    pub fn for_each(
-        &self,
-        mut visit: impl FnMut(&[u8], &[u8]) -> Result<(), KvError>,
-    ) -> Result<(), KvError> {
+    pub fn for_each(&self, mut visit: impl FnMut(&[u8], &[u8]) -> Result<(), KvError>) -> Result<(), KvError> {
         for item in self.snap.iterator_cf(self.cf, IteratorMode::Start) {
             let (k, v) = item.map_err(kv_err)?;
             visit(&k, &v)?;
@@ -51,9 +45,7 @@ impl Kv for DbView<'_> {
         visit: &mut dyn FnMut(&[u8], &[u8]) -> bool,
     ) -> Result<(), KvError> {
         let start = after.unwrap_or(prefix);
-        let iter = self
-            .snap
-            .iterator_cf(self.cf, IteratorMode::From(start, Direction::Forward));
+        let iter = self.snap.iterator_cf(self.cf, IteratorMode::From(start, Direction::Forward));
         for item in iter {
             let (k, v) = item.map_err(kv_err)?;
             if !k.starts_with(prefix) {

@@ -45,12 +45,8 @@ impl TestCluster {
     /// Like `start`, with each node's config adjusted by `tweak`.
     pub async fn start_with(n: u64, tweak: impl Fn(&mut Config)) -> TestCluster {
         let dir = tempfile::tempdir().expect("tempdir");
-        let mut cluster = TestCluster {
-            dir,
-            faults: Faults::default(),
-            configs: BTreeMap::new(),
-            nodes: BTreeMap::new(),
-        };
+        let mut cluster =
+            TestCluster { dir, faults: Faults::default(), configs: BTreeMap::new(), nodes: BTreeMap::new() };
         for id in 1..=n {
             let mut c = test_config(id, cluster.dir.path());
             c.bootstrap = id == 1;
@@ -59,10 +55,7 @@ impl TestCluster {
             cluster.boot(id).await;
         }
         let leader = cluster.node(1).replica().clone();
-        leader
-            .wait_for_leader(Duration::from_secs(10))
-            .await
-            .expect("leader");
+        leader.wait_for_leader(Duration::from_secs(10)).await.expect("leader");
         for id in 2..=n {
             let info = cluster.node(id).replica().info().clone();
             leader.add_learner(id, info).await.expect("add learner");
@@ -104,9 +97,7 @@ impl TestCluster {
     }
 
     pub fn node(&self, id: u64) -> &Node {
-        self.nodes
-            .get(&id)
-            .unwrap_or_else(|| panic!("node {id} is not running"))
+        self.nodes.get(&id).unwrap_or_else(|| panic!("node {id} is not running"))
     }
 
     pub fn running(&self) -> Vec<u64> {
@@ -131,11 +122,8 @@ impl TestCluster {
     pub async fn leader(&self) -> u64 {
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
-            let views: Vec<Option<u64>> = self
-                .nodes
-                .values()
-                .map(|n| n.replica().raft().metrics().borrow().current_leader)
-                .collect();
+            let views: Vec<Option<u64>> =
+                self.nodes.values().map(|n| n.replica().raft().metrics().borrow().current_leader).collect();
             if let Some(Some(l)) = views.first() {
                 if self.nodes.contains_key(l) && views.iter().all(|v| *v == Some(*l)) {
                     return *l;
@@ -178,13 +166,7 @@ impl TestCluster {
     /// The leader's last applied index.
     pub async fn applied_on_leader(&self) -> u64 {
         let l = self.leader().await;
-        self.node(l)
-            .replica()
-            .raft()
-            .metrics()
-            .borrow()
-            .last_applied
-            .map_or(0, |l| l.index)
+        self.node(l).replica().raft().metrics().borrow().last_applied.map_or(0, |l| l.index)
     }
 
     pub async fn shutdown(mut self) {
@@ -195,16 +177,6 @@ impl TestCluster {
 }
 
 /// Reads a secret from one node's local state (stale read).
-pub async fn stale_value(
-    cluster: &TestCluster,
-    node: u64,
-    vault: &str,
-    name: &str,
-) -> Option<String> {
-    cluster
-        .client_of(node)
-        .get_secret(vault, name, None, ReadConsistency::Stale)
-        .await
-        .ok()
-        .map(|s| s.value)
+pub async fn stale_value(cluster: &TestCluster, node: u64, vault: &str, name: &str) -> Option<String> {
+    cluster.client_of(node).get_secret(vault, name, None, ReadConsistency::Stale).await.ok().map(|s| s.value)
 }

@@ -11,10 +11,7 @@ impl From<&Entry<TypeConfig>> for pb::Entry {
             EntryPayload::Normal(cmd) => pb::entry::Payload::Normal(cmd.clone()),
             EntryPayload::Membership(m) => pb::entry::Payload::Membership(m.into()),
         };
-        pb::Entry {
-            log_id: Some(e.log_id.into()),
-            payload: Some(payload),
-        }
+        pb::Entry { log_id: Some(e.log_id.into()), payload: Some(payload) }
     }
 }
 
@@ -26,9 +23,6 @@ impl TryFrom<pb::Entry> for Entry<TypeConfig> {
             pb::entry::Payload::Normal(cmd) => EntryPayload::Normal(cmd),
             pb::entry::Payload::Membership(m) => EntryPayload::Membership(m.into()),
         };
-        Ok(Entry {
-            log_id: required(e.log_id, "entry.log_id")?.try_into()?,
-            payload,
-        })
+        Ok(Entry { log_id: required(e.log_id, "entry.log_id")?.try_into()?, payload })
     }
 }

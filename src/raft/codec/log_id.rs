@@ -6,20 +6,14 @@ use crate::raft::NodeId;
 
 impl From<LogId<NodeId>> for pb::LogId {
     fn from(l: LogId<NodeId>) -> Self {
-        pb::LogId {
-            leader_id: Some(l.leader_id.into()),
-            index: l.index,
-        }
+        pb::LogId { leader_id: Some(l.leader_id.into()), index: l.index }
     }
 }
 
 impl TryFrom<pb::LogId> for LogId<NodeId> {
     type Error = CodecError;
     fn try_from(l: pb::LogId) -> Result<Self, CodecError> {
-        Ok(LogId::new(
-            required(l.leader_id, "log_id.leader_id")?.into(),
-            l.index,
-        ))
+        Ok(LogId::new(required(l.leader_id, "log_id.leader_id")?.into(), l.index))
     }
 }
 

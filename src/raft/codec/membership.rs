@@ -9,34 +9,20 @@ use crate::raft::{NodeId, NodeInfo};
 
 impl From<NodeInfo> for pb::Node {
     fn from(n: NodeInfo) -> Self {
-        pb::Node {
-            raft_addr: n.raft_addr,
-            api_addr: n.api_addr,
-            region: n.region,
-        }
+        pb::Node { raft_addr: n.raft_addr, api_addr: n.api_addr, region: n.region }
     }
 }
 
 impl From<pb::Node> for NodeInfo {
     fn from(n: pb::Node) -> Self {
-        NodeInfo {
-            raft_addr: n.raft_addr,
-            api_addr: n.api_addr,
-            region: n.region,
-        }
+        NodeInfo { raft_addr: n.raft_addr, api_addr: n.api_addr, region: n.region }
     }
 }
 
 impl From<&Membership<NodeId, NodeInfo>> for pb::Membership {
     fn from(m: &Membership<NodeId, NodeInfo>) -> Self {
         pb::Membership {
-            configs: m
-                .get_joint_config()
-                .iter()
-                .map(|c| pb::NodeIdSet {
-                    ids: c.iter().copied().collect(),
-                })
-                .collect(),
+            configs: m.get_joint_config().iter().map(|c| pb::NodeIdSet { ids: c.iter().copied().collect() }).collect(),
             nodes: m.nodes().map(|(id, n)| (*id, n.clone().into())).collect(),
         }
     }
@@ -44,23 +30,15 @@ impl From<&Membership<NodeId, NodeInfo>> for pb::Membership {
 
 impl From<pb::Membership> for Membership<NodeId, NodeInfo> {
     fn from(m: pb::Membership) -> Self {
-        let configs: Vec<BTreeSet<NodeId>> = m
-            .configs
-            .into_iter()
-            .map(|c| c.ids.into_iter().collect())
-            .collect();
-        let nodes: BTreeMap<NodeId, NodeInfo> =
-            m.nodes.into_iter().map(|(id, n)| (id, n.into())).collect();
+        let configs: Vec<BTreeSet<NodeId>> = m.configs.into_iter().map(|c| c.ids.into_iter().collect()).collect();
+        let nodes: BTreeMap<NodeId, NodeInfo> = m.nodes.into_iter().map(|(id, n)| (id, n.into())).collect();
         Membership::new(configs, nodes)
     }
 }
 
 impl From<&StoredMembership<NodeId, NodeInfo>> for pb::StoredMembership {
     fn from(m: &StoredMembership<NodeId, NodeInfo>) -> Self {
-        pb::StoredMembership {
-            log_id: opt_to_pb(*m.log_id()),
-            membership: Some(m.membership().into()),
-        }
+        pb::StoredMembership { log_id: opt_to_pb(*m.log_id()), membership: Some(m.membership().into()) }
     }
 }
 

@@ -1,8 +1,6 @@
 //! Peer RPC messages.
 
-use openraft::raft::{
-    AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, VoteRequest, VoteResponse,
-};
+use openraft::raft::{AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, VoteRequest, VoteResponse};
 use openraft::SnapshotMeta;
 
 use super::log_id::{opt_from_pb, opt_to_pb};
@@ -27,11 +25,7 @@ impl TryFrom<pb::AppendEntriesRequest> for AppendEntriesRequest<TypeConfig> {
         Ok(AppendEntriesRequest {
             vote: required(r.vote, "append.vote")?.try_into()?,
             prev_log_id: opt_from_pb(r.prev_log_id)?,
-            entries: r
-                .entries
-                .into_iter()
-                .map(TryInto::try_into)
-                .collect::<Result<_, _>>()?,
+            entries: r.entries.into_iter().map(TryInto::try_into).collect::<Result<_, _>>()?,
             leader_commit: opt_from_pb(r.leader_commit)?,
         })
     }
@@ -42,15 +36,13 @@ impl From<AppendEntriesResponse<NodeId>> for pb::AppendEntriesResponse {
         use pb::append_entries_response::Result as R;
         let result = match r {
             AppendEntriesResponse::Success => R::Success(pb::Blank {}),
-            AppendEntriesResponse::PartialSuccess(m) => R::PartialSuccess(pb::PartialSuccess {
-                matching: opt_to_pb(m),
-            }),
+            AppendEntriesResponse::PartialSuccess(m) => {
+                R::PartialSuccess(pb::PartialSuccess { matching: opt_to_pb(m) })
+            }
             AppendEntriesResponse::Conflict => R::Conflict(pb::Blank {}),
             AppendEntriesResponse::HigherVote(v) => R::HigherVote(v.into()),
         };
-        pb::AppendEntriesResponse {
-            result: Some(result),
-        }
+        pb::AppendEntriesResponse { result: Some(result) }
     }
 }
 
@@ -69,10 +61,7 @@ impl TryFrom<pb::AppendEntriesResponse> for AppendEntriesResponse<NodeId> {
 
 impl From<VoteRequest<NodeId>> for pb::VoteRequest {
     fn from(r: VoteRequest<NodeId>) -> Self {
-        pb::VoteRequest {
-            vote: Some(r.vote.into()),
-            last_log_id: opt_to_pb(r.last_log_id),
-        }
+        pb::VoteRequest { vote: Some(r.vote.into()), last_log_id: opt_to_pb(r.last_log_id) }
     }
 }
 
@@ -122,8 +111,7 @@ impl TryFrom<pb::SnapshotMeta> for SnapshotMeta<NodeId, NodeInfo> {
     fn try_from(m: pb::SnapshotMeta) -> Result<Self, CodecError> {
         Ok(SnapshotMeta {
             last_log_id: opt_from_pb(m.last_log_id)?,
-            last_membership: required(m.last_membership, "snapshot_meta.last_membership")?
-                .try_into()?,
+            last_membership: required(m.last_membership, "snapshot_meta.last_membership")?.try_into()?,
             snapshot_id: m.snapshot_id,
         })
     }

@@ -6,10 +6,7 @@ use crate::raft::NodeId;
 
 impl From<LeaderId<NodeId>> for pb::LeaderId {
     fn from(l: LeaderId<NodeId>) -> Self {
-        pb::LeaderId {
-            term: l.term,
-            node_id: l.node_id,
-        }
+        pb::LeaderId { term: l.term, node_id: l.node_id }
     }
 }
 
@@ -21,10 +18,7 @@ impl From<pb::LeaderId> for LeaderId<NodeId> {
 
 impl From<Vote<NodeId>> for pb::Vote {
     fn from(v: Vote<NodeId>) -> Self {
-        pb::Vote {
-            leader_id: Some(v.leader_id.into()),
-            committed: v.committed,
-        }
+        pb::Vote { leader_id: Some(v.leader_id.into()), committed: v.committed }
     }
 }
 
@@ -32,9 +26,6 @@ impl TryFrom<pb::Vote> for Vote<NodeId> {
     type Error = CodecError;
     fn try_from(v: pb::Vote) -> Result<Self, CodecError> {
         let leader_id: LeaderId<NodeId> = required(v.leader_id, "vote.leader_id")?.into();
-        Ok(Vote {
-            leader_id,
-            committed: v.committed,
-        })
+        Ok(Vote { leader_id, committed: v.committed })
     }
 }
