@@ -13,6 +13,10 @@ const REDACTED: &[&str] = &[
     ".coffer.v1.RestoreSecretRequest",
     ".coffer.v1.SnapshotChunk",
     ".coffer.raft.v1.InstallSnapshotRequest",
+    ".coffer.storage.v1.DataKey",
+    ".coffer.storage.v1.RewrapSecret",
+    ".coffer.v1.InitResponse",
+    ".coffer.v1.UnsealRequest",
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -24,6 +28,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "proto/coffer/v1/vault.proto",
         "proto/coffer/v1/secret.proto",
         "proto/coffer/v1/cluster.proto",
+        "proto/coffer/v1/operator.proto",
         "proto/raft/v1/raft.proto",
     ];
     tonic_prost_build::configure().skip_debug(REDACTED).compile_protos(&protos, &["proto"])?;

@@ -60,10 +60,14 @@ codes! {
     VersionConflict => Aborted, "Check-and-set failed: the latest version is not the expected one.";
     PurgeProtected => FailedPrecondition, "Purge protection forbids purging before the scheduled purge date.";
     PurgeProtectionPermanent => FailedPrecondition, "Purge protection cannot be turned off once on.";
+    Sealed => Unavailable, "This node is sealed: it holds no keys and serves no data until unsealed.";
+    Uninitialized => FailedPrecondition, "coffer has not been initialized: run `coffer operator init`.";
+    Integrity => DataLoss, "Stored data failed its integrity check (corrupt, tampered with or moved).";
+    InvalidShares => InvalidArgument, "The key shares are malformed or do not reconstruct the root key.";
     NotLeader => Unavailable, "This node is not the leader; retry on the leader.";
     NoLeader => Unavailable, "The cluster has no leader right now; retry later.";
     NotInitialized => FailedPrecondition, "The cluster has not been bootstrapped.";
-    AlreadyInitialized => AlreadyExists, "The node is already part of an initialized cluster.";
+    AlreadyInitialized => AlreadyExists, "Already initialized (the cluster is bootstrapped, or its keyring exists).";
     MembershipChange => FailedPrecondition, "The membership change is not allowed in the current state.";
     NodeNotFound => NotFound, "No member with that node id.";
     Unavailable => Unavailable, "The server or cluster cannot serve the request now; retry.";

@@ -27,9 +27,11 @@
 #![warn(missing_docs)]
 
 pub mod api;
+pub mod barrier;
 pub mod cli;
 pub mod client;
 pub mod config;
+pub mod crypto;
 pub mod error_code;
 pub mod node;
 pub mod proto;

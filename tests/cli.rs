@@ -65,6 +65,20 @@ fn start_servers(dir: &Path) -> Servers {
     }
 }
 
+/// `coffer operator init` with 3 shares (threshold 2), then unseals every node.
+fn init_and_unseal(addr: &str) -> Vec<String> {
+    let init = json(addr, &["operator", "init", "--key-shares", "3", "--key-threshold", "2"], None);
+    let shares: Vec<String> =
+        init["key_shares"].as_array().unwrap().iter().map(|s| s.as_str().unwrap().to_owned()).collect();
+    assert_eq!(shares.len(), 3);
+    let two = format!("{}\n{}\n", shares[0], shares[2]);
+    let status = json(addr, &["operator", "unseal"], Some(&two));
+    for n in status["nodes"].as_array().unwrap() {
+        assert_eq!(n["sealed"], false, "{n}");
+    }
+    shares
+}
+
 fn coffer(addr: &str, args: &[&str], stdin: Option<&str>) -> Output {
     let mut child = Command::new(BIN)
         .args(args)
@@ -108,6 +122,8 @@ fn secrets_lifecycle_through_the_cli() {
     let dir = tempfile::tempdir().unwrap();
     let s = start_servers(dir.path());
     let a = s.addr.as_str();
+    assert!(fails(a, &["vault", "create", "early"], None).contains("Uninitialized"));
+    init_and_unseal(a);
 
     ok(a, &["vault", "create", "payments"], None);
     assert!(fails(a, &["vault", "create", "payments"], None).contains("VaultAlreadyExists"));
@@ -182,6 +198,61 @@ fn secrets_lifecycle_through_the_cli() {
     let status = json(a, &["cluster", "status"], None);
     assert_eq!(status["members"].as_array().unwrap().len(), 3);
     assert!(ok(a, &["cluster", "status"], None).contains("leader"));
+}
+
+#[test]
+fn seal_and_unseal_with_shares() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = start_servers(dir.path());
+    let a = s.addr.as_str();
+    let shares = init_and_unseal(a);
+    ok(a, &["vault", "create", "v"], None);
+    ok(a, &["secret", "set", "v", "s"], Some("x"));
+    let node1 = a.split(',').next().unwrap();
+    // Stale reads are served by the node asked, so they show its own state.
+    let applied = || ok(node1, &["secret", "get", "v", "s", "--stale"], None);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while coffer(node1, &["secret", "get", "v", "s", "--stale"], None).status.code() != Some(0) {
+        assert!(Instant::now() < deadline, "node1 never applied the write");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+
+    // A sealed node refuses data requests but keeps its place in Raft.
+    ok(a, &["operator", "seal", "--node", node1], None);
+    assert!(fails(node1, &["secret", "get", "v", "s", "--stale"], None).contains("Sealed"));
+    let st = json(a, &["operator", "status", "--node", node1], None);
+    assert_eq!(st["nodes"][0]["sealed"], true);
+
+    // One share (threshold 2) is progress, not an unseal.
+    let st = json(a, &["operator", "unseal", "--node", node1], Some(&shares[1]));
+    assert_eq!((st["nodes"][0]["sealed"].as_bool(), st["nodes"][0]["progress"].as_u64()), (Some(true), Some(1)));
+    ok(a, &["operator", "unseal", "--node", node1, "--reset"], None);
+
+    // A mistyped share is rejected before it is used.
+    let mut typo = shares[0].clone();
+    typo.replace_range(typo.len() - 3.., "000");
+    assert!(fails(a, &["operator", "unseal", "--node", node1], Some(&typo)).contains("InvalidShares"));
+
+    // A share of another cluster combines into a wrong key: rejected, reset.
+    let other = "cofshare1-01".to_string() + &"ab".repeat(32);
+    let bad = format!("{}\n{}\n", shares[0], crate_share_with_checksum(&other));
+    assert!(fails(a, &["operator", "unseal", "--node", node1], Some(&bad)).contains("InvalidShares"));
+    assert_eq!(json(a, &["operator", "status", "--node", node1], None)["nodes"][0]["progress"], 0);
+
+    let two = format!("{}\n{}\n", shares[1], shares[2]);
+    ok(a, &["operator", "unseal", "--node", node1], Some(&two));
+    assert_eq!(applied(), "x\n");
+}
+
+/// A syntactically valid share (correct checksum) for `cofshare1-<hex>`
+/// whose y bytes are arbitrary.
+fn crate_share_with_checksum(text: &str) -> String {
+    let mut full = hex::decode(text.strip_prefix("cofshare1-").unwrap()).unwrap();
+    // x = 2 so it differs from the genuine share 1 it is combined with.
+    full[0] = 2;
+    let sum = coffer::crypto::sha256(&full);
+    full.extend_from_slice(&sum[..4]);
+    format!("cofshare1-{}", hex::encode(full))
 }
 
 #[test]

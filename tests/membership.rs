@@ -62,6 +62,7 @@ async fn save_snapshot_and_restore_a_new_cluster() {
     }
     client.set_secret(SetSecret::new("v", "gone", "x")).await.unwrap();
     client.delete_secret("v", "gone").await.unwrap();
+    let share = cluster.share.clone();
     let mut saved = Vec::new();
     let bytes = client.save_snapshot(&mut saved).await.unwrap();
     assert_eq!(bytes as usize, saved.len());
@@ -82,6 +83,8 @@ async fn save_snapshot_and_restore_a_new_cluster() {
     let client = coffer::client::Client::new([n1.api_addr().to_string()]).unwrap();
     client.add_learner(&n2.api_addr().to_string()).await.unwrap();
     client.promote(vec![2]).await.unwrap();
+    // The restored state is sealed under the old cluster's root key.
+    n1.replica().unseal(&share).unwrap();
     for (i, v) in versions.iter().enumerate() {
         let got = client.get_secret("v", "s", Some(v), ReadConsistency::Linearizable).await.unwrap();
         assert_eq!(got.value, format!("value-{i}"));
@@ -93,6 +96,7 @@ async fn save_snapshot_and_restore_a_new_cluster() {
     let only_n2 = coffer::client::Client::new([n2.api_addr().to_string()]).unwrap();
     let mut found = None;
     for _ in 0..100 {
+        let _ = n2.replica().unseal(&share);
         if let Ok(s) = only_n2.get_secret("v", "s", None, ReadConsistency::Stale).await {
             found = Some(s.value);
             break;

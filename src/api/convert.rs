@@ -3,7 +3,7 @@
 use tonic::Status;
 
 use crate::proto::api as pb;
-use crate::proto::storage::VaultRecord;
+use crate::proto::storage::{SecretMeta, VaultRecord};
 use crate::replica::Consistency;
 use crate::state::SecretView;
 
@@ -28,7 +28,7 @@ fn recovery_level(purge_protection: bool) -> &'static str {
 }
 
 /// A secret version's metadata as the API shows it.
-pub fn properties(view: &SecretView) -> pb::SecretProperties {
+pub fn properties(view: &SecretView, meta: &SecretMeta) -> pb::SecretProperties {
     let attrs = view.version.attributes.clone().unwrap_or_default();
     pb::SecretProperties {
         vault: view.vault.name.clone(),
@@ -37,8 +37,8 @@ pub fn properties(view: &SecretView) -> pb::SecretProperties {
         enabled: attrs.enabled,
         not_before: attrs.not_before,
         expires: attrs.expires,
-        content_type: attrs.content_type,
-        tags: attrs.tags,
+        content_type: meta.content_type.clone(),
+        tags: meta.tags.clone(),
         created: view.version.created,
         updated: view.version.updated,
         recoverable_days: view.vault.retention_days,
@@ -46,19 +46,18 @@ pub fn properties(view: &SecretView) -> pb::SecretProperties {
     }
 }
 
-/// A secret version with its value.
-pub fn secret(view: SecretView) -> Result<pb::Secret, Status> {
-    let properties = properties(&view);
-    let value = String::from_utf8(view.version.value)
+/// A secret version with its (opened) value.
+pub fn secret(view: &SecretView, meta: &SecretMeta, value: &[u8]) -> Result<pb::Secret, Status> {
+    let value = String::from_utf8(value.to_vec())
         .map_err(|_| super::status::status(crate::error_code::ErrorCode::Storage, "stored value is not UTF-8", None))?;
-    Ok(pb::Secret { properties: Some(properties), value })
+    Ok(pb::Secret { properties: Some(properties(view, meta)), value })
 }
 
 /// A soft-deleted secret.
-pub fn deleted(view: &SecretView) -> pb::DeletedSecret {
+pub fn deleted(view: &SecretView, meta: &SecretMeta) -> pb::DeletedSecret {
     let d = view.head.deleted.clone().unwrap_or_default();
     pb::DeletedSecret {
-        properties: Some(properties(view)),
+        properties: Some(properties(view, meta)),
         deleted_date: d.deleted_on,
         scheduled_purge_date: d.scheduled_purge,
     }

@@ -5,7 +5,9 @@
 
 pub mod cluster;
 pub mod convert;
+pub mod operator;
 pub mod paging;
+pub mod sealing;
 pub mod secrets;
 pub mod status;
 pub mod vaults;
@@ -14,6 +16,7 @@ use tonic::transport::server::Router;
 use tonic::transport::Server;
 
 use crate::proto::api::cluster_service_server::ClusterServiceServer;
+use crate::proto::api::operator_service_server::OperatorServiceServer;
 use crate::proto::api::secret_service_server::SecretServiceServer;
 use crate::proto::api::vault_service_server::VaultServiceServer;
 use crate::replica::Replica;
@@ -32,5 +35,6 @@ pub fn router(replica: Replica) -> Router {
                 .max_decoding_message_size(MAX_REQUEST_BYTES)
                 .max_encoding_message_size(MAX_REQUEST_BYTES),
         )
+        .add_service(OperatorServiceServer::new(operator::Operator::new(replica.clone())))
         .add_service(ClusterServiceServer::new(cluster::Cluster::new(replica)))
 }

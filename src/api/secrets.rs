@@ -1,13 +1,16 @@
 //! The secrets service: one handler per Azure Key Vault secret operation.
+//! Values, content types and tags cross the barrier here: sealed before they
+//! are proposed, opened after they are read.
 
 use tonic::{Request, Response, Status};
 
 use super::convert::{self, consistency};
 use super::paging;
+use super::sealing::{open_backup, open_meta, open_value, seal_backup, seal_meta, seal_value};
 use crate::proto::api::secret_service_server::SecretService;
 use crate::proto::api::{self as pb, Empty};
-use crate::proto::storage::{self as st, op::Kind};
-use crate::replica::Replica;
+use crate::proto::storage::{self as st, op::Kind, SecretMeta};
+use crate::replica::{Consistency, Replica};
 use crate::state::{secrets, validate, OpOutput, SecretView, StateError};
 
 /// Serves the secret operations of every vault.
@@ -21,11 +24,32 @@ impl Secrets {
         Secrets { replica }
     }
 
+    /// Fails with `Sealed` (or `Uninitialized`) unless this node holds keys.
+    fn ready(&self) -> Result<(), Status> {
+        self.replica.unsealed()?;
+        Ok(())
+    }
+
     async fn write_secret(&self, kind: Kind) -> Result<SecretView, Status> {
         match self.replica.write(kind).await? {
             OpOutput::Secret(view) => Ok(view),
             other => Err(unexpected(other)),
         }
+    }
+
+    /// Properties of versions, with their metadata opened.
+    fn describe(&self, views: &[SecretView]) -> Result<Vec<pb::SecretProperties>, Status> {
+        let keys = self.replica.unsealed()?;
+        views.iter().map(|v| Ok(convert::properties(v, &open_meta(&keys, v)?))).collect()
+    }
+
+    fn describe_deleted(&self, views: &[SecretView]) -> Result<Vec<pb::DeletedSecret>, Status> {
+        let keys = self.replica.unsealed()?;
+        views.iter().map(|v| Ok(convert::deleted(v, &open_meta(&keys, v)?))).collect()
+    }
+
+    fn one(&self, view: SecretView) -> Result<pb::SecretProperties, Status> {
+        Ok(self.describe(&[view])?.remove(0))
     }
 }
 
@@ -37,7 +61,7 @@ fn unexpected(out: OpOutput) -> Status {
 /// A new random version id: 128 bits as 32 lowercase hex characters.
 fn new_version() -> Result<String, Status> {
     let mut id = [0u8; 16];
-    aws_lc_rs::rand::fill(&mut id)
+    crate::crypto::random_fill(&mut id)
         .map_err(|_| super::status::status(crate::error_code::ErrorCode::Internal, "no randomness", None))?;
     Ok(hex::encode(id))
 }
@@ -57,33 +81,42 @@ impl SecretService for Secrets {
         if let Some(v) = r.expected_version.as_deref().filter(|v| !v.is_empty()) {
             validate::version(v)?;
         }
+        let version = new_version()?;
+        let meta = SecretMeta { content_type: r.content_type, tags: r.tags };
+        let (value, sealed_meta) = {
+            let keys = self.replica.unsealed()?;
+            let value = seal_value(&keys, &r.vault, &r.name, &version, r.value.as_bytes())?;
+            (value, seal_meta(&keys, &r.vault, &r.name, &version, &meta)?)
+        };
         let op = st::SetSecret {
             vault: r.vault,
             name: r.name,
-            version: new_version()?,
-            value: r.value.into_bytes(),
+            version,
+            value,
             attributes: Some(st::SecretAttributes {
                 enabled: r.enabled.unwrap_or(true),
                 not_before: r.not_before,
                 expires: r.expires,
-                content_type: r.content_type,
-                tags: r.tags,
+                sealed_meta,
             }),
             expected_version: r.expected_version,
         };
         let view = self.write_secret(Kind::SetSecret(op)).await?;
-        Ok(Response::new(convert::properties(&view)))
+        Ok(Response::new(convert::properties(&view, &meta)))
     }
 
     async fn get_secret(&self, req: Request<pb::GetSecretRequest>) -> Result<Response<pb::Secret>, Status> {
         let r = req.into_inner();
         check_ref(&r.vault, &r.name)?;
+        self.ready()?;
         let now = self.replica.clock().now();
         let view = self
             .replica
             .read(consistency(r.read.as_ref()), |kv| secrets::get(kv, &r.vault, &r.name, &r.version, now))
             .await?;
-        Ok(Response::new(convert::secret(view)?))
+        let keys = self.replica.unsealed()?;
+        let value = open_value(&keys, &view)?;
+        Ok(Response::new(convert::secret(&view, &open_meta(&keys, &view)?, &value)?))
     }
 
     async fn list_secrets(
@@ -92,8 +125,7 @@ impl SecretService for Secrets {
     ) -> Result<Response<pb::ListSecretsResponse>, Status> {
         let r = req.into_inner();
         let (page, token) = self.list(&r, false).await?;
-        let secrets = page.iter().map(convert::properties).collect();
-        Ok(Response::new(pb::ListSecretsResponse { secrets, continuation_token: token }))
+        Ok(Response::new(pb::ListSecretsResponse { secrets: self.describe(&page)?, continuation_token: token }))
     }
 
     async fn list_secret_versions(
@@ -102,6 +134,7 @@ impl SecretService for Secrets {
     ) -> Result<Response<pb::ListSecretsResponse>, Status> {
         let r = req.into_inner();
         check_ref(&r.vault, &r.name)?;
+        self.ready()?;
         let size = paging::page_size(r.max_results, self.replica.limits())?;
         let after = match paging::decode(&r.continuation_token)? {
             None => None,
@@ -112,8 +145,7 @@ impl SecretService for Secrets {
             .read(consistency(r.read.as_ref()), |kv| secrets::list_versions(kv, &r.vault, &r.name, after, size + 1))
             .await?;
         let (page, token) = paging::paginate(views, size, |v| v.version.seq.to_string());
-        let secrets = page.iter().map(convert::properties).collect();
-        Ok(Response::new(pb::ListSecretsResponse { secrets, continuation_token: token }))
+        Ok(Response::new(pb::ListSecretsResponse { secrets: self.describe(&page)?, continuation_token: token }))
     }
 
     async fn update_secret(
@@ -125,30 +157,50 @@ impl SecretService for Secrets {
         if !r.version.is_empty() {
             validate::version(&r.version)?;
         }
-        if r.replace_tags {
-            validate::attributes(&r.tags, "")?;
-        }
+        self.ready()?;
+        // Content type and tags are sealed: read the version, patch, reseal.
+        // The version id is pinned so a concurrent set cannot redirect this.
+        let current = self
+            .replica
+            .read(Consistency::Linearizable, |kv| secrets::get_any(kv, &r.vault, &r.name, &r.version))
+            .await?;
+        let version = current.version.version.clone();
+        let meta_changes = r.content_type.is_some() || r.replace_tags;
+        let sealed_meta = if meta_changes {
+            let keys = self.replica.unsealed()?;
+            let mut meta = open_meta(&keys, &current)?;
+            if let Some(ct) = r.content_type {
+                meta.content_type = ct;
+            }
+            if r.replace_tags {
+                meta.tags = r.tags;
+            }
+            validate::attributes(&meta.tags, &meta.content_type)?;
+            Some(seal_meta(&keys, &r.vault, &r.name, &version, &meta)?)
+        } else {
+            None
+        };
         let op = st::UpdateSecret {
             vault: r.vault,
             name: r.name,
-            version: r.version,
+            version,
             enabled: r.enabled,
             not_before: r.not_before,
             expires: r.expires,
-            content_type: r.content_type,
-            tags: r.replace_tags.then_some(st::Tags { tags: r.tags }),
             clear_not_before: r.clear_not_before,
             clear_expires: r.clear_expires,
+            sealed_meta,
         };
         let view = self.write_secret(Kind::UpdateSecret(op)).await?;
-        Ok(Response::new(convert::properties(&view)))
+        Ok(Response::new(self.one(view)?))
     }
 
     async fn delete_secret(&self, req: Request<pb::SecretRef>) -> Result<Response<pb::DeletedSecret>, Status> {
         let r = req.into_inner();
         check_ref(&r.vault, &r.name)?;
+        self.ready()?;
         let view = self.write_secret(Kind::DeleteSecret(st::DeleteSecret { vault: r.vault, name: r.name })).await?;
-        Ok(Response::new(convert::deleted(&view)))
+        Ok(Response::new(self.describe_deleted(&[view])?.remove(0)))
     }
 
     async fn get_deleted_secret(
@@ -157,9 +209,12 @@ impl SecretService for Secrets {
     ) -> Result<Response<pb::DeletedSecret>, Status> {
         let r = req.into_inner();
         check_ref(&r.vault, &r.name)?;
-        let view =
-            self.replica.read(consistency(r.read.as_ref()), |kv| secrets::get_deleted(kv, &r.vault, &r.name)).await?;
-        Ok(Response::new(convert::deleted(&view)))
+        self.ready()?;
+        let view = self
+            .replica
+            .read(consistency(r.read.as_ref()), |kv| secrets::get_deleted(kv, &r.vault, &r.name))
+            .await?;
+        Ok(Response::new(self.describe_deleted(&[view])?.remove(0)))
     }
 
     async fn list_deleted_secrets(
@@ -168,7 +223,7 @@ impl SecretService for Secrets {
     ) -> Result<Response<pb::ListDeletedSecretsResponse>, Status> {
         let r = req.into_inner();
         let (page, token) = self.list(&r, true).await?;
-        let secrets = page.iter().map(convert::deleted).collect();
+        let secrets = self.describe_deleted(&page)?;
         Ok(Response::new(pb::ListDeletedSecretsResponse { secrets, continuation_token: token }))
     }
 
@@ -178,13 +233,15 @@ impl SecretService for Secrets {
     ) -> Result<Response<pb::SecretProperties>, Status> {
         let r = req.into_inner();
         check_ref(&r.vault, &r.name)?;
+        self.ready()?;
         let view = self.write_secret(Kind::RecoverSecret(st::RecoverSecret { vault: r.vault, name: r.name })).await?;
-        Ok(Response::new(convert::properties(&view)))
+        Ok(Response::new(self.one(view)?))
     }
 
     async fn purge_deleted_secret(&self, req: Request<pb::SecretRef>) -> Result<Response<Empty>, Status> {
         let r = req.into_inner();
         check_ref(&r.vault, &r.name)?;
+        self.ready()?;
         let op = st::PurgeSecret { vault: r.vault, name: r.name, scheduled: false };
         self.replica.write(Kind::PurgeSecret(op)).await?;
         Ok(Response::new(Empty {}))
@@ -196,9 +253,11 @@ impl SecretService for Secrets {
     ) -> Result<Response<pb::SecretBackupBlob>, Status> {
         let r = req.into_inner();
         check_ref(&r.vault, &r.name)?;
+        self.ready()?;
         let backup =
             self.replica.read(consistency(r.read.as_ref()), |kv| secrets::backup(kv, &r.vault, &r.name)).await?;
-        Ok(Response::new(pb::SecretBackupBlob { blob: prost::Message::encode_to_vec(&backup) }))
+        let blob = seal_backup(&self.replica.unsealed()?, &r.vault, backup)?;
+        Ok(Response::new(pb::SecretBackupBlob { blob }))
     }
 
     async fn restore_secret(
@@ -207,11 +266,12 @@ impl SecretService for Secrets {
     ) -> Result<Response<pb::SecretProperties>, Status> {
         let r = req.into_inner();
         validate::name("vault", &r.vault)?;
-        let backup: st::SecretBackup = prost::Message::decode(r.blob.as_slice())
-            .map_err(|_| StateError::InvalidBackup("not a coffer secret backup".into()))?;
+        let backup = open_backup(&self.replica.unsealed()?, &r.vault, &r.blob).map_err(|_| {
+            StateError::InvalidBackup("not a backup of this cluster, or corrupt".into())
+        })?;
         let op = st::RestoreSecret { vault: r.vault, backup: Some(backup) };
         let view = self.write_secret(Kind::RestoreSecret(op)).await?;
-        Ok(Response::new(convert::properties(&view)))
+        Ok(Response::new(self.one(view)?))
     }
 }
 
@@ -219,6 +279,7 @@ impl Secrets {
     /// One page of live or deleted secrets.
     async fn list(&self, r: &pb::ListSecretsRequest, deleted: bool) -> Result<(Vec<SecretView>, String), Status> {
         validate::name("vault", &r.vault)?;
+        self.ready()?;
         let size = paging::page_size(r.max_results, self.replica.limits())?;
         let after = paging::decode(&r.continuation_token)?;
         let views = self

@@ -36,6 +36,12 @@ impl From<StateError> for Status {
     }
 }
 
+impl From<crate::barrier::BarrierError> for Status {
+    fn from(e: crate::barrier::BarrierError) -> Status {
+        status(e.code(), e.to_string(), None)
+    }
+}
+
 /// A malformed request.
 pub fn invalid(message: impl Into<String>) -> Status {
     status(ErrorCode::InvalidArgument, message, None)

@@ -21,6 +21,12 @@ impl Vaults {
         Vaults { replica }
     }
 
+    /// Fails with `Sealed` (or `Uninitialized`) unless this node holds keys.
+    fn ready(&self) -> Result<(), Status> {
+        self.replica.unsealed()?;
+        Ok(())
+    }
+
     async fn write_vault(&self, kind: Kind) -> Result<pb::Vault, Status> {
         match self.replica.write(kind).await? {
             OpOutput::Vault(v) => Ok(convert::vault(v)),
@@ -33,6 +39,7 @@ impl Vaults {
 impl VaultService for Vaults {
     async fn create_vault(&self, req: Request<pb::CreateVaultRequest>) -> Result<Response<pb::Vault>, Status> {
         let r = req.into_inner();
+        self.ready()?;
         validate::name("vault", &r.name)?;
         let retention_days = match r.retention_days {
             0 => validate::DEFAULT_RETENTION_DAYS,
@@ -45,6 +52,7 @@ impl VaultService for Vaults {
 
     async fn get_vault(&self, req: Request<pb::GetVaultRequest>) -> Result<Response<pb::Vault>, Status> {
         let r = req.into_inner();
+        self.ready()?;
         let v = self.replica.read(consistency(r.read.as_ref()), |kv| vaults::get(kv, &r.name)).await?;
         Ok(Response::new(convert::vault(v)))
     }
@@ -54,6 +62,7 @@ impl VaultService for Vaults {
         req: Request<pb::ListVaultsRequest>,
     ) -> Result<Response<pb::ListVaultsResponse>, Status> {
         let r = req.into_inner();
+        self.ready()?;
         let size = paging::page_size(r.max_results, self.replica.limits())?;
         let after = paging::decode(&r.continuation_token)?;
         let all =
@@ -65,6 +74,7 @@ impl VaultService for Vaults {
 
     async fn update_vault(&self, req: Request<pb::UpdateVaultRequest>) -> Result<Response<pb::Vault>, Status> {
         let r = req.into_inner();
+        self.ready()?;
         validate::name("vault", &r.name)?;
         let op = st::UpdateVault { name: r.name, purge_protection: r.purge_protection };
         Ok(Response::new(self.write_vault(Kind::UpdateVault(op)).await?))
@@ -72,6 +82,7 @@ impl VaultService for Vaults {
 
     async fn delete_vault(&self, req: Request<pb::DeleteVaultRequest>) -> Result<Response<Empty>, Status> {
         let r = req.into_inner();
+        self.ready()?;
         validate::name("vault", &r.name)?;
         self.replica.write(Kind::DeleteVault(st::DeleteVault { name: r.name })).await?;
         Ok(Response::new(Empty {}))

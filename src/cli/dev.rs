@@ -49,6 +49,8 @@ pub async fn run(args: DevArgs) -> CliResult {
     }
     let addrs: Vec<String> = nodes.iter().map(|n| n.api_addr().to_string()).collect();
     wait_for_voters(&addrs, args.nodes as usize).await.map_err(fail)?;
+    let key_file = args.dir.join("unseal-key");
+    unseal_all(&addrs, &key_file).await?;
 
     let dir = std::fs::canonicalize(&args.dir).unwrap_or(args.dir.clone());
     println!("coffer dev cluster is running: {} nodes, data in {}", args.nodes, dir.display());
@@ -62,13 +64,53 @@ pub async fn run(args: DevArgs) -> CliResult {
     println!("  coffer secret get demo db-password");
     println!("  coffer cluster status");
     println!();
-    println!("This is a development cluster: plaintext, no authentication. Ctrl-C stops it.");
+    println!("This is a development cluster: its single unseal key is stored in plaintext at");
+    println!("{}, and there is no TLS or authentication yet. Ctrl-C stops it.", key_file.display());
     wait_for_signal().await;
     println!("stopping");
     for n in nodes {
         n.shutdown().await;
     }
     Ok(())
+}
+
+/// Dev only: initializes with a single key share kept in a plaintext file
+/// beside the data, and unseals every node with it.
+async fn unseal_all(addrs: &[String], key_file: &std::path::Path) -> CliResult {
+    let client = Client::new(addrs.iter().cloned())?;
+    let status = client.seal_status(&addrs[0]).await?;
+    let share = if status.initialized {
+        let text = std::fs::read_to_string(key_file).map_err(|e| {
+            CliError::usage(format!(
+                "the dev cluster is initialized but {} is unreadable ({e}); unseal with `coffer operator unseal`",
+                key_file.display()
+            ))
+        })?;
+        zeroize::Zeroizing::new(text.trim().to_owned())
+    } else {
+        let mut shares = client.operator_init(1, 1).await?;
+        let share = shares.remove(0);
+        write_private(key_file, share.as_str())?;
+        share
+    };
+    for addr in addrs {
+        client.unseal(addr, &share).await?;
+    }
+    Ok(())
+}
+
+/// Writes a file only its owner can read.
+fn write_private(path: &std::path::Path, text: &str) -> CliResult {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(|e| CliError::usage(format!("cannot write {}: {e}", path.display())))?;
+    f.write_all(text.as_bytes()).map_err(|e| CliError::usage(format!("cannot write {}: {e}", path.display())))
 }
 
 async fn wait_for_voters(addrs: &[String], want: usize) -> Result<(), String> {

@@ -7,6 +7,7 @@
 mod bench;
 mod cluster;
 mod dev;
+mod operator;
 mod output;
 mod secret;
 mod server;
@@ -62,6 +63,9 @@ enum Command {
     /// Secrets.
     #[command(subcommand)]
     Secret(secret::SecretCmd),
+    /// Initialize, unseal, seal; rotate the data key.
+    #[command(subcommand)]
+    Operator(operator::OperatorCmd),
     /// Drive load against a running cluster and report throughput and latency.
     Bench(bench::BenchArgs),
 }
@@ -127,6 +131,10 @@ async fn run(cli: Cli) -> CliResult {
         Command::Secret(cmd) => {
             init_logging("warn");
             secret::run(cmd, &connect(&cli.addr, cli.timeout)?, cli.format).await
+        }
+        Command::Operator(cmd) => {
+            init_logging("warn");
+            operator::run(cmd, &connect(&cli.addr, cli.timeout)?, cli.format).await
         }
         Command::Bench(args) => {
             init_logging("error");

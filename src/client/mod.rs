@@ -18,6 +18,7 @@
 
 mod cluster;
 mod error;
+mod operator;
 mod secrets;
 mod vaults;
 

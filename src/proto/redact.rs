@@ -97,6 +97,37 @@ impl fmt::Debug for raft::InstallSnapshotRequest {
     }
 }
 
+impl fmt::Debug for storage::DataKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DataKey").field("term", &self.term).field("key", &Redacted(self.key.len())).finish()
+    }
+}
+
+impl fmt::Debug for storage::RewrapSecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RewrapSecret")
+            .field("vault", &self.vault)
+            .field("name", &self.name)
+            .field("version", &self.version)
+            .finish_non_exhaustive()
+    }
+}
+
+impl fmt::Debug for api::InitResponse {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("InitResponse")
+            .field("key_shares", &format_args!("<{} redacted>", self.key_shares.len()))
+            .field("key_threshold", &self.key_threshold)
+            .finish()
+    }
+}
+
+impl fmt::Debug for api::UnsealRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("UnsealRequest").field("key_share", &"<redacted>").field("reset", &self.reset).finish()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

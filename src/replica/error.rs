@@ -35,6 +35,8 @@ pub enum ReplicaError {
     NodeNotFound(NodeId),
     #[error("invalid argument: {0}")]
     InvalidArgument(String),
+    #[error(transparent)]
+    Barrier(#[from] crate::barrier::BarrierError),
 }
 
 impl ReplicaError {
@@ -51,6 +53,7 @@ impl ReplicaError {
             ReplicaError::AlreadyInitialized => ErrorCode::AlreadyInitialized,
             ReplicaError::NodeNotFound(_) => ErrorCode::NodeNotFound,
             ReplicaError::InvalidArgument(_) => ErrorCode::InvalidArgument,
+            ReplicaError::Barrier(e) => e.code(),
         }
     }
 

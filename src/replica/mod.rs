@@ -10,6 +10,7 @@ pub mod clock;
 pub mod cluster;
 pub mod error;
 pub mod leadership;
+pub mod operator;
 pub mod proposer;
 pub mod purger;
 
@@ -20,6 +21,7 @@ pub use clock::Clock;
 pub use error::{ReplicaError, Result};
 pub use proposer::Proposer;
 
+use crate::barrier::Barrier;
 use crate::config::Limits;
 use crate::proto::storage::{op, Op};
 use crate::raft::{NodeId, NodeInfo, Raft};
@@ -52,6 +54,7 @@ struct Inner {
     reader: StateReader,
     proposer: Proposer,
     clock: Clock,
+    barrier: Barrier,
     limits: Limits,
 }
 
@@ -60,7 +63,7 @@ impl Replica {
     pub fn new(id: NodeId, info: NodeInfo, raft: Raft, reader: StateReader, limits: Limits) -> Self {
         let clock = Clock::default();
         let proposer = Proposer::start(raft.clone(), clock.clone());
-        Replica { inner: Arc::new(Inner { id, info, raft, reader, proposer, clock, limits }) }
+        Replica { inner: Arc::new(Inner { id, info, raft, reader, proposer, clock, barrier: Barrier::default(), limits }) }
     }
 
     /// This node's id.
@@ -76,6 +79,11 @@ impl Replica {
     /// The Raft handle.
     pub fn raft(&self) -> &Raft {
         &self.inner.raft
+    }
+
+    /// This node's encryption barrier.
+    pub fn barrier(&self) -> &Barrier {
+        &self.inner.barrier
     }
 
     /// This node's clock.

@@ -3,8 +3,8 @@
 
 use super::error::StateError;
 use super::kv::Txn;
-use super::{secrets, vaults, SecretView};
-use crate::proto::storage::{op::Kind, Command, VaultRecord};
+use super::{secrets, security, vaults, SecretView};
+use crate::proto::storage::{op::Kind, Command, SecurityRecord, VaultRecord};
 
 /// What a successful operation produced.
 #[derive(Debug, Clone)]
@@ -13,6 +13,8 @@ pub enum OpOutput {
     Vault(VaultRecord),
     /// A secret version after the operation (without its value).
     Secret(SecretView),
+    /// The security record after the operation.
+    Security(SecurityRecord),
     /// Nothing to report.
     Done,
 }
@@ -57,5 +59,8 @@ fn apply_op(txn: &mut Txn<'_>, now: i64, kind: &Kind) -> Result<OpOutput, StateE
         Kind::RecoverSecret(op) => secrets::recover(txn, now, op).map(OpOutput::Secret),
         Kind::PurgeSecret(op) => secrets::purge(txn, now, op).map(|()| OpOutput::Done),
         Kind::RestoreSecret(op) => secrets::restore(txn, now, op).map(OpOutput::Secret),
+        Kind::RewrapSecret(op) => secrets::rewrap(txn, op).map(|()| OpOutput::Done),
+        Kind::InitSecurity(op) => security::init(txn, now, op).map(OpOutput::Security),
+        Kind::RotateKeyring(op) => security::rotate(txn, now, op).map(OpOutput::Security),
     }
 }

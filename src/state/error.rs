@@ -46,6 +46,10 @@ pub enum StateError {
     VersionConflict { expected: String, actual: String },
     #[error("purge protection: '{name}' cannot be purged before {scheduled}")]
     PurgeProtected { name: String, scheduled: i64 },
+    #[error("security is already initialized")]
+    SecurityInitialized,
+    #[error("coffer is not initialized: run `coffer operator init`")]
+    SecurityUninitialized,
     #[error("storage: {0}")]
     Storage(String),
     #[error("corrupt record at '{0}'")]
@@ -74,6 +78,8 @@ impl StateError {
             SecretAlreadyExists(_) => ErrorCode::SecretAlreadyExists,
             VersionConflict { .. } => ErrorCode::VersionConflict,
             PurgeProtected { .. } => ErrorCode::PurgeProtected,
+            SecurityInitialized => ErrorCode::AlreadyInitialized,
+            SecurityUninitialized => ErrorCode::Uninitialized,
             Storage(_) => ErrorCode::Storage,
             Corrupt(_) => ErrorCode::Storage,
         }

@@ -3,9 +3,13 @@
 //!
 //! | key                          | record                |
 //! |------------------------------|-----------------------|
+//! | `sys/security`               | `SecurityRecord`      |
 //! | `v/{vault}`                  | `VaultRecord`         |
 //! | `s/{vault}/{name}`           | `SecretHead`          |
 //! | `sv/{vault}/{name}/{version}`| `SecretVersionRecord` |
+
+/// The security record (sealed keyring, seal parameters).
+pub const SECURITY: &[u8] = b"sys/security";
 
 /// Prefix of all vault records.
 pub const VAULTS: &[u8] = b"v/";

@@ -13,6 +13,7 @@ pub mod error;
 pub mod keys;
 pub mod kv;
 pub mod secrets;
+pub mod security;
 pub mod validate;
 pub mod vaults;
 

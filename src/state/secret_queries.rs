@@ -112,3 +112,43 @@ pub fn due_for_purge(kv: &dyn Kv, now: i64, limit: usize) -> Result<Vec<(String,
     }
     Ok(due)
 }
+
+/// A secret version found under an older keyring term.
+pub struct StaleVersion {
+    /// Its vault.
+    pub vault: String,
+    /// Its secret's name.
+    pub name: String,
+    /// The version record (sealed value and meta).
+    pub version: SecretVersionRecord,
+}
+
+/// Every live or deleted secret version whose value is sealed under a term
+/// older than `active`.
+pub fn under_old_terms(kv: &dyn Kv, active: u32) -> Result<Vec<StaleVersion>> {
+    let mut out = Vec::new();
+    for vault in vaults::list(kv, None, usize::MAX)? {
+        let mut names = Vec::new();
+        record::scan(kv, &keys::secret_heads(&vault.name), None, |_, h: SecretHead| {
+            names.push(h.name);
+            true
+        })?;
+        for name in names {
+            for v in all_versions(kv, &vault.name, &name)? {
+                if crate::crypto::aead::term_of(&v.value).is_ok_and(|t| t < active) {
+                    out.push(StaleVersion { vault: vault.name.clone(), name: name.clone(), version: v });
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// A version of a live secret (`""`: the latest) regardless of its
+/// attributes, without opening anything: for updates.
+pub fn get_any(kv: &dyn Kv, vault: &str, name: &str, ver: &str) -> Result<SecretView> {
+    let vault_rec = vaults::get(kv, vault)?;
+    let head = live_head(kv, vault, name)?;
+    let record = version(kv, vault, &head, ver)?;
+    Ok(SecretView { vault: vault_rec, head, version: record })
+}

@@ -7,7 +7,7 @@ use super::error::{Result, StateError};
 use super::kv::{Kv, Txn};
 use super::{keys, record, validate, vaults};
 use crate::proto::storage::{
-    DeleteSecret, DeletedInfo, PurgeSecret, RecoverSecret, RestoreSecret, SecretAttributes, SecretHead,
+    DeleteSecret, DeletedInfo, PurgeSecret, RecoverSecret, RestoreSecret, RewrapSecret, SecretAttributes, SecretHead,
     SecretVersionRecord, SetSecret, UpdateSecret, VaultRecord,
 };
 
@@ -81,7 +81,6 @@ pub(super) fn set(txn: &mut Txn<'_>, now: i64, op: &SetSecret) -> Result<SecretV
     validate::name("secret", &op.name)?;
     validate::version(&op.version)?;
     let attrs = op.attributes.clone().unwrap_or_default();
-    validate::attributes(&attrs.tags, &attrs.content_type)?;
     let existing = head(txn, &op.vault, &op.name)?;
     if existing.as_ref().is_some_and(|h| h.deleted.is_some()) {
         return Err(StateError::SecretDeleted(op.name.clone()));
@@ -119,7 +118,6 @@ pub(super) fn update(txn: &mut Txn<'_>, now: i64, op: &UpdateSecret) -> Result<S
     let mut record = version(txn, &op.vault, &head, &op.version)?;
     let attrs = record.attributes.get_or_insert_with(SecretAttributes::default);
     patch(attrs, op);
-    validate::attributes(&attrs.tags, &attrs.content_type)?;
     record.updated = now;
     txn.put(keys::secret_version(&op.vault, &op.name, &record.version), record.encode_to_vec());
     Ok(view(vault, head, record))
@@ -139,11 +137,8 @@ fn patch(attrs: &mut SecretAttributes, op: &UpdateSecret) {
     } else if op.expires.is_some() {
         attrs.expires = op.expires;
     }
-    if let Some(ct) = &op.content_type {
-        attrs.content_type = ct.clone();
-    }
-    if let Some(tags) = &op.tags {
-        attrs.tags = tags.tags.clone();
+    if let Some(meta) = &op.sealed_meta {
+        attrs.sealed_meta = meta.clone();
     }
 }
 
@@ -190,6 +185,20 @@ pub(super) fn purge(txn: &mut Txn<'_>, now: i64, op: &PurgeSecret) -> Result<()>
         txn.delete(k);
     }
     txn.delete(keys::secret_head(&op.vault, &op.name));
+    Ok(())
+}
+
+pub(super) fn rewrap(txn: &mut Txn<'_>, op: &RewrapSecret) -> Result<()> {
+    let head = live_head(txn, &op.vault, &op.name)?;
+    let mut record = version(txn, &op.vault, &head, &op.version)?;
+    if record.value != op.old_value {
+        return Err(StateError::VersionConflict { expected: "unchanged value".into(), actual: "changed".into() });
+    }
+    record.value = op.new_value.clone();
+    if !op.new_sealed_meta.is_empty() {
+        record.attributes.get_or_insert_with(SecretAttributes::default).sealed_meta = op.new_sealed_meta.clone();
+    }
+    txn.put(keys::secret_version(&op.vault, &op.name, &record.version), record.encode_to_vec());
     Ok(())
 }
 

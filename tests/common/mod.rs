@@ -20,6 +20,8 @@ pub struct TestCluster {
     pub faults: Faults,
     configs: BTreeMap<u64, Config>,
     nodes: BTreeMap<u64, Node>,
+    /// The single Shamir share of the root key (1-of-1 in tests).
+    pub share: String,
 }
 
 /// Fast Raft timings so elections finish quickly in tests.
@@ -46,7 +48,7 @@ impl TestCluster {
     pub async fn start_with(n: u64, tweak: impl Fn(&mut Config)) -> TestCluster {
         let dir = tempfile::tempdir().expect("tempdir");
         let mut cluster =
-            TestCluster { dir, faults: Faults::default(), configs: BTreeMap::new(), nodes: BTreeMap::new() };
+            TestCluster { dir, faults: Faults::default(), configs: BTreeMap::new(), nodes: BTreeMap::new(), share: String::new() };
         for id in 1..=n {
             let mut c = test_config(id, cluster.dir.path());
             c.bootstrap = id == 1;
@@ -63,7 +65,23 @@ impl TestCluster {
         if n > 1 {
             leader.promote((2..=n).collect()).await.expect("promote");
         }
+        let shares = leader.init_security(1, 1).await.expect("init security");
+        cluster.share = shares[0].to_string();
+        for id in 2..=n {
+            cluster.unseal(id).await;
+        }
         cluster
+    }
+
+    /// Unseals node `id` once it holds the security record.
+    pub async fn unseal(&self, id: u64) {
+        let replica = self.node(id).replica();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while replica.security_record().expect("read").is_none() {
+            assert!(Instant::now() < deadline, "node {id} never received the keyring");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        replica.unseal(&self.share).expect("unseal");
     }
 
     /// Starts node `id` from its config; pins its ports so restarts reuse them.
@@ -140,9 +158,10 @@ impl TestCluster {
         node.shutdown().await;
     }
 
-    /// Restarts a killed node from its data dir.
+    /// Restarts a killed node from its data dir and unseals it.
     pub async fn restart(&mut self, id: u64) {
         self.boot(id).await;
+        self.unseal(id).await;
     }
 
     /// Kills node `id`, deletes its whole data dir and starts it empty.
@@ -152,6 +171,7 @@ impl TestCluster {
         }
         std::fs::remove_dir_all(&self.configs[&id].data_dir).expect("wipe");
         self.boot(id).await;
+        self.unseal(id).await;
     }
 
     /// Waits until node `id` has applied at least `index`.

@@ -1,0 +1,75 @@
+//! The operator service: initialize, unseal, seal, rotate, rewrap.
+
+use tonic::{Request, Response, Status};
+
+use crate::proto::api::operator_service_server::OperatorService;
+use crate::proto::api::{self as pb, Empty};
+use crate::replica::operator::SealStatus;
+use crate::replica::Replica;
+
+/// Serves operator actions on the receiving node.
+pub struct Operator {
+    replica: Replica,
+}
+
+impl Operator {
+    /// The service over `replica`.
+    pub fn new(replica: Replica) -> Self {
+        Operator { replica }
+    }
+
+    fn status_pb(&self, s: SealStatus) -> pb::SealStatus {
+        pb::SealStatus {
+            initialized: s.initialized,
+            sealed: s.sealed,
+            seal_type: "shamir".into(),
+            key_shares: s.key_shares,
+            key_threshold: s.key_threshold,
+            progress: s.progress,
+            keyring_term: s.keyring_term,
+            node_id: self.replica.id(),
+        }
+    }
+}
+
+#[tonic::async_trait]
+impl OperatorService for Operator {
+    async fn init(&self, req: Request<pb::InitRequest>) -> Result<Response<pb::InitResponse>, Status> {
+        let r = req.into_inner();
+        let shares = self.replica.init_security(r.key_shares, r.key_threshold).await?;
+        Ok(Response::new(pb::InitResponse {
+            key_shares: shares.iter().map(|s| s.as_str().to_owned()).collect(),
+            key_threshold: r.key_threshold,
+        }))
+    }
+
+    async fn unseal(&self, req: Request<pb::UnsealRequest>) -> Result<Response<pb::SealStatus>, Status> {
+        let r = req.into_inner();
+        if r.reset {
+            self.replica.barrier().reset_progress();
+            return Ok(Response::new(self.status_pb(self.replica.seal_status()?)));
+        }
+        let status = self.replica.unseal(&r.key_share)?;
+        Ok(Response::new(self.status_pb(status)))
+    }
+
+    async fn seal(&self, _: Request<Empty>) -> Result<Response<pb::SealStatus>, Status> {
+        self.replica.barrier().seal();
+        tracing::info!("sealed by operator request");
+        Ok(Response::new(self.status_pb(self.replica.seal_status()?)))
+    }
+
+    async fn status(&self, _: Request<Empty>) -> Result<Response<pb::SealStatus>, Status> {
+        Ok(Response::new(self.status_pb(self.replica.seal_status()?)))
+    }
+
+    async fn rotate(&self, _: Request<Empty>) -> Result<Response<pb::SealStatus>, Status> {
+        let status = self.replica.rotate_keyring().await?;
+        Ok(Response::new(self.status_pb(status)))
+    }
+
+    async fn rewrap(&self, _: Request<Empty>) -> Result<Response<pb::RewrapResponse>, Status> {
+        let (rewrapped, remaining) = self.replica.rewrap().await?;
+        Ok(Response::new(pb::RewrapResponse { rewrapped, remaining }))
+    }
+}

@@ -1,0 +1,21 @@
+//! Associated data: where a ciphertext belongs. Decrypting it anywhere else
+//! fails, so a ciphertext copied or swapped between objects is detected.
+
+/// The keyring, sealed under the root key.
+pub const KEYRING: &[u8] = b"coffer/v1/keyring";
+
+/// A secret version's value.
+pub fn secret_value(vault: &str, name: &str, version: &str) -> Vec<u8> {
+    format!("coffer/v1/secret-value/{vault}/{name}/{version}").into_bytes()
+}
+
+/// A secret version's content type and tags.
+pub fn secret_meta(vault: &str, name: &str, version: &str) -> Vec<u8> {
+    format!("coffer/v1/secret-meta/{vault}/{name}/{version}").into_bytes()
+}
+
+/// A backup blob of the secret `name` (restorable into any vault of the
+/// same cluster, so the vault is not bound).
+pub fn secret_backup(name: &str) -> Vec<u8> {
+    format!("coffer/v1/secret-backup/{name}").into_bytes()
+}

@@ -1,0 +1,249 @@
+//! The encryption barrier. Storage, the Raft log, snapshots and backups are
+//! untrusted: everything sensitive is sealed here before it is proposed and
+//! opened here after it is read. A node holds keys only while unsealed.
+//!
+//! - The **root key** (256 bits) exists only in memory of unsealed nodes, or
+//!   split into Shamir shares held by operators, or in a node's local seal.
+//! - The **keyring** holds the data keys, one per term. It is replicated
+//!   sealed under the root key (`sys/security`); new writes use the active
+//!   term, older terms stay for reading. Rotation adds a term.
+//! - Each ciphertext names its term and is bound by associated data to its
+//!   place ([`aad`]), so it cannot be moved to another object.
+//!
+//! [`Barrier::unsealed`] returns an [`Unsealed`] capability: the only way to
+//! encrypt or decrypt, so code that skips the seal check does not compile.
+
+pub mod aad;
+pub mod keyring;
+pub mod shares;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{RwLock, RwLockReadGuard};
+
+use zeroize::Zeroizing;
+
+pub use keyring::Keyring;
+
+use crate::crypto::{aead, shamir, CryptoError, Key256};
+use crate::error_code::ErrorCode;
+use crate::proto::storage::SecurityRecord;
+
+/// Why the barrier refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BarrierError {
+    /// This node holds no keys.
+    #[error("this node is sealed: unseal it with `coffer operator unseal`")]
+    Sealed,
+    /// The cluster has no keyring yet.
+    #[error("coffer is not initialized: run `coffer operator init`")]
+    Uninitialized,
+    /// Decryption failed: tampered, moved or foreign ciphertext.
+    #[error("integrity check failed: stored data is corrupt or was moved")]
+    Integrity,
+    /// The shares did not reconstruct the root key.
+    #[error("invalid key shares: {0}")]
+    InvalidShares(String),
+    /// A cryptographic failure other than integrity.
+    #[error("crypto: {0}")]
+    Crypto(CryptoError),
+}
+
+impl BarrierError {
+    /// The stable code of this error.
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            BarrierError::Sealed => ErrorCode::Sealed,
+            BarrierError::Uninitialized => ErrorCode::Uninitialized,
+            BarrierError::Integrity => ErrorCode::Integrity,
+            BarrierError::InvalidShares(_) => ErrorCode::InvalidShares,
+            BarrierError::Crypto(_) => ErrorCode::Internal,
+        }
+    }
+}
+
+impl From<CryptoError> for BarrierError {
+    fn from(e: CryptoError) -> Self {
+        match e {
+            CryptoError::Integrity | CryptoError::Format(_) | CryptoError::UnknownTerm(_) => BarrierError::Integrity,
+            CryptoError::Shares(s) => BarrierError::InvalidShares(s.into()),
+            e => BarrierError::Crypto(e),
+        }
+    }
+}
+
+enum State {
+    Sealed { shares: Vec<shamir::Share> },
+    Unsealed { root: Key256, keyring: Keyring },
+}
+
+/// One node's barrier.
+pub struct Barrier {
+    state: RwLock<State>,
+    /// Encryptions under the active term by this node (nonce budget).
+    encryptions: AtomicU64,
+}
+
+impl Default for Barrier {
+    fn default() -> Self {
+        Barrier { state: RwLock::new(State::Sealed { shares: Vec::new() }), encryptions: AtomicU64::new(0) }
+    }
+}
+
+/// What `seal status` shows of a node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SealState {
+    /// Whether the node holds no keys.
+    pub sealed: bool,
+    /// Shares submitted towards the threshold.
+    pub progress: u32,
+    /// Active keyring term (0 while sealed).
+    pub keyring_term: u32,
+}
+
+impl Barrier {
+    fn read(&self) -> RwLockReadGuard<'_, State> {
+        self.state.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, State> {
+        self.state.write().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The capability to encrypt and decrypt, if this node is unsealed.
+    pub fn unsealed(&self) -> Result<Unsealed<'_>, BarrierError> {
+        let guard = self.read();
+        match &*guard {
+            State::Sealed { .. } => Err(BarrierError::Sealed),
+            State::Unsealed { .. } => Ok(Unsealed { guard, encryptions: &self.encryptions }),
+        }
+    }
+
+    /// Seal state for status reports.
+    pub fn state(&self) -> SealState {
+        match &*self.read() {
+            State::Sealed { shares } => SealState { sealed: true, progress: shares.len() as u32, keyring_term: 0 },
+            State::Unsealed { keyring, .. } => {
+                SealState { sealed: false, progress: 0, keyring_term: keyring.active_term() }
+            }
+        }
+    }
+
+    /// Unseals with the root key, checked by opening the replicated keyring.
+    pub fn unseal_with_root(&self, root: Key256, record: &SecurityRecord) -> Result<(), BarrierError> {
+        let keyring = Keyring::open(&root, &record.sealed_keyring)?;
+        *self.write() = State::Unsealed { root, keyring };
+        self.encryptions.store(0, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Adds one Shamir share; unseals once `threshold` shares are in. Wrong
+    /// shares are detected when the keyring does not open, and reset the
+    /// progress. Returns the number of shares held (0 once unsealed).
+    pub fn submit_share(&self, share: shamir::Share, record: &SecurityRecord) -> Result<u32, BarrierError> {
+        let mut state = self.write();
+        let shares = match &mut *state {
+            State::Unsealed { .. } => return Ok(0),
+            State::Sealed { shares } => shares,
+        };
+        if shares.iter().any(|s| s.x == share.x) {
+            return Err(BarrierError::InvalidShares("this share was already submitted".into()));
+        }
+        shares.push(share);
+        if (shares.len() as u32) < record.key_threshold {
+            return Ok(shares.len() as u32);
+        }
+        let combined = shamir::combine(shares);
+        shares.clear();
+        let root = combined.ok().and_then(|bytes| Key256::from_slice(&bytes));
+        let keyring = root.as_ref().map(|r| Keyring::open(r, &record.sealed_keyring));
+        match (root, keyring) {
+            (Some(root), Some(Ok(keyring))) => {
+                *state = State::Unsealed { root, keyring };
+                self.encryptions.store(0, Ordering::Relaxed);
+                Ok(0)
+            }
+            _ => Err(BarrierError::InvalidShares("the shares do not reconstruct the root key; progress reset".into())),
+        }
+    }
+
+    /// Discards submitted shares.
+    pub fn reset_progress(&self) {
+        if let State::Sealed { shares } = &mut *self.write() {
+            shares.clear();
+        }
+    }
+
+    /// Drops every key from memory.
+    pub fn seal(&self) {
+        *self.write() = State::Sealed { shares: Vec::new() };
+    }
+
+    /// Picks up a keyring rotated by another node. Cheap when unchanged.
+    pub fn refresh(&self, record: &SecurityRecord) -> Result<(), BarrierError> {
+        {
+            match &*self.read() {
+                State::Unsealed { keyring, .. } if keyring.active_term() != record.active_term => {}
+                _ => return Ok(()),
+            }
+        }
+        let mut state = self.write();
+        if let State::Unsealed { root, keyring } = &mut *state {
+            if keyring.active_term() != record.active_term {
+                *keyring = Keyring::open(root, &record.sealed_keyring)?;
+                self.encryptions.store(0, Ordering::Relaxed);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Proof that the node is unsealed, and the keys that come with it. Holds
+/// a read lock: use it for one request's crypto, never across an await.
+pub struct Unsealed<'a> {
+    guard: RwLockReadGuard<'a, State>,
+    encryptions: &'a AtomicU64,
+}
+
+impl Unsealed<'_> {
+    fn parts(&self) -> (&Key256, &Keyring) {
+        match &*self.guard {
+            State::Unsealed { root, keyring } => (root, keyring),
+            State::Sealed { .. } => unreachable!("Unsealed is only built from an unsealed state"),
+        }
+    }
+
+    /// Encrypts under the active data key, bound to `aad`.
+    pub fn encrypt(&self, aad: &[u8], plaintext: &[u8]) -> Result<Vec<u8>, BarrierError> {
+        let (_, keyring) = self.parts();
+        self.encryptions.fetch_add(1, Ordering::Relaxed);
+        let (term, key) = keyring.active();
+        Ok(aead::seal(key, term, aad, plaintext)?)
+    }
+
+    /// Decrypts a ciphertext of any term in the keyring.
+    pub fn decrypt(&self, aad: &[u8], ciphertext: &[u8]) -> Result<Zeroizing<Vec<u8>>, BarrierError> {
+        let (_, keyring) = self.parts();
+        let term = aead::term_of(ciphertext)?;
+        let key = keyring.get(term).ok_or(CryptoError::UnknownTerm(term))?;
+        Ok(aead::open(key, aad, ciphertext)?)
+    }
+
+    /// Whether this node has used the active key so often that it must be
+    /// rotated before random nonces could repeat.
+    pub fn rotation_due(&self) -> bool {
+        self.encryptions.load(Ordering::Relaxed) >= aead::MAX_ENCRYPTIONS_PER_TERM
+    }
+
+    /// The active term.
+    pub fn active_term(&self) -> u32 {
+        self.parts().1.active_term()
+    }
+
+    /// A keyring with one more term, sealed under the root key, for a
+    /// rotation proposal: `(sealed keyring, new term)`.
+    pub fn rotated_keyring(&self, now: i64) -> Result<(Vec<u8>, u32), BarrierError> {
+        let (root, keyring) = self.parts();
+        let next = keyring.with_new_term(now)?;
+        Ok((next.seal(root)?, next.active_term()))
+    }
+}

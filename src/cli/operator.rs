@@ -1,0 +1,185 @@
+//! `coffer operator …`: initialize, unseal, seal, rotate. Key shares are
+//! read from stdin, never from arguments.
+
+use std::io::BufRead;
+
+use clap::Subcommand;
+use serde_json::json;
+
+use super::{output, CliError, CliResult, Format};
+use crate::client::types as pb;
+use crate::client::Client;
+
+#[derive(Subcommand)]
+pub enum OperatorCmd {
+    /// Create the root key (split into Shamir shares) and the keyring. Prints
+    /// the shares once.
+    Init {
+        #[arg(long, default_value_t = 5)]
+        key_shares: u32,
+        #[arg(long, default_value_t = 3)]
+        key_threshold: u32,
+    },
+    /// Submit key shares (one per line on stdin) to a node, or to every node
+    /// of --addr when --node is not given.
+    Unseal {
+        #[arg(long)]
+        node: Option<String>,
+        /// Discard the shares submitted so far instead.
+        #[arg(long)]
+        reset: bool,
+    },
+    /// Drop a node's keys from memory (every node of --addr without --node).
+    Seal {
+        #[arg(long)]
+        node: Option<String>,
+    },
+    /// Show each node's seal status.
+    Status {
+        #[arg(long)]
+        node: Option<String>,
+    },
+    /// Add a new data key term; new writes use it.
+    Rotate,
+    /// Re-encrypt everything still under older data key terms.
+    Rewrap,
+}
+
+fn nodes(client: &Client, node: Option<String>) -> Vec<String> {
+    node.map(|n| vec![n]).unwrap_or_else(|| client.endpoints())
+}
+
+fn status_json(s: &pb::SealStatus, addr: &str) -> serde_json::Value {
+    json!({
+        "node": addr, "node_id": s.node_id, "initialized": s.initialized, "sealed": s.sealed,
+        "seal_type": s.seal_type, "key_shares": s.key_shares, "key_threshold": s.key_threshold,
+        "progress": s.progress, "keyring_term": s.keyring_term,
+    })
+}
+
+fn print_statuses(format: Format, rows: Vec<(String, Result<pb::SealStatus, String>)>) {
+    let items: Vec<serde_json::Value> = rows
+        .iter()
+        .map(|(addr, r)| match r {
+            Ok(s) => status_json(s, addr),
+            Err(e) => json!({ "node": addr, "error": e }),
+        })
+        .collect();
+    match format {
+        Format::Json => output::json(&json!({ "nodes": items })),
+        Format::Table => {
+            let table: Vec<Vec<String>> = items
+                .iter()
+                .map(|v| {
+                    let f = |k: &str| output::plain(&v[k]);
+                    if v.get("error").is_some() {
+                        vec![f("node"), "-".into(), "unreachable".into(), "-".into(), "-".into()]
+                    } else {
+                        let state = if v["sealed"] == true { "sealed" } else { "unsealed" };
+                        let progress = format!("{}/{}", f("progress"), f("key_threshold"));
+                        vec![f("node"), f("node_id"), state.into(), progress, f("keyring_term")]
+                    }
+                })
+                .collect();
+            output::table(&["node", "id", "state", "unseal progress", "keyring term"], &table);
+        }
+    }
+}
+
+pub async fn run(cmd: OperatorCmd, client: &Client, format: Format) -> CliResult {
+    match cmd {
+        OperatorCmd::Init { key_shares, key_threshold } => {
+            let shares = client.operator_init(key_shares, key_threshold).await?;
+            match format {
+                Format::Json => output::json(&json!({
+                    "key_shares": shares.iter().map(|s| s.as_str()).collect::<Vec<_>>(),
+                    "key_threshold": key_threshold,
+                })),
+                Format::Table => {
+                    for (i, s) in shares.iter().enumerate() {
+                        println!("Key share {}: {}", i + 1, s.as_str());
+                    }
+                    println!();
+                    println!("coffer is initialized. The node that ran init is unsealed; unseal every");
+                    println!("other node with {key_threshold} of these {key_shares} shares: coffer operator unseal --node ADDR");
+                    println!("The shares are shown only now and stored nowhere. Keep them apart and safe.");
+                }
+            }
+        }
+        OperatorCmd::Unseal { node, reset } => {
+            let targets = nodes(client, node);
+            let mut rows = Vec::new();
+            if reset {
+                for addr in targets {
+                    let r = client.unseal_reset(&addr).await.map_err(|e| e.to_string());
+                    rows.push((addr, r));
+                }
+            } else {
+                let shares = read_shares()?;
+                for addr in targets {
+                    let mut last = Err("no share given".to_string());
+                    for share in &shares {
+                        last = client.unseal(&addr, share).await.map_err(|e| e.to_string());
+                        if last.as_ref().is_ok_and(|s| !s.sealed) || last.is_err() {
+                            break;
+                        }
+                    }
+                    rows.push((addr, last));
+                }
+            }
+            let all_ok = rows.iter().all(|(_, r)| r.is_ok());
+            let first_err = rows.iter().find_map(|(_, r)| r.as_ref().err().cloned());
+            print_statuses(format, rows);
+            if !all_ok {
+                return Err(CliError::new(crate::error_code::ErrorCode::InvalidShares, first_err.unwrap_or_default()));
+            }
+        }
+        OperatorCmd::Seal { node } => {
+            let mut rows = Vec::new();
+            for addr in nodes(client, node) {
+                let r = client.seal(&addr).await.map_err(|e| e.to_string());
+                rows.push((addr, r));
+            }
+            print_statuses(format, rows);
+        }
+        OperatorCmd::Status { node } => {
+            let mut rows = Vec::new();
+            for addr in nodes(client, node) {
+                let r = client.seal_status(&addr).await.map_err(|e| e.to_string());
+                rows.push((addr, r));
+            }
+            print_statuses(format, rows);
+        }
+        OperatorCmd::Rotate => {
+            let s = client.rotate().await?;
+            output::record(format, json!({ "keyring_term": s.keyring_term }));
+        }
+        OperatorCmd::Rewrap => {
+            let mut total = 0;
+            loop {
+                let (done, remaining) = client.rewrap().await?;
+                total += done;
+                if remaining == 0 {
+                    break;
+                }
+            }
+            output::record(format, json!({ "rewrapped": total }));
+        }
+    }
+    Ok(())
+}
+
+/// Key shares from stdin, one per line.
+fn read_shares() -> CliResult<Vec<zeroize::Zeroizing<String>>> {
+    let mut shares = Vec::new();
+    for line in std::io::stdin().lock().lines() {
+        let line = zeroize::Zeroizing::new(line.map_err(|e| CliError::usage(format!("cannot read stdin: {e}")))?);
+        if !line.trim().is_empty() {
+            shares.push(zeroize::Zeroizing::new(line.trim().to_owned()));
+        }
+    }
+    if shares.is_empty() {
+        return Err(CliError::usage("give the key shares on stdin, one per line"));
+    }
+    Ok(shares)
+}

@@ -1,0 +1,59 @@
+//! Operator actions. Seal, unseal and status address one node (each node
+//! holds its own keys); init and rotate go to the cluster.
+
+use zeroize::Zeroizing;
+
+use super::types::operator_service_client::OperatorServiceClient;
+use super::types::{self as pb, Empty};
+use super::{Client, Result, Retry};
+
+fn svc(ch: tonic::transport::Channel) -> OperatorServiceClient<tonic::transport::Channel> {
+    OperatorServiceClient::new(ch)
+}
+
+impl Client {
+    /// Initializes the cluster's keyring; returns the root key's shares
+    /// (shown once: keep them safe and apart).
+    pub async fn operator_init(&self, key_shares: u32, key_threshold: u32) -> Result<Vec<Zeroizing<String>>> {
+        let req = pb::InitRequest { key_shares, key_threshold };
+        let resp = self
+            .run(Retry::IfNotSent, |ch| async move { svc(ch).init(req).await.map(|r| r.into_inner()) })
+            .await?;
+        Ok(resp.key_shares.into_iter().map(Zeroizing::new).collect())
+    }
+
+    /// Submits one key share to the node at `addr`.
+    pub async fn unseal(&self, addr: &str, key_share: &str) -> Result<pb::SealStatus> {
+        let req = pb::UnsealRequest { key_share: key_share.into(), reset: false };
+        Ok(svc(self.channel(addr)?).unseal(req).await?.into_inner())
+    }
+
+    /// Discards the shares submitted so far to the node at `addr`.
+    pub async fn unseal_reset(&self, addr: &str) -> Result<pb::SealStatus> {
+        let req = pb::UnsealRequest { key_share: String::new(), reset: true };
+        Ok(svc(self.channel(addr)?).unseal(req).await?.into_inner())
+    }
+
+    /// Seals the node at `addr`.
+    pub async fn seal(&self, addr: &str) -> Result<pb::SealStatus> {
+        Ok(svc(self.channel(addr)?).seal(Empty {}).await?.into_inner())
+    }
+
+    /// The seal status of the node at `addr`.
+    pub async fn seal_status(&self, addr: &str) -> Result<pb::SealStatus> {
+        Ok(svc(self.channel(addr)?).status(Empty {}).await?.into_inner())
+    }
+
+    /// Rotates the data key.
+    pub async fn rotate(&self) -> Result<pb::SealStatus> {
+        self.run(Retry::IfNotSent, |ch| async move { svc(ch).rotate(Empty {}).await.map(|r| r.into_inner()) }).await
+    }
+
+    /// Re-encrypts one batch of objects under old terms: `(rewrapped, remaining)`.
+    pub async fn rewrap(&self) -> Result<(u64, u64)> {
+        let r = self
+            .run(Retry::IfNotSent, |ch| async move { svc(ch).rewrap(Empty {}).await.map(|r| r.into_inner()) })
+            .await?;
+        Ok((r.rewrapped, r.remaining))
+    }
+}

@@ -1,0 +1,144 @@
+//! Operator actions on a node: initialize the keyring, unseal and seal,
+//! rotate the data key, re-encrypt old data under the newest key.
+
+use zeroize::Zeroizing;
+
+use super::error::{ReplicaError, Result};
+use super::{Consistency, Replica};
+use crate::barrier::{aad, shares, BarrierError, Keyring, Unsealed};
+use crate::crypto::{shamir, Key256};
+use crate::proto::storage::{op::Kind, InitSecurity, RewrapSecret, RotateKeyring, SecurityRecord};
+use crate::state::{secrets, security, OpOutput};
+
+/// Most versions re-encrypted per `rewrap` call.
+const REWRAP_BATCH: usize = 256;
+
+/// A node's seal status.
+#[derive(Debug, Clone)]
+pub struct SealStatus {
+    /// Whether the cluster's keyring exists.
+    pub initialized: bool,
+    /// Whether this node holds no keys.
+    pub sealed: bool,
+    /// Shamir parameters of the root key.
+    pub key_shares: u32,
+    /// Shares needed to unseal.
+    pub key_threshold: u32,
+    /// Shares submitted so far on this node.
+    pub progress: u32,
+    /// Active keyring term (0 while sealed).
+    pub keyring_term: u32,
+}
+
+impl Replica {
+    /// The replicated security record, from this node's local state.
+    pub fn security_record(&self) -> Result<Option<SecurityRecord>> {
+        Ok(self.reader().read(security::get)?)
+    }
+
+    /// The capability to encrypt and decrypt, with the keyring brought up to
+    /// date with any rotation this node has applied.
+    pub fn unsealed(&self) -> Result<Unsealed<'_>> {
+        let record = self.security_record()?.ok_or(BarrierError::Uninitialized)?;
+        self.barrier().refresh(&record)?;
+        Ok(self.barrier().unsealed()?)
+    }
+
+    /// This node's seal status.
+    pub fn seal_status(&self) -> Result<SealStatus> {
+        let record = self.security_record()?;
+        let st = self.barrier().state();
+        Ok(SealStatus {
+            initialized: record.is_some(),
+            sealed: st.sealed,
+            key_shares: record.as_ref().map_or(0, |r| r.key_shares),
+            key_threshold: record.as_ref().map_or(0, |r| r.key_threshold),
+            progress: st.progress,
+            keyring_term: st.keyring_term,
+        })
+    }
+
+    /// Creates the root key (split into Shamir shares) and the keyring, and
+    /// unseals this node. Returns the encoded shares: shown once, kept nowhere.
+    pub async fn init_security(&self, key_shares: u32, key_threshold: u32) -> Result<Vec<Zeroizing<String>>> {
+        if !(1..=255).contains(&key_shares) || !(1..=key_shares).contains(&key_threshold) {
+            return Err(ReplicaError::InvalidArgument("need 1 <= key-threshold <= key-shares <= 255".into()));
+        }
+        if self.security_record()?.is_some() {
+            return Err(crate::state::StateError::SecurityInitialized.into());
+        }
+        let root = Key256::generate().map_err(BarrierError::from)?;
+        let keyring = Keyring::generate()?;
+        let sealed_keyring = keyring.seal(&root)?;
+        let split = shamir::split(root.expose(), key_shares as u8, key_threshold as u8).map_err(BarrierError::from)?;
+        let op = InitSecurity { sealed_keyring, active_term: keyring.active_term(), key_shares, key_threshold };
+        let record = match self.write(Kind::InitSecurity(op)).await? {
+            OpOutput::Security(r) => r,
+            _ => return Err(ReplicaError::Unavailable("unexpected apply output".into())),
+        };
+        self.barrier().unseal_with_root(root, &record)?;
+        Ok(split.iter().map(|s| Zeroizing::new(shares::encode(s))).collect())
+    }
+
+    /// Submits one key share to this node.
+    pub fn unseal(&self, share: &str) -> Result<SealStatus> {
+        let record = self.security_record()?.ok_or(BarrierError::Uninitialized)?;
+        let share = shares::decode(share)
+            .ok_or_else(|| BarrierError::InvalidShares("malformed or mistyped key share".into()))?;
+        self.barrier().submit_share(share, &record)?;
+        self.seal_status()
+    }
+
+    /// Unseals this node with the root key itself (from a local seal).
+    pub fn unseal_with_root(&self, root: Key256) -> Result<()> {
+        let record = self.security_record()?.ok_or(BarrierError::Uninitialized)?;
+        Ok(self.barrier().unseal_with_root(root, &record)?)
+    }
+
+    /// Adds a data key term through Raft; new writes use it.
+    pub async fn rotate_keyring(&self) -> Result<SealStatus> {
+        let (sealed_keyring, active_term, previous_term) = {
+            let keys = self.unsealed()?;
+            let (sealed, term) = keys.rotated_keyring(self.clock().now())?;
+            (sealed, term, keys.active_term())
+        };
+        self.write(Kind::RotateKeyring(RotateKeyring { sealed_keyring, active_term, previous_term })).await?;
+        self.unsealed()?;
+        self.seal_status()
+    }
+
+    /// Re-encrypts up to a batch of secret versions that are still under an
+    /// older term. Returns `(rewrapped, remaining)`; call until remaining is 0.
+    pub async fn rewrap(&self) -> Result<(u64, u64)> {
+        let active = self.unsealed()?.active_term();
+        let stale = self.read(Consistency::Linearizable, |kv| secrets::under_old_terms(kv, active)).await?;
+        let remaining = stale.len().saturating_sub(REWRAP_BATCH) as u64;
+        let mut done = 0;
+        for v in stale.into_iter().take(REWRAP_BATCH) {
+            let op = {
+                let keys = self.unsealed()?;
+                let value_aad = aad::secret_value(&v.vault, &v.name, &v.version.version);
+                let meta_aad = aad::secret_meta(&v.vault, &v.name, &v.version.version);
+                let value = keys.decrypt(&value_aad, &v.version.value)?;
+                let meta = v.version.attributes.as_ref().map(|a| a.sealed_meta.as_slice()).unwrap_or_default();
+                let new_sealed_meta =
+                    if meta.is_empty() { Vec::new() } else { keys.encrypt(&meta_aad, &keys.decrypt(&meta_aad, meta)?)? };
+                RewrapSecret {
+                    vault: v.vault.clone(),
+                    name: v.name.clone(),
+                    version: v.version.version.clone(),
+                    new_value: keys.encrypt(&value_aad, &value)?,
+                    old_value: v.version.value.clone(),
+                    new_sealed_meta,
+                }
+            };
+            match self.write(Kind::RewrapSecret(op)).await {
+                Ok(_) => done += 1,
+                // Changed or removed meanwhile: nothing to re-encrypt.
+                Err(ReplicaError::State(_)) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok((done, remaining))
+    }
+}

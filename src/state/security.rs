@@ -1,0 +1,48 @@
+//! The security record: the sealed keyring and the seal parameters. Apply
+//! only stores what the proposer sealed; it never sees a key.
+
+use prost::Message;
+
+use super::error::{Result, StateError};
+use super::kv::{Kv, Txn};
+use super::{keys, record};
+use crate::proto::storage::{InitSecurity, RotateKeyring, SecurityRecord};
+
+/// The security record, if coffer has been initialized.
+pub fn get(kv: &dyn Kv) -> Result<Option<SecurityRecord>> {
+    record::load(kv, keys::SECURITY)
+}
+
+pub(super) fn init(txn: &mut Txn<'_>, now: i64, op: &InitSecurity) -> Result<SecurityRecord> {
+    if get(txn)?.is_some() {
+        return Err(StateError::SecurityInitialized);
+    }
+    if op.sealed_keyring.is_empty() || op.active_term == 0 {
+        return Err(StateError::InvalidArgument("empty keyring".into()));
+    }
+    let rec = SecurityRecord {
+        sealed_keyring: op.sealed_keyring.clone(),
+        active_term: op.active_term,
+        key_shares: op.key_shares,
+        key_threshold: op.key_threshold,
+        initialized: now,
+        rotated: now,
+    };
+    txn.put(keys::SECURITY.to_vec(), rec.encode_to_vec());
+    Ok(rec)
+}
+
+pub(super) fn rotate(txn: &mut Txn<'_>, now: i64, op: &RotateKeyring) -> Result<SecurityRecord> {
+    let mut rec = get(txn)?.ok_or(StateError::SecurityUninitialized)?;
+    if rec.active_term != op.previous_term || op.active_term != op.previous_term + 1 {
+        return Err(StateError::VersionConflict {
+            expected: format!("keyring term {}", op.previous_term),
+            actual: format!("keyring term {}", rec.active_term),
+        });
+    }
+    rec.sealed_keyring = op.sealed_keyring.clone();
+    rec.active_term = op.active_term;
+    rec.rotated = now;
+    txn.put(keys::SECURITY.to_vec(), rec.encode_to_vec());
+    Ok(rec)
+}
