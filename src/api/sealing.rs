@@ -12,12 +12,24 @@ use crate::state::SecretView;
 const BACKUP_AAD: &[u8] = b"coffer/v1/secret-backup";
 
 /// Seals a version's value for `vault/name/version`.
-pub fn seal_value(keys: &Unsealed<'_>, vault: &str, name: &str, version: &str, value: &[u8]) -> Result<Vec<u8>, BarrierError> {
+pub fn seal_value(
+    keys: &Unsealed<'_>,
+    vault: &str,
+    name: &str,
+    version: &str,
+    value: &[u8],
+) -> Result<Vec<u8>, BarrierError> {
     keys.encrypt(&aad::secret_value(vault, name, version), value)
 }
 
 /// Seals a version's content type and tags.
-pub fn seal_meta(keys: &Unsealed<'_>, vault: &str, name: &str, version: &str, meta: &SecretMeta) -> Result<Vec<u8>, BarrierError> {
+pub fn seal_meta(
+    keys: &Unsealed<'_>,
+    vault: &str,
+    name: &str,
+    version: &str,
+    meta: &SecretMeta,
+) -> Result<Vec<u8>, BarrierError> {
     keys.encrypt(&aad::secret_meta(vault, name, version), &Zeroizing::new(meta.encode_to_vec()))
 }
 

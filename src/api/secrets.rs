@@ -210,10 +210,8 @@ impl SecretService for Secrets {
         let r = req.into_inner();
         check_ref(&r.vault, &r.name)?;
         self.ready()?;
-        let view = self
-            .replica
-            .read(consistency(r.read.as_ref()), |kv| secrets::get_deleted(kv, &r.vault, &r.name))
-            .await?;
+        let view =
+            self.replica.read(consistency(r.read.as_ref()), |kv| secrets::get_deleted(kv, &r.vault, &r.name)).await?;
         Ok(Response::new(self.describe_deleted(&[view])?.remove(0)))
     }
 
@@ -266,9 +264,8 @@ impl SecretService for Secrets {
     ) -> Result<Response<pb::SecretProperties>, Status> {
         let r = req.into_inner();
         validate::name("vault", &r.vault)?;
-        let backup = open_backup(&self.replica.unsealed()?, &r.vault, &r.blob).map_err(|_| {
-            StateError::InvalidBackup("not a backup of this cluster, or corrupt".into())
-        })?;
+        let backup = open_backup(&self.replica.unsealed()?, &r.vault, &r.blob)
+            .map_err(|_| StateError::InvalidBackup("not a backup of this cluster, or corrupt".into()))?;
         let op = st::RestoreSecret { vault: r.vault, backup: Some(backup) };
         let view = self.write_secret(Kind::RestoreSecret(op)).await?;
         Ok(Response::new(self.one(view)?))

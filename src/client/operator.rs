@@ -16,9 +16,8 @@ impl Client {
     /// (shown once: keep them safe and apart).
     pub async fn operator_init(&self, key_shares: u32, key_threshold: u32) -> Result<Vec<Zeroizing<String>>> {
         let req = pb::InitRequest { key_shares, key_threshold };
-        let resp = self
-            .run(Retry::IfNotSent, |ch| async move { svc(ch).init(req).await.map(|r| r.into_inner()) })
-            .await?;
+        let resp =
+            self.run(Retry::IfNotSent, |ch| async move { svc(ch).init(req).await.map(|r| r.into_inner()) }).await?;
         Ok(resp.key_shares.into_iter().map(Zeroizing::new).collect())
     }
 

@@ -63,7 +63,9 @@ impl Replica {
     pub fn new(id: NodeId, info: NodeInfo, raft: Raft, reader: StateReader, limits: Limits) -> Self {
         let clock = Clock::default();
         let proposer = Proposer::start(raft.clone(), clock.clone());
-        Replica { inner: Arc::new(Inner { id, info, raft, reader, proposer, clock, barrier: Barrier::default(), limits }) }
+        Replica {
+            inner: Arc::new(Inner { id, info, raft, reader, proposer, clock, barrier: Barrier::default(), limits }),
+        }
     }
 
     /// This node's id.

@@ -121,8 +121,11 @@ impl Replica {
                 let meta_aad = aad::secret_meta(&v.vault, &v.name, &v.version.version);
                 let value = keys.decrypt(&value_aad, &v.version.value)?;
                 let meta = v.version.attributes.as_ref().map(|a| a.sealed_meta.as_slice()).unwrap_or_default();
-                let new_sealed_meta =
-                    if meta.is_empty() { Vec::new() } else { keys.encrypt(&meta_aad, &keys.decrypt(&meta_aad, meta)?)? };
+                let new_sealed_meta = if meta.is_empty() {
+                    Vec::new()
+                } else {
+                    keys.encrypt(&meta_aad, &keys.decrypt(&meta_aad, meta)?)?
+                };
                 RewrapSecret {
                     vault: v.vault.clone(),
                     name: v.name.clone(),

@@ -73,6 +73,15 @@ impl StateReader {
         StateReader { db }
     }
 
+    /// Flushes memtables of every column family to SST files and syncs the
+    /// WAL (so a scan of the data dir sees everything on disk).
+    pub fn flush_to_disk(&self) -> Result<(), super::StorageError> {
+        for name in super::cf::ALL {
+            self.db.flush_cf(super::handle(&self.db, name))?;
+        }
+        Ok(self.db.flush_wal(true)?)
+    }
+
     /// Whether the state holds no records at all.
     pub fn is_empty(&self) -> bool {
         let view = DbView::new(&self.db);

@@ -47,8 +47,13 @@ impl TestCluster {
     /// Like `start`, with each node's config adjusted by `tweak`.
     pub async fn start_with(n: u64, tweak: impl Fn(&mut Config)) -> TestCluster {
         let dir = tempfile::tempdir().expect("tempdir");
-        let mut cluster =
-            TestCluster { dir, faults: Faults::default(), configs: BTreeMap::new(), nodes: BTreeMap::new(), share: String::new() };
+        let mut cluster = TestCluster {
+            dir,
+            faults: Faults::default(),
+            configs: BTreeMap::new(),
+            nodes: BTreeMap::new(),
+            share: String::new(),
+        };
         for id in 1..=n {
             let mut c = test_config(id, cluster.dir.path());
             c.bootstrap = id == 1;
