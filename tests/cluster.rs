@@ -218,3 +218,23 @@ async fn t95_leader_purges_expired_soft_deleted_secrets() {
     client.get_deleted_secret("v", "fresh", ReadConsistency::Linearizable).await.unwrap();
     cluster.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn t55_wiped_up_to_date_follower_rejoins_without_disrupting_the_leader() {
+    let mut cluster = TestCluster::start_with(3, |c| c.raft.snapshot_after_logs = 5).await;
+    let client = cluster.client();
+    client.create_vault("v", 0, false).await.unwrap();
+    for i in 0..10 {
+        client.set_secret(SetSecret::new("v", &format!("s{i}"), "x")).await.unwrap();
+    }
+    let leader = cluster.leader().await;
+    let follower = (1..=3).find(|id| *id != leader).unwrap();
+    cluster.wait_applied(follower, cluster.applied_on_leader().await).await;
+    // Its disk is lost while it was fully caught up: its log "reverts".
+    cluster.wipe(follower).await;
+    client.set_secret(SetSecret::new("v", "after", "y")).await.unwrap();
+    assert_eq!(cluster.leader().await, leader, "the leader survived the reverted follower");
+    cluster.wait_applied(follower, cluster.applied_on_leader().await).await;
+    assert_eq!(stale_value(&cluster, follower, "v", "after").await.as_deref(), Some("y"));
+    cluster.shutdown().await;
+}
