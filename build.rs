@@ -17,6 +17,7 @@ const REDACTED: &[&str] = &[
     ".coffer.storage.v1.RewrapSecret",
     ".coffer.v1.InitResponse",
     ".coffer.v1.UnsealRequest",
+    ".coffer.v1.RekeyRequest",
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

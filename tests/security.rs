@@ -194,3 +194,38 @@ async fn keyring_rotation_under_write_load() {
     }
     cluster.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn rekey_replaces_the_root_key_and_shares() {
+    let cluster = TestCluster::start(3).await;
+    let client = cluster.client();
+    client.create_vault("v", 0, false).await.unwrap();
+    client.set_secret(SetSecret::new("v", "s", "before")).await.unwrap();
+    let old = cluster.share.clone();
+    let err = client.rekey(vec!["cofshare1-00".into()], 3, 2).await.unwrap_err();
+    assert_eq!(err.code(), ErrorCode::InvalidShares);
+    let new = client.rekey(vec![old.clone()], 3, 2).await.unwrap();
+    assert_eq!(new.len(), 3);
+    // Every unsealed node follows the new root key without new shares, also
+    // through a later data key rotation.
+    client.rotate().await.unwrap();
+    client.set_secret(SetSecret::new("v", "s2", "after")).await.unwrap();
+    let applied = cluster.applied_on_leader().await;
+    for id in 1..=3 {
+        cluster.wait_applied(id, applied).await;
+        let only = cluster.client_of(id);
+        assert_eq!(only.get_secret("v", "s", None, ReadConsistency::Stale).await.unwrap().value, "before", "node {id}");
+        assert_eq!(only.get_secret("v", "s2", None, ReadConsistency::Stale).await.unwrap().value, "after");
+    }
+    // The old share no longer unseals; two of the new ones do.
+    let replica = cluster.node(1).replica().clone();
+    replica.barrier().seal();
+    assert_eq!(replica.unseal(&old).unwrap().progress, 1);
+    let err = replica.unseal(&new[1]).unwrap_err();
+    assert_eq!(err.code(), ErrorCode::InvalidShares, "an old share spoils the combination");
+    assert_eq!(replica.seal_status().unwrap().progress, 0);
+    replica.unseal(&new[0]).unwrap();
+    assert!(replica.seal_status().unwrap().sealed);
+    assert!(!replica.unseal(&new[2]).unwrap().sealed);
+    cluster.shutdown().await;
+}

@@ -68,6 +68,15 @@ impl OperatorService for Operator {
         Ok(Response::new(self.status_pb(status)))
     }
 
+    async fn rekey(&self, req: Request<pb::RekeyRequest>) -> Result<Response<pb::InitResponse>, Status> {
+        let r = req.into_inner();
+        let shares = self.replica.rekey(&r.current_shares, r.key_shares, r.key_threshold).await?;
+        Ok(Response::new(pb::InitResponse {
+            key_shares: shares.iter().map(|s| s.as_str().to_owned()).collect(),
+            key_threshold: r.key_threshold,
+        }))
+    }
+
     async fn rewrap(&self, _: Request<Empty>) -> Result<Response<pb::RewrapResponse>, Status> {
         let (rewrapped, remaining) = self.replica.rewrap().await?;
         Ok(Response::new(pb::RewrapResponse { rewrapped, remaining }))

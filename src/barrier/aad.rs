@@ -4,6 +4,11 @@
 /// The keyring, sealed under the root key.
 pub const KEYRING: &[u8] = b"coffer/v1/keyring";
 
+/// A new root key of `generation`, sealed under the previous one.
+pub fn root_upgrade(generation: u32) -> Vec<u8> {
+    format!("coffer/v1/root-upgrade/{generation}").into_bytes()
+}
+
 /// A secret version's value.
 pub fn secret_value(vault: &str, name: &str, version: &str) -> Vec<u8> {
     format!("coffer/v1/secret-value/{vault}/{name}/{version}").into_bytes()

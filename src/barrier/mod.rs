@@ -73,7 +73,7 @@ impl From<CryptoError> for BarrierError {
 
 enum State {
     Sealed { shares: Vec<shamir::Share> },
-    Unsealed { root: Key256, keyring: Keyring },
+    Unsealed { root: Key256, generation: u32, keyring: Keyring },
 }
 
 /// One node's barrier.
@@ -131,7 +131,7 @@ impl Barrier {
     /// Unseals with the root key, checked by opening the replicated keyring.
     pub fn unseal_with_root(&self, root: Key256, record: &SecurityRecord) -> Result<(), BarrierError> {
         let keyring = Keyring::open(&root, &record.sealed_keyring)?;
-        *self.write() = State::Unsealed { root, keyring };
+        *self.write() = State::Unsealed { root, generation: record.root_generation, keyring };
         self.encryptions.store(0, Ordering::Relaxed);
         Ok(())
     }
@@ -158,7 +158,7 @@ impl Barrier {
         let keyring = root.as_ref().map(|r| Keyring::open(r, &record.sealed_keyring));
         match (root, keyring) {
             (Some(root), Some(Ok(keyring))) => {
-                *state = State::Unsealed { root, keyring };
+                *state = State::Unsealed { root, generation: record.root_generation, keyring };
                 self.encryptions.store(0, Ordering::Relaxed);
                 Ok(0)
             }
@@ -178,21 +178,42 @@ impl Barrier {
         *self.write() = State::Sealed { shares: Vec::new() };
     }
 
-    /// Picks up a keyring rotated by another node. Cheap when unchanged.
+    /// Picks up a keyring rotation or a rekey applied since this node
+    /// unsealed. Cheap when nothing changed. A node that cannot follow a
+    /// rekey (it missed a generation) seals itself.
     pub fn refresh(&self, record: &SecurityRecord) -> Result<(), BarrierError> {
-        {
-            match &*self.read() {
-                State::Unsealed { keyring, .. } if keyring.active_term() != record.active_term => {}
-                _ => return Ok(()),
+        let current = |s: &State| match s {
+            State::Unsealed { generation, keyring, .. } => {
+                *generation == record.root_generation && keyring.active_term() == record.active_term
             }
+            State::Sealed { .. } => true,
+        };
+        if current(&self.read()) {
+            return Ok(());
         }
         let mut state = self.write();
-        if let State::Unsealed { root, keyring } = &mut *state {
-            if keyring.active_term() != record.active_term {
-                *keyring = Keyring::open(root, &record.sealed_keyring)?;
-                self.encryptions.store(0, Ordering::Relaxed);
+        if current(&state) {
+            return Ok(());
+        }
+        let State::Unsealed { root, generation, keyring } = &mut *state else { return Ok(()) };
+        if *generation != record.root_generation {
+            let next = (*generation + 1 == record.root_generation)
+                .then(|| aead::open(root, &aad::root_upgrade(record.root_generation), &record.root_upgrade).ok())
+                .flatten()
+                .and_then(|bytes| Key256::from_slice(&bytes));
+            match next {
+                Some(new_root) => {
+                    *root = new_root;
+                    *generation = record.root_generation;
+                }
+                None => {
+                    *state = State::Sealed { shares: Vec::new() };
+                    return Err(BarrierError::Sealed);
+                }
             }
         }
+        *keyring = Keyring::open(root, &record.sealed_keyring)?;
+        self.encryptions.store(0, Ordering::Relaxed);
         Ok(())
     }
 }
@@ -207,7 +228,7 @@ pub struct Unsealed<'a> {
 impl Unsealed<'_> {
     fn parts(&self) -> (&Key256, &Keyring) {
         match &*self.guard {
-            State::Unsealed { root, keyring } => (root, keyring),
+            State::Unsealed { root, keyring, .. } => (root, keyring),
             State::Sealed { .. } => unreachable!("Unsealed is only built from an unsealed state"),
         }
     }
@@ -237,6 +258,27 @@ impl Unsealed<'_> {
     /// The active term.
     pub fn active_term(&self) -> u32 {
         self.parts().1.active_term()
+    }
+
+    /// Whether `root` is this node's current root key.
+    pub fn is_root(&self, root: &Key256) -> bool {
+        crate::crypto::constant_time_eq(self.parts().0.expose(), root.expose())
+    }
+
+    /// The keyring sealed under `new_root`, and `new_root` sealed under the
+    /// current root for nodes to follow: `(sealed keyring, root upgrade)`.
+    pub fn rekeyed(&self, new_root: &Key256, new_generation: u32) -> Result<(Vec<u8>, Vec<u8>), BarrierError> {
+        let (root, keyring) = self.parts();
+        let upgrade = aead::seal(root, 0, &aad::root_upgrade(new_generation), new_root.expose())?;
+        Ok((keyring.seal(new_root)?, upgrade))
+    }
+
+    /// The current root key generation.
+    pub fn root_generation(&self) -> u32 {
+        match &*self.guard {
+            State::Unsealed { generation, .. } => *generation,
+            State::Sealed { .. } => 0,
+        }
     }
 
     /// A keyring with one more term, sealed under the root key, for a

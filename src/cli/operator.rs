@@ -41,6 +41,14 @@ pub enum OperatorCmd {
     },
     /// Add a new data key term; new writes use it.
     Rotate,
+    /// Replace the root key and its shares. A threshold of the current shares
+    /// is read from stdin, one per line; the new shares are printed once.
+    Rekey {
+        #[arg(long, default_value_t = 5)]
+        key_shares: u32,
+        #[arg(long, default_value_t = 3)]
+        key_threshold: u32,
+    },
     /// Re-encrypt everything still under older data key terms.
     Rewrap,
 }
@@ -88,22 +96,26 @@ fn print_statuses(format: Format, rows: Vec<(String, Result<pb::SealStatus, Stri
 
 pub async fn run(cmd: OperatorCmd, client: &Client, format: Format) -> CliResult {
     match cmd {
+        OperatorCmd::Rekey { key_shares, key_threshold } => {
+            let current = read_shares()?.iter().map(|s| s.as_str().to_owned()).collect();
+            let shares = client.rekey(current, key_shares, key_threshold).await?;
+            print_shares(format, &shares, key_threshold);
+            if format == Format::Table {
+                println!();
+                println!("The root key was replaced; unsealed nodes follow on their own. The old shares");
+                println!("no longer unseal anything. The new shares are shown only now.");
+            }
+        }
         OperatorCmd::Init { key_shares, key_threshold } => {
             let shares = client.operator_init(key_shares, key_threshold).await?;
-            match format {
-                Format::Json => output::json(&json!({
-                    "key_shares": shares.iter().map(|s| s.as_str()).collect::<Vec<_>>(),
-                    "key_threshold": key_threshold,
-                })),
-                Format::Table => {
-                    for (i, s) in shares.iter().enumerate() {
-                        println!("Key share {}: {}", i + 1, s.as_str());
-                    }
-                    println!();
-                    println!("coffer is initialized. The node that ran init is unsealed; unseal every");
-                    println!("other node with {key_threshold} of these {key_shares} shares: coffer operator unseal --node ADDR");
-                    println!("The shares are shown only now and stored nowhere. Keep them apart and safe.");
-                }
+            print_shares(format, &shares, key_threshold);
+            if format == Format::Table {
+                println!();
+                println!("coffer is initialized. The node that ran init is unsealed; unseal every");
+                println!(
+                    "other node with {key_threshold} of these {key_shares} shares: coffer operator unseal --node ADDR"
+                );
+                println!("The shares are shown only now and stored nowhere. Keep them apart and safe.");
             }
         }
         OperatorCmd::Unseal { node, reset } => {
@@ -167,6 +179,20 @@ pub async fn run(cmd: OperatorCmd, client: &Client, format: Format) -> CliResult
         }
     }
     Ok(())
+}
+
+fn print_shares(format: Format, shares: &[zeroize::Zeroizing<String>], key_threshold: u32) {
+    match format {
+        Format::Json => output::json(&json!({
+            "key_shares": shares.iter().map(|s| s.as_str()).collect::<Vec<_>>(),
+            "key_threshold": key_threshold,
+        })),
+        Format::Table => {
+            for (i, s) in shares.iter().enumerate() {
+                println!("Key share {}: {}", i + 1, s.as_str());
+            }
+        }
+    }
 }
 
 /// Key shares from stdin, one per line.

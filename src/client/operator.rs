@@ -43,6 +43,24 @@ impl Client {
         Ok(svc(self.channel(addr)?).status(Empty {}).await?.into_inner())
     }
 
+    /// Replaces the root key and its shares; `current` must hold a threshold
+    /// of the current shares. Returns the new shares (once).
+    pub async fn rekey(
+        &self,
+        current: Vec<String>,
+        key_shares: u32,
+        key_threshold: u32,
+    ) -> Result<Vec<Zeroizing<String>>> {
+        let req = pb::RekeyRequest { current_shares: current, key_shares, key_threshold };
+        let resp = self
+            .run(Retry::IfNotSent, |ch| {
+                let req = req.clone();
+                async move { svc(ch).rekey(req).await.map(|r| r.into_inner()) }
+            })
+            .await?;
+        Ok(resp.key_shares.into_iter().map(Zeroizing::new).collect())
+    }
+
     /// Rotates the data key.
     pub async fn rotate(&self) -> Result<pb::SealStatus> {
         self.run(Retry::IfNotSent, |ch| async move { svc(ch).rotate(Empty {}).await.map(|r| r.into_inner()) }).await

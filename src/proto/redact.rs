@@ -128,6 +128,16 @@ impl fmt::Debug for api::UnsealRequest {
     }
 }
 
+impl fmt::Debug for api::RekeyRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RekeyRequest")
+            .field("current_shares", &format_args!("<{} redacted>", self.current_shares.len()))
+            .field("key_shares", &self.key_shares)
+            .field("key_threshold", &self.key_threshold)
+            .finish()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

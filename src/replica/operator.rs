@@ -7,7 +7,7 @@ use super::error::{ReplicaError, Result};
 use super::{Consistency, Replica};
 use crate::barrier::{aad, shares, BarrierError, Keyring, Unsealed};
 use crate::crypto::{shamir, Key256};
-use crate::proto::storage::{op::Kind, InitSecurity, RewrapSecret, RotateKeyring, SecurityRecord};
+use crate::proto::storage::{op::Kind, InitSecurity, Rekey, RewrapSecret, RotateKeyring, SecurityRecord};
 use crate::state::{secrets, security, OpOutput};
 
 /// Most versions re-encrypted per `rewrap` call.
@@ -93,6 +93,53 @@ impl Replica {
     pub fn unseal_with_root(&self, root: Key256) -> Result<()> {
         let record = self.security_record()?.ok_or(BarrierError::Uninitialized)?;
         Ok(self.barrier().unseal_with_root(root, &record)?)
+    }
+
+    /// Replaces the root key and its Shamir shares, authorized by a threshold
+    /// of the current shares. The keyring is resealed, no data re-encrypted;
+    /// unsealed nodes follow through the sealed root upgrade.
+    pub async fn rekey(
+        &self,
+        current: &[String],
+        key_shares: u32,
+        key_threshold: u32,
+    ) -> Result<Vec<Zeroizing<String>>> {
+        if !(1..=255).contains(&key_shares) || !(1..=key_shares).contains(&key_threshold) {
+            return Err(ReplicaError::InvalidArgument("need 1 <= key-threshold <= key-shares <= 255".into()));
+        }
+        let record = self.security_record()?.ok_or(BarrierError::Uninitialized)?;
+        let parsed: Vec<shamir::Share> = current
+            .iter()
+            .map(|s| shares::decode(s).ok_or_else(|| BarrierError::InvalidShares("malformed key share".into())))
+            .collect::<std::result::Result<_, _>>()?;
+        if (parsed.len() as u32) < record.key_threshold {
+            return Err(
+                BarrierError::InvalidShares(format!("{} current shares are needed", record.key_threshold)).into()
+            );
+        }
+        let old_root = shamir::combine(&parsed).ok().and_then(|b| Key256::from_slice(&b));
+        let new_root = Key256::generate().map_err(BarrierError::from)?;
+        let split =
+            shamir::split(new_root.expose(), key_shares as u8, key_threshold as u8).map_err(BarrierError::from)?;
+        let op = {
+            let keys = self.unsealed()?;
+            if !old_root.is_some_and(|r| keys.is_root(&r)) {
+                return Err(BarrierError::InvalidShares("the shares do not reconstruct the root key".into()).into());
+            }
+            let generation = keys.root_generation();
+            let (sealed_keyring, root_upgrade) = keys.rekeyed(&new_root, generation + 1)?;
+            Rekey {
+                sealed_keyring,
+                root_generation: generation + 1,
+                previous_generation: generation,
+                root_upgrade,
+                key_shares,
+                key_threshold,
+            }
+        };
+        self.write(Kind::Rekey(op)).await?;
+        self.unsealed()?;
+        Ok(split.iter().map(|s| Zeroizing::new(shares::encode(s))).collect())
     }
 
     /// Adds a data key term through Raft; new writes use it.

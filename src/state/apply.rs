@@ -62,5 +62,6 @@ fn apply_op(txn: &mut Txn<'_>, now: i64, kind: &Kind) -> Result<OpOutput, StateE
         Kind::RewrapSecret(op) => secrets::rewrap(txn, op).map(|()| OpOutput::Done),
         Kind::InitSecurity(op) => security::init(txn, now, op).map(OpOutput::Security),
         Kind::RotateKeyring(op) => security::rotate(txn, now, op).map(OpOutput::Security),
+        Kind::Rekey(op) => security::rekey(txn, op).map(OpOutput::Security),
     }
 }

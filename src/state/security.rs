@@ -6,7 +6,7 @@ use prost::Message;
 use super::error::{Result, StateError};
 use super::kv::{Kv, Txn};
 use super::{keys, record};
-use crate::proto::storage::{InitSecurity, RotateKeyring, SecurityRecord};
+use crate::proto::storage::{InitSecurity, Rekey, RotateKeyring, SecurityRecord};
 
 /// The security record, if coffer has been initialized.
 pub fn get(kv: &dyn Kv) -> Result<Option<SecurityRecord>> {
@@ -27,6 +27,8 @@ pub(super) fn init(txn: &mut Txn<'_>, now: i64, op: &InitSecurity) -> Result<Sec
         key_threshold: op.key_threshold,
         initialized: now,
         rotated: now,
+        root_generation: 1,
+        root_upgrade: Vec::new(),
     };
     txn.put(keys::SECURITY.to_vec(), rec.encode_to_vec());
     Ok(rec)
@@ -43,6 +45,23 @@ pub(super) fn rotate(txn: &mut Txn<'_>, now: i64, op: &RotateKeyring) -> Result<
     rec.sealed_keyring = op.sealed_keyring.clone();
     rec.active_term = op.active_term;
     rec.rotated = now;
+    txn.put(keys::SECURITY.to_vec(), rec.encode_to_vec());
+    Ok(rec)
+}
+
+pub(super) fn rekey(txn: &mut Txn<'_>, op: &Rekey) -> Result<SecurityRecord> {
+    let mut rec = get(txn)?.ok_or(StateError::SecurityUninitialized)?;
+    if rec.root_generation != op.previous_generation || op.root_generation != op.previous_generation + 1 {
+        return Err(StateError::VersionConflict {
+            expected: format!("root generation {}", op.previous_generation),
+            actual: format!("root generation {}", rec.root_generation),
+        });
+    }
+    rec.sealed_keyring = op.sealed_keyring.clone();
+    rec.root_generation = op.root_generation;
+    rec.root_upgrade = op.root_upgrade.clone();
+    rec.key_shares = op.key_shares;
+    rec.key_threshold = op.key_threshold;
     txn.put(keys::SECURITY.to_vec(), rec.encode_to_vec());
     Ok(rec)
 }
