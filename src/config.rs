@@ -32,6 +32,41 @@ pub struct Config {
     pub raft: RaftSettings,
     /// Request limits.
     pub limits: Limits,
+    /// How this node keeps the root key across restarts.
+    pub seal: SealConfig,
+}
+
+/// The node's local seal. With "shamir" nothing is kept and operators unseal
+/// by hand; "passphrase" and "pkcs11" store the root key sealed on this node
+/// and unseal it automatically on start.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SealConfig {
+    /// "shamir", "passphrase" or "pkcs11".
+    pub kind: String,
+    /// File holding the keystore passphrase (else `COFFER_SEAL_PASSPHRASE`).
+    pub passphrase_file: Option<PathBuf>,
+    /// Path of the PKCS#11 module (e.g. /usr/lib/softhsm/libsofthsm2.so).
+    pub pkcs11_module: Option<PathBuf>,
+    /// Label of the token to use.
+    pub pkcs11_token_label: String,
+    /// File holding the user PIN (else `COFFER_PKCS11_PIN`).
+    pub pkcs11_pin_file: Option<PathBuf>,
+    /// Label of the AES key (created inside the HSM if missing).
+    pub pkcs11_key_label: String,
+}
+
+impl Default for SealConfig {
+    fn default() -> Self {
+        SealConfig {
+            kind: "shamir".into(),
+            passphrase_file: None,
+            pkcs11_module: None,
+            pkcs11_token_label: "coffer".into(),
+            pkcs11_pin_file: None,
+            pkcs11_key_label: "coffer-root-wrap".into(),
+        }
+    }
 }
 
 /// Raft timing and snapshot policy.
@@ -78,6 +113,7 @@ impl Default for Config {
             join: None,
             raft: RaftSettings::default(),
             limits: Limits::default(),
+            seal: SealConfig::default(),
         }
     }
 }
@@ -144,6 +180,18 @@ keep_logs_after_snapshot = 1000
 max_value_bytes = 25600
 default_page_size = 25
 max_page_size = 1000
+
+[seal]
+# "shamir": keep nothing; unseal by hand with key shares after each start.
+# "passphrase": root key in a local keystore under Argon2id(passphrase).
+# "pkcs11": root key wrapped by an AES key inside an HSM.
+# Passphrase and PIN come from files or COFFER_SEAL_PASSPHRASE / COFFER_PKCS11_PIN.
+kind = "shamir"
+# passphrase_file = "/etc/coffer/passphrase"
+# pkcs11_module = "/usr/lib/softhsm/libsofthsm2.so"
+pkcs11_token_label = "coffer"
+# pkcs11_pin_file = "/etc/coffer/hsm-pin"
+pkcs11_key_label = "coffer-root-wrap"
 "#;
 
 impl Config {
@@ -183,6 +231,9 @@ impl Config {
         }
         if l.default_page_size == 0 || l.default_page_size > l.max_page_size {
             return Err(ConfigError::Invalid("limits.default_page_size must be 1..=limits.max_page_size".into()));
+        }
+        if !["shamir", "passphrase", "pkcs11"].contains(&self.seal.kind.as_str()) {
+            return Err(ConfigError::Invalid("seal.kind must be shamir, passphrase or pkcs11".into()));
         }
         if self.bootstrap && self.join.is_some() {
             return Err(ConfigError::Invalid("bootstrap and join are exclusive".into()));

@@ -37,5 +37,6 @@ pub mod node;
 pub mod proto;
 pub mod raft;
 pub mod replica;
+pub mod seal;
 pub mod state;
 pub mod storage;

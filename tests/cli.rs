@@ -1,69 +1,12 @@
 //! End-to-end tests of the `coffer` binary: three real `coffer server`
 //! processes, driven by the CLI as a user would.
 
-use std::io::Write;
-use std::net::TcpListener;
-use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+mod common;
+
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-const BIN: &str = env!("CARGO_BIN_EXE_coffer");
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-struct Servers {
-    children: Vec<Child>,
-    addr: String,
-}
-
-impl Drop for Servers {
-    fn drop(&mut self) {
-        for c in &mut self.children {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
-fn start_servers(dir: &Path) -> Servers {
-    let ports: Vec<(u16, u16)> = (0..3).map(|_| (free_port(), free_port())).collect();
-    let first = format!("127.0.0.1:{}", ports[0].0);
-    let mut children = Vec::new();
-    for (i, (api, raft)) in ports.iter().enumerate() {
-        let mut cmd = Command::new(BIN);
-        cmd.args(["server", "--node-id", &(i + 1).to_string()])
-            .args(["--api-listen", &format!("127.0.0.1:{api}"), "--raft-listen", &format!("127.0.0.1:{raft}")])
-            .args(["--region", &format!("r{}", i + 1)])
-            .arg("--data-dir")
-            .arg(dir.join(format!("n{}", i + 1)))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
-        if i == 0 {
-            cmd.arg("--bootstrap");
-        } else {
-            cmd.args(["--join", &first]);
-        }
-        children.push(cmd.spawn().expect("spawn server"));
-    }
-    let addr = ports.iter().map(|(a, _)| format!("127.0.0.1:{a}")).collect::<Vec<_>>().join(",");
-    let servers = Servers { children, addr };
-    // Wait until all three are voters.
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let out = coffer(&servers.addr, &["cluster", "status", "--format", "json"], None);
-        if out.status.success() {
-            let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-            let voters = v["members"].as_array().unwrap().iter().filter(|m| m["role"] != "learner").count();
-            if voters == 3 && v["leader_id"].is_u64() {
-                return servers;
-            }
-        }
-        assert!(Instant::now() < deadline, "cluster did not form");
-        std::thread::sleep(Duration::from_millis(200));
-    }
-}
+use common::process::{coffer, fails, free_port, json, ok, Servers, BIN};
 
 /// `coffer operator init` with 3 shares (threshold 2), then unseals every node.
 fn init_and_unseal(addr: &str) -> Vec<String> {
@@ -79,48 +22,10 @@ fn init_and_unseal(addr: &str) -> Vec<String> {
     shares
 }
 
-fn coffer(addr: &str, args: &[&str], stdin: Option<&str>) -> Output {
-    let mut child = Command::new(BIN)
-        .args(args)
-        .env("COFFER_ADDR", addr)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn cli");
-    let mut input = child.stdin.take().unwrap();
-    if let Some(s) = stdin {
-        input.write_all(s.as_bytes()).unwrap();
-    }
-    drop(input);
-    child.wait_with_output().unwrap()
-}
-
-fn ok(addr: &str, args: &[&str], stdin: Option<&str>) -> String {
-    let out = coffer(addr, args, stdin);
-    assert!(out.status.success(), "{args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).unwrap()
-}
-
-fn json(addr: &str, args: &[&str], stdin: Option<&str>) -> serde_json::Value {
-    let mut all = args.to_vec();
-    all.extend(["--format", "json"]);
-    serde_json::from_str(&ok(addr, &all, stdin)).expect("json output")
-}
-
-/// Runs a command that must fail; returns its one-line error.
-fn fails(addr: &str, args: &[&str], stdin: Option<&str>) -> String {
-    let out = coffer(addr, args, stdin);
-    assert!(!out.status.success(), "{args:?} succeeded");
-    let err = String::from_utf8(out.stderr).unwrap();
-    assert_eq!(err.trim_end().lines().count(), 1, "one-line error expected: {err}");
-    err
-}
-
 #[test]
 fn secrets_lifecycle_through_the_cli() {
     let dir = tempfile::tempdir().unwrap();
-    let s = start_servers(dir.path());
+    let s = Servers::start(dir.path(), &[], |_| vec![]);
     let a = s.addr.as_str();
     assert!(fails(a, &["vault", "create", "early"], None).contains("Uninitialized"));
     init_and_unseal(a);
@@ -203,7 +108,7 @@ fn secrets_lifecycle_through_the_cli() {
 #[test]
 fn seal_and_unseal_with_shares() {
     let dir = tempfile::tempdir().unwrap();
-    let s = start_servers(dir.path());
+    let s = Servers::start(dir.path(), &[], |_| vec![]);
     let a = s.addr.as_str();
     let shares = init_and_unseal(a);
     ok(a, &["vault", "create", "v"], None);

@@ -22,12 +22,13 @@ impl Operator {
         pb::SealStatus {
             initialized: s.initialized,
             sealed: s.sealed,
-            seal_type: "shamir".into(),
+            seal_type: s.seal_type.into(),
             key_shares: s.key_shares,
             key_threshold: s.key_threshold,
             progress: s.progress,
             keyring_term: s.keyring_term,
             node_id: self.replica.id(),
+            seal_error: s.seal_error.unwrap_or_default(),
         }
     }
 }
@@ -54,7 +55,7 @@ impl OperatorService for Operator {
     }
 
     async fn seal(&self, _: Request<Empty>) -> Result<Response<pb::SealStatus>, Status> {
-        self.replica.barrier().seal();
+        self.replica.barrier().seal_by_operator();
         tracing::info!("sealed by operator request");
         Ok(Response::new(self.status_pb(self.replica.seal_status()?)))
     }

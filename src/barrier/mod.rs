@@ -17,8 +17,8 @@ pub mod aad;
 pub mod keyring;
 pub mod shares;
 
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{RwLock, RwLockReadGuard};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Mutex, RwLock, RwLockReadGuard};
 
 use zeroize::Zeroizing;
 
@@ -81,11 +81,20 @@ pub struct Barrier {
     state: RwLock<State>,
     /// Encryptions under the active term by this node (nonce budget).
     encryptions: AtomicU64,
+    /// Sealed on an operator's request: the local seal must not undo it.
+    held: AtomicBool,
+    /// Why the local seal last failed to unseal this node.
+    seal_error: Mutex<Option<String>>,
 }
 
 impl Default for Barrier {
     fn default() -> Self {
-        Barrier { state: RwLock::new(State::Sealed { shares: Vec::new() }), encryptions: AtomicU64::new(0) }
+        Barrier {
+            state: RwLock::new(State::Sealed { shares: Vec::new() }),
+            encryptions: AtomicU64::new(0),
+            held: AtomicBool::new(false),
+            seal_error: Mutex::new(None),
+        }
     }
 }
 
@@ -160,6 +169,7 @@ impl Barrier {
             (Some(root), Some(Ok(keyring))) => {
                 *state = State::Unsealed { root, generation: record.root_generation, keyring };
                 self.encryptions.store(0, Ordering::Relaxed);
+                self.held.store(false, Ordering::Relaxed);
                 Ok(0)
             }
             _ => Err(BarrierError::InvalidShares("the shares do not reconstruct the root key; progress reset".into())),
@@ -176,6 +186,28 @@ impl Barrier {
     /// Drops every key from memory.
     pub fn seal(&self) {
         *self.write() = State::Sealed { shares: Vec::new() };
+    }
+
+    /// Seals on an operator's request: a local seal will not unseal this
+    /// node again until it restarts or is unsealed with key shares.
+    pub fn seal_by_operator(&self) {
+        self.held.store(true, Ordering::Relaxed);
+        self.seal();
+    }
+
+    /// Whether an operator sealed this node.
+    pub fn held_by_operator(&self) -> bool {
+        self.held.load(Ordering::Relaxed)
+    }
+
+    /// Records why the local seal could not unseal (`None`: no problem).
+    pub fn set_seal_error(&self, error: Option<String>) {
+        *self.seal_error.lock().unwrap_or_else(|p| p.into_inner()) = error;
+    }
+
+    /// Why the local seal last failed.
+    pub fn seal_error(&self) -> Option<String> {
+        self.seal_error.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
     /// Picks up a keyring rotation or a rekey applied since this node
@@ -258,6 +290,11 @@ impl Unsealed<'_> {
     /// The active term.
     pub fn active_term(&self) -> u32 {
         self.parts().1.active_term()
+    }
+
+    /// The root key, to be sealed by this node's local seal.
+    pub(crate) fn root(&self) -> &Key256 {
+        self.parts().0
     }
 
     /// Whether `root` is this node's current root key.

@@ -20,8 +20,8 @@ use clap::{Parser, Subcommand, ValueEnum};
 use crate::client::{Client, ClientError};
 use crate::error_code::ErrorCode;
 
-/// Client API addresses of the dev cluster and of a default single server.
-pub const DEFAULT_ADDR: &str = "127.0.0.1:7701,127.0.0.1:7702,127.0.0.1:7703,127.0.0.1:7700";
+/// Client API addresses of the dev cluster.
+pub const DEFAULT_ADDR: &str = "127.0.0.1:7701,127.0.0.1:7702,127.0.0.1:7703";
 
 #[derive(Parser)]
 #[command(name = "coffer", version, about = "A self-hosted, Raft-replicated key vault")]

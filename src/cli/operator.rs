@@ -61,7 +61,7 @@ fn status_json(s: &pb::SealStatus, addr: &str) -> serde_json::Value {
     json!({
         "node": addr, "node_id": s.node_id, "initialized": s.initialized, "sealed": s.sealed,
         "seal_type": s.seal_type, "key_shares": s.key_shares, "key_threshold": s.key_threshold,
-        "progress": s.progress, "keyring_term": s.keyring_term,
+        "progress": s.progress, "keyring_term": s.keyring_term, "seal_error": s.seal_error,
     })
 }
 

@@ -1,6 +1,7 @@
 //! One running coffer node: storage, Raft, the peer and client API servers
 //! and background tasks, started and stopped together.
 
+mod auto_unseal;
 mod join;
 
 use std::net::SocketAddr;
@@ -39,6 +40,8 @@ pub enum NodeError {
     DataDir(std::io::Error),
     #[error("raft: {0}")]
     Raft(String),
+    #[error(transparent)]
+    Seal(#[from] crate::seal::SealError),
 }
 
 /// A running node. Dropping it without [`Node::shutdown`] leaves its tasks
@@ -61,6 +64,7 @@ impl Node {
     pub async fn start_with_faults(config: Config, faults: Faults) -> Result<Node, NodeError> {
         config.validate()?;
         std::fs::create_dir_all(&config.data_dir).map_err(NodeError::DataDir)?;
+        let local_seal = crate::seal::LocalSeal::from_config(&config.seal, &config.data_dir)?.map(Arc::new);
         let (log_store, state_machine, reader) = storage::open(&config.data_dir)?;
         let bind = |addr: SocketAddr| {
             TcpIncoming::bind(addr)
@@ -87,7 +91,8 @@ impl Node {
         )
         .await
         .map_err(|e| NodeError::Raft(e.to_string()))?;
-        let replica = Replica::new(config.node_id, info, raft.clone(), reader, config.limits.clone());
+        let seal_type = local_seal.as_ref().map_or("shamir", |s| s.kind());
+        let replica = Replica::new(config.node_id, info, raft.clone(), reader, config.limits.clone(), seal_type);
 
         let (stop, stopped) = watch::channel(false);
         let signal = |mut rx: watch::Receiver<bool>| async move {
@@ -113,6 +118,9 @@ impl Node {
             }),
             tokio::spawn(purger::run(replica.clone(), PURGE_EVERY)),
         ];
+        if let Some(seal) = local_seal {
+            tasks.push(tokio::spawn(auto_unseal::run(replica.clone(), seal)));
+        }
 
         let initialized = raft.is_initialized().await.map_err(|e| NodeError::Raft(e.to_string()))?;
         if !initialized {

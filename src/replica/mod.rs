@@ -55,16 +55,35 @@ struct Inner {
     proposer: Proposer,
     clock: Clock,
     barrier: Barrier,
+    /// The local seal kind: "shamir", "passphrase" or "pkcs11".
+    seal_type: &'static str,
     limits: Limits,
 }
 
 impl Replica {
     /// Wraps a started Raft node and its state reader.
-    pub fn new(id: NodeId, info: NodeInfo, raft: Raft, reader: StateReader, limits: Limits) -> Self {
+    pub fn new(
+        id: NodeId,
+        info: NodeInfo,
+        raft: Raft,
+        reader: StateReader,
+        limits: Limits,
+        seal_type: &'static str,
+    ) -> Self {
         let clock = Clock::default();
         let proposer = Proposer::start(raft.clone(), clock.clone());
         Replica {
-            inner: Arc::new(Inner { id, info, raft, reader, proposer, clock, barrier: Barrier::default(), limits }),
+            inner: Arc::new(Inner {
+                id,
+                info,
+                raft,
+                reader,
+                proposer,
+                clock,
+                barrier: Barrier::default(),
+                seal_type,
+                limits,
+            }),
         }
     }
 
@@ -86,6 +105,11 @@ impl Replica {
     /// This node's encryption barrier.
     pub fn barrier(&self) -> &Barrier {
         &self.inner.barrier
+    }
+
+    /// How this node keeps the root key.
+    pub fn seal_type(&self) -> &'static str {
+        self.inner.seal_type
     }
 
     /// This node's clock.

@@ -28,6 +28,10 @@ pub struct SealStatus {
     pub progress: u32,
     /// Active keyring term (0 while sealed).
     pub keyring_term: u32,
+    /// How this node keeps the root key: shamir, passphrase or pkcs11.
+    pub seal_type: &'static str,
+    /// Why the local seal could not unseal this node, if it failed.
+    pub seal_error: Option<String>,
 }
 
 impl Replica {
@@ -55,6 +59,8 @@ impl Replica {
             key_threshold: record.as_ref().map_or(0, |r| r.key_threshold),
             progress: st.progress,
             keyring_term: st.keyring_term,
+            seal_type: self.seal_type(),
+            seal_error: self.barrier().seal_error(),
         })
     }
 

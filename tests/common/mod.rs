@@ -4,6 +4,8 @@
 
 #![allow(dead_code)]
 
+pub mod process;
+
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -161,6 +163,24 @@ impl TestCluster {
     pub async fn kill(&mut self, id: u64) {
         let node = self.nodes.remove(&id).expect("running");
         node.shutdown().await;
+    }
+
+    /// Restarts a killed node from its data dir, leaving it sealed.
+    pub async fn restart_sealed(&mut self, id: u64) {
+        self.boot(id).await;
+    }
+
+    /// Waits until node `id` is unsealed (by its local seal).
+    pub async fn wait_unsealed(&self, id: u64) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let st = self.node(id).replica().seal_status().expect("status");
+            if !st.sealed {
+                return;
+            }
+            assert!(Instant::now() < deadline, "node {id} stayed sealed: {:?}", st.seal_error);
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
     }
 
     /// Restarts a killed node from its data dir and unseals it.

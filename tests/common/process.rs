@@ -1,0 +1,160 @@
+//! Real `coffer server` processes for end-to-end tests, and helpers to run
+//! the CLI against them.
+
+use std::io::Write;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_coffer");
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// Three server processes; killed (SIGKILL) on drop.
+pub struct Servers {
+    children: Vec<Option<Child>>,
+    args: Vec<Vec<String>>,
+    envs: Vec<(String, String)>,
+    pub addr: String,
+    pub addrs: Vec<String>,
+}
+
+impl Drop for Servers {
+    fn drop(&mut self) {
+        for c in self.children.iter_mut().flatten() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+impl Servers {
+    /// Starts three nodes under `dir` (node 1 bootstraps, the others join)
+    /// with `extra(i)` added to node i's arguments, and waits until they
+    /// form a cluster.
+    pub fn start(dir: &Path, envs: &[(&str, &str)], extra: impl Fn(usize) -> Vec<String>) -> Servers {
+        let ports: Vec<(u16, u16)> = (0..3).map(|_| (free_port(), free_port())).collect();
+        let first = format!("127.0.0.1:{}", ports[0].0);
+        let mut args = Vec::new();
+        for (i, (api, raft)) in ports.iter().enumerate() {
+            let mut a: Vec<String> = vec!["server".into(), "--node-id".into(), (i + 1).to_string()];
+            a.extend([
+                "--api-listen".into(),
+                format!("127.0.0.1:{api}"),
+                "--raft-listen".into(),
+                format!("127.0.0.1:{raft}"),
+            ]);
+            a.extend(["--region".into(), format!("r{}", i + 1), "--data-dir".into()]);
+            a.push(dir.join(format!("n{}", i + 1)).display().to_string());
+            if i == 0 {
+                a.push("--bootstrap".into());
+            } else {
+                a.extend(["--join".into(), first.clone()]);
+            }
+            a.extend(extra(i));
+            args.push(a);
+        }
+        let addrs: Vec<String> = ports.iter().map(|(a, _)| format!("127.0.0.1:{a}")).collect();
+        let mut servers = Servers {
+            children: vec![None, None, None],
+            args,
+            envs: envs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            addr: addrs.join(","),
+            addrs,
+        };
+        for i in 0..3 {
+            servers.spawn(i);
+        }
+        servers.wait_formed();
+        servers
+    }
+
+    fn spawn(&mut self, i: usize) {
+        let mut cmd = Command::new(BIN);
+        cmd.args(&self.args[i]).stdout(Stdio::null()).stderr(Stdio::null());
+        for (k, v) in &self.envs {
+            cmd.env(k, v);
+        }
+        self.children[i] = Some(cmd.spawn().expect("spawn server"));
+    }
+
+    /// Kills node i (0-based) with SIGKILL.
+    pub fn kill9(&mut self, i: usize) {
+        if let Some(mut c) = self.children[i].take() {
+            c.kill().unwrap();
+            c.wait().unwrap();
+        }
+    }
+
+    /// Starts node i again with the same arguments.
+    pub fn restart(&mut self, i: usize) {
+        self.spawn(i);
+    }
+
+    /// Waits until three voters and a leader are reported.
+    pub fn wait_formed(&self) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let out = coffer(&self.addr, &["cluster", "status", "--format", "json"], None);
+            if out.status.success() {
+                let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+                let voters = v["members"].as_array().unwrap().iter().filter(|m| m["role"] != "learner").count();
+                if voters == 3 && v["leader_id"].is_u64() {
+                    return;
+                }
+            }
+            assert!(Instant::now() < deadline, "cluster did not form");
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
+    /// The data dir of node i.
+    pub fn data_dir(&self, i: usize) -> PathBuf {
+        let pos = self.args[i].iter().position(|a| a == "--data-dir").unwrap();
+        PathBuf::from(&self.args[i][pos + 1])
+    }
+}
+
+/// Runs the CLI with `COFFER_ADDR=addr`, feeding `stdin`.
+pub fn coffer(addr: &str, args: &[&str], stdin: Option<&str>) -> Output {
+    let mut child = Command::new(BIN)
+        .args(args)
+        .env("COFFER_ADDR", addr)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn cli");
+    let mut input = child.stdin.take().unwrap();
+    if let Some(s) = stdin {
+        input.write_all(s.as_bytes()).unwrap();
+    }
+    drop(input);
+    child.wait_with_output().unwrap()
+}
+
+/// Runs a command that must succeed; returns its stdout.
+pub fn ok(addr: &str, args: &[&str], stdin: Option<&str>) -> String {
+    let out = coffer(addr, args, stdin);
+    assert!(out.status.success(), "{args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// Runs a command with `--format json` that must succeed.
+pub fn json(addr: &str, args: &[&str], stdin: Option<&str>) -> serde_json::Value {
+    let mut all = args.to_vec();
+    all.extend(["--format", "json"]);
+    serde_json::from_str(&ok(addr, &all, stdin)).expect("json output")
+}
+
+/// Runs a command that must fail; returns its one-line error.
+pub fn fails(addr: &str, args: &[&str], stdin: Option<&str>) -> String {
+    let out = coffer(addr, args, stdin);
+    assert!(!out.status.success(), "{args:?} succeeded");
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(err.trim_end().lines().count(), 1, "one-line error expected: {err}");
+    err
+}
