@@ -23,6 +23,9 @@ use crate::raft::{NodeInfo, Raft};
 use crate::replica::{purger, Replica};
 use crate::storage;
 
+/// How long shutdown waits for requests in flight and background work.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
 /// How often the leader looks for expired soft-deleted objects.
 const PURGE_EVERY: Duration = Duration::from_secs(60);
 
@@ -149,15 +152,36 @@ impl Node {
         self.raft_addr
     }
 
-    /// Stops serving, stops Raft and releases the data directory.
+    /// Stops serving (letting requests in flight finish, up to a few
+    /// seconds), stops Raft, and returns once the data directory is released.
     pub async fn shutdown(self) {
+        let released = self.replica.reader().release_watch();
         let _ = self.stop.send(true);
+        let mut tasks = self.tasks.into_iter();
+        // The two servers first: a graceful stop closes client connections,
+        // whose tasks would otherwise keep the node's state open.
+        for server in tasks.by_ref().take(2) {
+            let abort = server.abort_handle();
+            if tokio::time::timeout(SHUTDOWN_GRACE, server).await.is_err() {
+                abort.abort();
+            }
+        }
         if let Err(e) = self.replica.raft().shutdown().await {
             tracing::warn!(error = %e, "raft shutdown");
         }
-        for task in self.tasks {
+        for task in tasks {
             task.abort();
             let _ = task.await;
+        }
+        drop(self.replica);
+        // Background work (a snapshot being built) may hold the database a
+        // little longer.
+        let deadline = tokio::time::Instant::now() + SHUTDOWN_GRACE;
+        while !released.is_released() && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        if !released.is_released() {
+            tracing::warn!("the database is still in use after shutdown");
         }
     }
 }

@@ -13,6 +13,7 @@ pub mod leadership;
 pub mod operator;
 pub mod proposer;
 pub mod purger;
+pub mod read_index;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -53,6 +54,7 @@ struct Inner {
     raft: Raft,
     reader: StateReader,
     proposer: Proposer,
+    read_index: read_index::ReadIndex,
     clock: Clock,
     barrier: Barrier,
     /// The local seal kind: "shamir", "passphrase" or "pkcs11".
@@ -72,6 +74,7 @@ impl Replica {
     ) -> Self {
         let clock = Clock::default();
         let proposer = Proposer::start(raft.clone(), clock.clone());
+        let read_index = read_index::ReadIndex::start(raft.clone(), READ_TIMEOUT);
         Replica {
             inner: Arc::new(Inner {
                 id,
@@ -79,6 +82,7 @@ impl Replica {
                 raft,
                 reader,
                 proposer,
+                read_index,
                 clock,
                 barrier: Barrier::default(),
                 seal_type,
@@ -139,12 +143,7 @@ impl Replica {
         query: impl FnOnce(&dyn Kv) -> std::result::Result<R, StateError>,
     ) -> Result<R> {
         if consistency == Consistency::Linearizable {
-            match tokio::time::timeout(READ_TIMEOUT, self.inner.raft.ensure_linearizable()).await {
-                Err(_) => return Err(ReplicaError::Timeout(READ_TIMEOUT)),
-                Ok(r) => {
-                    r?;
-                }
-            }
+            self.inner.read_index.confirm().await?;
         }
         Ok(self.inner.reader.read(query)?)
     }

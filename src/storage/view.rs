@@ -82,6 +82,12 @@ impl StateReader {
         Ok(self.db.flush_wal(true)?)
     }
 
+    /// A handle that tells when every user of the database has let go of
+    /// it (the data dir is then free to reopen or delete).
+    pub fn release_watch(&self) -> DbRelease {
+        DbRelease(Arc::downgrade(&self.db))
+    }
+
     /// Whether the state holds no records at all.
     pub fn is_empty(&self) -> bool {
         let view = DbView::new(&self.db);
@@ -97,5 +103,15 @@ impl StateReader {
     pub fn read<R>(&self, f: impl FnOnce(&dyn Kv) -> R) -> R {
         let view = DbView::new(&self.db);
         f(&view)
+    }
+}
+
+/// See [`StateReader::release_watch`].
+pub struct DbRelease(std::sync::Weak<DB>);
+
+impl DbRelease {
+    /// Whether the database is closed.
+    pub fn is_released(&self) -> bool {
+        self.0.strong_count() == 0
     }
 }
