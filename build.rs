@@ -18,6 +18,7 @@ const REDACTED: &[&str] = &[
     ".coffer.v1.InitResponse",
     ".coffer.v1.UnsealRequest",
     ".coffer.v1.RekeyRequest",
+    ".coffer.v1.CreatedToken",
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -30,6 +31,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "proto/coffer/v1/secret.proto",
         "proto/coffer/v1/cluster.proto",
         "proto/coffer/v1/operator.proto",
+        "proto/coffer/v1/token.proto",
         "proto/raft/v1/raft.proto",
     ];
     tonic_prost_build::configure().skip_debug(REDACTED).compile_protos(&protos, &["proto"])?;

@@ -64,6 +64,9 @@ codes! {
     Uninitialized => FailedPrecondition, "coffer has not been initialized: run `coffer operator init`.";
     Integrity => DataLoss, "Stored data failed its integrity check (corrupt, tampered with or moved).";
     InvalidShares => InvalidArgument, "The key shares are malformed or do not reconstruct the root key.";
+    Unauthenticated => Unauthenticated, "The request carries no valid credential.";
+    Forbidden => PermissionDenied, "The credential does not allow this operation.";
+    LastRootToken => FailedPrecondition, "The last root token cannot be revoked.";
     NotLeader => Unavailable, "This node is not the leader; retry on the leader.";
     NoLeader => Unavailable, "The cluster has no leader right now; retry later.";
     NotInitialized => FailedPrecondition, "The cluster has not been bootstrapped.";

@@ -27,6 +27,7 @@
 #![warn(missing_docs)]
 
 pub mod api;
+pub mod auth;
 pub mod barrier;
 pub mod cli;
 pub mod client;

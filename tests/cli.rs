@@ -14,6 +14,7 @@ fn init_and_unseal(addr: &str) -> Vec<String> {
     let shares: Vec<String> =
         init["key_shares"].as_array().unwrap().iter().map(|s| s.as_str().unwrap().to_owned()).collect();
     assert_eq!(shares.len(), 3);
+    common::process::use_token(init["root_token"].as_str().unwrap());
     let two = format!("{}\n{}\n", shares[0], shares[2]);
     let status = json(addr, &["operator", "unseal"], Some(&two));
     for n in status["nodes"].as_array().unwrap() {

@@ -58,11 +58,12 @@ async fn trace_logs_carry_no_secrets() {
     let applied = cluster.applied_on_leader().await;
     cluster.wait_applied(follower, applied).await;
     let share = cluster.share.clone();
+    let token = cluster.root_token.clone();
     cluster.shutdown().await;
 
     let logs = String::from_utf8_lossy(&captured.0.lock().unwrap()).into_owned();
     assert!(logs.len() > 10_000, "trace logging captured: {} bytes", logs.len());
-    for needle in [value, tag, share.as_str(), &share["cofshare1-".len()..]] {
+    for needle in [value, tag, share.as_str(), &share["cofshare1-".len()..], &token[4..]] {
         assert!(!logs.contains(needle), "a secret appeared in the logs: {needle}");
     }
 }

@@ -113,6 +113,7 @@ fn hsm_seal_survives_kill_9_of_every_node() {
     let a = s.addr.clone();
     let init = json(&a, &["operator", "init", "--key-shares", "1", "--key-threshold", "1"], None);
     let share = init["key_shares"][0].as_str().unwrap().to_owned();
+    common::process::use_token(init["root_token"].as_str().unwrap());
     ok(&a, &["operator", "unseal"], Some(&share));
     ok(&a, &["vault", "create", "v"], None);
     ok(&a, &["secret", "set", "v", "s"], Some("survives"));

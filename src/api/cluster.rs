@@ -9,6 +9,7 @@ use tokio::io::AsyncReadExt;
 use tonic::{Request, Response, Status};
 
 use super::status::{invalid, status};
+use crate::auth::{authorize, Need};
 use crate::client::Client;
 use crate::error_code::ErrorCode;
 use crate::proto::api::cluster_service_server::ClusterService;
@@ -73,6 +74,12 @@ fn to_pb(s: ClusterStatus) -> pb::ClusterStatus {
     }
 }
 
+/// The bearer token a request came with, to act on the caller's behalf.
+fn bearer<T>(req: &Request<T>) -> Option<String> {
+    let v = req.metadata().get("authorization")?.to_str().ok()?;
+    v.strip_prefix("Bearer ").map(|t| t.trim().to_owned())
+}
+
 fn ids(req: pb::NodeIdsRequest) -> Result<BTreeSet<u64>, Status> {
     if req.ids.is_empty() {
         return Err(invalid("no node ids given"));
@@ -84,7 +91,8 @@ type ChunkStream = Pin<Box<dyn Stream<Item = Result<pb::SnapshotChunk, Status>> 
 
 #[tonic::async_trait]
 impl ClusterService for Cluster {
-    async fn bootstrap(&self, _: Request<Empty>) -> Result<Response<pb::ClusterStatus>, Status> {
+    async fn bootstrap(&self, req: Request<Empty>) -> Result<Response<pb::ClusterStatus>, Status> {
+        authorize(&req, &self.replica, Need::Admin)?;
         self.replica.bootstrap().await?;
         self.replica.wait_for_leader(Duration::from_secs(10)).await?;
         Ok(Response::new(self.status_pb().await))
@@ -95,6 +103,7 @@ impl ClusterService for Cluster {
     }
 
     async fn add_learner(&self, req: Request<pb::AddLearnerRequest>) -> Result<Response<pb::ClusterStatus>, Status> {
+        authorize(&req, &self.replica, Need::Admin)?;
         let addr = req.into_inner().api_addr;
         self.require_leader(&self.replica.status().await)?;
         let client = Client::new([addr.clone()]).map_err(|e| invalid(e.to_string()))?;
@@ -108,11 +117,13 @@ impl ClusterService for Cluster {
     }
 
     async fn promote(&self, req: Request<pb::NodeIdsRequest>) -> Result<Response<pb::ClusterStatus>, Status> {
+        authorize(&req, &self.replica, Need::Admin)?;
         self.replica.promote(ids(req.into_inner())?).await?;
         Ok(Response::new(self.status_pb().await))
     }
 
     async fn remove_node(&self, req: Request<pb::NodeIdsRequest>) -> Result<Response<pb::ClusterStatus>, Status> {
+        authorize(&req, &self.replica, Need::Admin)?;
         self.replica.remove(ids(req.into_inner())?).await?;
         Ok(Response::new(self.status_pb().await))
     }
@@ -121,10 +132,16 @@ impl ClusterService for Cluster {
         &self,
         req: Request<pb::TransferLeaderRequest>,
     ) -> Result<Response<pb::ClusterStatus>, Status> {
+        authorize(&req, &self.replica, Need::Admin)?;
+        // The target checks the same credential (node identities come with mTLS).
+        let token = bearer(&req);
         let to = req.into_inner().to;
         self.replica
             .transfer_leader(to, |addr| async move {
-                let client = Client::new([addr.clone()])?;
+                let mut client = Client::new([addr.clone()])?;
+                if let Some(t) = token {
+                    client = client.with_token(t);
+                }
                 client.trigger_election(&addr).await
             })
             .await?;
@@ -144,14 +161,16 @@ impl ClusterService for Cluster {
         }))
     }
 
-    async fn trigger_election(&self, _: Request<Empty>) -> Result<Response<Empty>, Status> {
+    async fn trigger_election(&self, req: Request<Empty>) -> Result<Response<Empty>, Status> {
+        authorize(&req, &self.replica, Need::Admin)?;
         self.replica.campaign();
         Ok(Response::new(Empty {}))
     }
 
     type SaveSnapshotStream = ChunkStream;
 
-    async fn save_snapshot(&self, _: Request<Empty>) -> Result<Response<ChunkStream>, Status> {
+    async fn save_snapshot(&self, req: Request<Empty>) -> Result<Response<ChunkStream>, Status> {
+        authorize(&req, &self.replica, Need::Root)?;
         let snapshot = self.replica.fresh_snapshot(SNAPSHOT_TIMEOUT).await?;
         let mut file = snapshot.snapshot;
         let stream = async_stream(move |tx| async move {

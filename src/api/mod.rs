@@ -10,31 +10,46 @@ pub mod paging;
 pub mod sealing;
 pub mod secrets;
 pub mod status;
+pub mod tokens;
 pub mod vaults;
 
+use tonic::service::interceptor::InterceptedService;
 use tonic::transport::server::Router;
 use tonic::transport::Server;
 
+use crate::auth::Authenticator;
 use crate::proto::api::cluster_service_server::ClusterServiceServer;
 use crate::proto::api::operator_service_server::OperatorServiceServer;
 use crate::proto::api::secret_service_server::SecretServiceServer;
+use crate::proto::api::token_service_server::TokenServiceServer;
 use crate::proto::api::vault_service_server::VaultServiceServer;
 use crate::replica::Replica;
 
 /// Largest client request (a restore blob of a secret with many versions).
 const MAX_REQUEST_BYTES: usize = 16 << 20;
 
-/// The client API server for `replica`.
+/// The client API server for `replica`. Every service resolves the
+/// request's bearer token first (see [`crate::auth`]).
 pub fn router(replica: Replica) -> Router {
+    let auth = Authenticator::new(replica.clone());
     Server::builder()
-        .add_service(
+        .add_service(InterceptedService::new(
             VaultServiceServer::new(vaults::Vaults::new(replica.clone())).max_decoding_message_size(MAX_REQUEST_BYTES),
-        )
-        .add_service(
+            auth.clone(),
+        ))
+        .add_service(InterceptedService::new(
             SecretServiceServer::new(secrets::Secrets::new(replica.clone()))
                 .max_decoding_message_size(MAX_REQUEST_BYTES)
                 .max_encoding_message_size(MAX_REQUEST_BYTES),
-        )
-        .add_service(OperatorServiceServer::new(operator::Operator::new(replica.clone())))
-        .add_service(ClusterServiceServer::new(cluster::Cluster::new(replica)))
+            auth.clone(),
+        ))
+        .add_service(InterceptedService::new(
+            OperatorServiceServer::new(operator::Operator::new(replica.clone())),
+            auth.clone(),
+        ))
+        .add_service(InterceptedService::new(
+            TokenServiceServer::new(tokens::Tokens::new(replica.clone())),
+            auth.clone(),
+        ))
+        .add_service(InterceptedService::new(ClusterServiceServer::new(cluster::Cluster::new(replica)), auth))
 }

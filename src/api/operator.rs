@@ -2,6 +2,7 @@
 
 use tonic::{Request, Response, Status};
 
+use crate::auth::{authorize, Need};
 use crate::proto::api::operator_service_server::OperatorService;
 use crate::proto::api::{self as pb, Empty};
 use crate::replica::operator::SealStatus;
@@ -37,10 +38,11 @@ impl Operator {
 impl OperatorService for Operator {
     async fn init(&self, req: Request<pb::InitRequest>) -> Result<Response<pb::InitResponse>, Status> {
         let r = req.into_inner();
-        let shares = self.replica.init_security(r.key_shares, r.key_threshold).await?;
+        let out = self.replica.init_security(r.key_shares, r.key_threshold).await?;
         Ok(Response::new(pb::InitResponse {
-            key_shares: shares.iter().map(|s| s.as_str().to_owned()).collect(),
+            key_shares: out.shares.iter().map(|s| s.as_str().to_owned()).collect(),
             key_threshold: r.key_threshold,
+            root_token: out.root_token.as_str().to_owned(),
         }))
     }
 
@@ -54,7 +56,8 @@ impl OperatorService for Operator {
         Ok(Response::new(self.status_pb(status)))
     }
 
-    async fn seal(&self, _: Request<Empty>) -> Result<Response<pb::SealStatus>, Status> {
+    async fn seal(&self, req: Request<Empty>) -> Result<Response<pb::SealStatus>, Status> {
+        authorize(&req, &self.replica, Need::Root)?;
         self.replica.barrier().seal_by_operator();
         tracing::info!("sealed by operator request");
         Ok(Response::new(self.status_pb(self.replica.seal_status()?)))
@@ -64,21 +67,25 @@ impl OperatorService for Operator {
         Ok(Response::new(self.status_pb(self.replica.seal_status()?)))
     }
 
-    async fn rotate(&self, _: Request<Empty>) -> Result<Response<pb::SealStatus>, Status> {
+    async fn rotate(&self, req: Request<Empty>) -> Result<Response<pb::SealStatus>, Status> {
+        authorize(&req, &self.replica, Need::Root)?;
         let status = self.replica.rotate_keyring().await?;
         Ok(Response::new(self.status_pb(status)))
     }
 
     async fn rekey(&self, req: Request<pb::RekeyRequest>) -> Result<Response<pb::InitResponse>, Status> {
+        authorize(&req, &self.replica, Need::Root)?;
         let r = req.into_inner();
         let shares = self.replica.rekey(&r.current_shares, r.key_shares, r.key_threshold).await?;
         Ok(Response::new(pb::InitResponse {
             key_shares: shares.iter().map(|s| s.as_str().to_owned()).collect(),
             key_threshold: r.key_threshold,
+            root_token: String::new(),
         }))
     }
 
-    async fn rewrap(&self, _: Request<Empty>) -> Result<Response<pb::RewrapResponse>, Status> {
+    async fn rewrap(&self, req: Request<Empty>) -> Result<Response<pb::RewrapResponse>, Status> {
+        authorize(&req, &self.replica, Need::Root)?;
         let (rewrapped, remaining) = self.replica.rewrap().await?;
         Ok(Response::new(pb::RewrapResponse { rewrapped, remaining }))
     }

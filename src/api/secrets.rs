@@ -7,6 +7,7 @@ use tonic::{Request, Response, Status};
 use super::convert::{self, consistency};
 use super::paging;
 use super::sealing::{open_backup, open_meta, open_value, seal_backup, seal_meta, seal_value};
+use crate::auth::{authorize, Need};
 use crate::proto::api::secret_service_server::SecretService;
 use crate::proto::api::{self as pb, Empty};
 use crate::proto::storage::{self as st, op::Kind, SecretMeta};
@@ -74,6 +75,7 @@ fn check_ref(vault: &str, name: &str) -> Result<(), StateError> {
 #[tonic::async_trait]
 impl SecretService for Secrets {
     async fn set_secret(&self, req: Request<pb::SetSecretRequest>) -> Result<Response<pb::SecretProperties>, Status> {
+        authorize(&req, &self.replica, Need::Root)?;
         let r = req.into_inner();
         check_ref(&r.vault, &r.name)?;
         validate::value_size(r.value.len(), self.replica.limits().max_value_bytes)?;
@@ -106,6 +108,7 @@ impl SecretService for Secrets {
     }
 
     async fn get_secret(&self, req: Request<pb::GetSecretRequest>) -> Result<Response<pb::Secret>, Status> {
+        authorize(&req, &self.replica, Need::Root)?;
         let r = req.into_inner();
         check_ref(&r.vault, &r.name)?;
         self.ready()?;
@@ -123,6 +126,7 @@ impl SecretService for Secrets {
         &self,
         req: Request<pb::ListSecretsRequest>,
     ) -> Result<Response<pb::ListSecretsResponse>, Status> {
+        authorize(&req, &self.replica, Need::Root)?;
         let r = req.into_inner();
         let (page, token) = self.list(&r, false).await?;
         Ok(Response::new(pb::ListSecretsResponse { secrets: self.describe(&page)?, continuation_token: token }))
@@ -132,6 +136,7 @@ impl SecretService for Secrets {
         &self,
         req: Request<pb::ListSecretVersionsRequest>,
     ) -> Result<Response<pb::ListSecretsResponse>, Status> {
+        authorize(&req, &self.replica, Need::Root)?;
         let r = req.into_inner();
         check_ref(&r.vault, &r.name)?;
         self.ready()?;
@@ -152,6 +157,7 @@ impl SecretService for Secrets {
         &self,
         req: Request<pb::UpdateSecretRequest>,
     ) -> Result<Response<pb::SecretProperties>, Status> {
+        authorize(&req, &self.replica, Need::Root)?;
         let r = req.into_inner();
         check_ref(&r.vault, &r.name)?;
         if !r.version.is_empty() {
@@ -196,6 +202,7 @@ impl SecretService for Secrets {
     }
 
     async fn delete_secret(&self, req: Request<pb::SecretRef>) -> Result<Response<pb::DeletedSecret>, Status> {
+        authorize(&req, &self.replica, Need::Root)?;
         let r = req.into_inner();
         check_ref(&r.vault, &r.name)?;
         self.ready()?;
@@ -207,6 +214,7 @@ impl SecretService for Secrets {
         &self,
         req: Request<pb::GetDeletedSecretRequest>,
     ) -> Result<Response<pb::DeletedSecret>, Status> {
+        authorize(&req, &self.replica, Need::Root)?;
         let r = req.into_inner();
         check_ref(&r.vault, &r.name)?;
         self.ready()?;
@@ -219,6 +227,7 @@ impl SecretService for Secrets {
         &self,
         req: Request<pb::ListSecretsRequest>,
     ) -> Result<Response<pb::ListDeletedSecretsResponse>, Status> {
+        authorize(&req, &self.replica, Need::Root)?;
         let r = req.into_inner();
         let (page, token) = self.list(&r, true).await?;
         let secrets = self.describe_deleted(&page)?;
@@ -229,6 +238,7 @@ impl SecretService for Secrets {
         &self,
         req: Request<pb::SecretRef>,
     ) -> Result<Response<pb::SecretProperties>, Status> {
+        authorize(&req, &self.replica, Need::Root)?;
         let r = req.into_inner();
         check_ref(&r.vault, &r.name)?;
         self.ready()?;
@@ -237,6 +247,7 @@ impl SecretService for Secrets {
     }
 
     async fn purge_deleted_secret(&self, req: Request<pb::SecretRef>) -> Result<Response<Empty>, Status> {
+        authorize(&req, &self.replica, Need::Root)?;
         let r = req.into_inner();
         check_ref(&r.vault, &r.name)?;
         self.ready()?;
@@ -249,6 +260,7 @@ impl SecretService for Secrets {
         &self,
         req: Request<pb::BackupSecretRequest>,
     ) -> Result<Response<pb::SecretBackupBlob>, Status> {
+        authorize(&req, &self.replica, Need::Root)?;
         let r = req.into_inner();
         check_ref(&r.vault, &r.name)?;
         self.ready()?;
@@ -262,6 +274,7 @@ impl SecretService for Secrets {
         &self,
         req: Request<pb::RestoreSecretRequest>,
     ) -> Result<Response<pb::SecretProperties>, Status> {
+        authorize(&req, &self.replica, Need::Root)?;
         let r = req.into_inner();
         validate::name("vault", &r.vault)?;
         let backup = open_backup(&self.replica.unsealed()?, &r.vault, &r.blob)

@@ -4,6 +4,7 @@ use tonic::{Request, Response, Status};
 
 use super::convert::{self, consistency};
 use super::paging;
+use crate::auth::{authorize, Need};
 use crate::proto::api::vault_service_server::VaultService;
 use crate::proto::api::{self as pb, Empty};
 use crate::proto::storage::{self as st, op::Kind};
@@ -38,6 +39,7 @@ impl Vaults {
 #[tonic::async_trait]
 impl VaultService for Vaults {
     async fn create_vault(&self, req: Request<pb::CreateVaultRequest>) -> Result<Response<pb::Vault>, Status> {
+        authorize(&req, &self.replica, Need::Root)?;
         let r = req.into_inner();
         self.ready()?;
         validate::name("vault", &r.name)?;
@@ -51,6 +53,7 @@ impl VaultService for Vaults {
     }
 
     async fn get_vault(&self, req: Request<pb::GetVaultRequest>) -> Result<Response<pb::Vault>, Status> {
+        authorize(&req, &self.replica, Need::Root)?;
         let r = req.into_inner();
         self.ready()?;
         let v = self.replica.read(consistency(r.read.as_ref()), |kv| vaults::get(kv, &r.name)).await?;
@@ -61,6 +64,7 @@ impl VaultService for Vaults {
         &self,
         req: Request<pb::ListVaultsRequest>,
     ) -> Result<Response<pb::ListVaultsResponse>, Status> {
+        authorize(&req, &self.replica, Need::Root)?;
         let r = req.into_inner();
         self.ready()?;
         let size = paging::page_size(r.max_results, self.replica.limits())?;
@@ -73,6 +77,7 @@ impl VaultService for Vaults {
     }
 
     async fn update_vault(&self, req: Request<pb::UpdateVaultRequest>) -> Result<Response<pb::Vault>, Status> {
+        authorize(&req, &self.replica, Need::Root)?;
         let r = req.into_inner();
         self.ready()?;
         validate::name("vault", &r.name)?;
@@ -81,6 +86,7 @@ impl VaultService for Vaults {
     }
 
     async fn delete_vault(&self, req: Request<pb::DeleteVaultRequest>) -> Result<Response<Empty>, Status> {
+        authorize(&req, &self.replica, Need::Root)?;
         let r = req.into_inner();
         self.ready()?;
         validate::name("vault", &r.name)?;

@@ -8,7 +8,7 @@ use std::time::Duration;
 use clap::Args;
 
 use super::server::wait_for_signal;
-use super::{init_logging, CliError, CliResult};
+use super::{init_logging, write_private, CliError, CliResult};
 use crate::client::Client;
 use crate::config::Config;
 use crate::error_code::ErrorCode;
@@ -64,8 +64,12 @@ pub async fn run(args: DevArgs) -> CliResult {
     println!("  coffer secret get demo db-password");
     println!("  coffer cluster status");
     println!();
-    println!("This is a development cluster: its single unseal key is stored in plaintext at");
-    println!("{}, and there is no TLS or authentication yet. Ctrl-C stops it.", key_file.display());
+    let token_file = key_file.with_file_name("root-token");
+    println!("Commands run from this directory use the root token in {} by default;", token_file.display());
+    println!("elsewhere: export COFFER_TOKEN=$(cat {})", token_file.display());
+    println!();
+    println!("This is a development cluster: its single unseal key and root token are stored in");
+    println!("plaintext beside the data, and there is no TLS yet. Ctrl-C stops it.");
     wait_for_signal().await;
     println!("stopping");
     for n in nodes {
@@ -88,29 +92,16 @@ async fn unseal_all(addrs: &[String], key_file: &std::path::Path) -> CliResult {
         })?;
         zeroize::Zeroizing::new(text.trim().to_owned())
     } else {
-        let mut shares = client.operator_init(1, 1).await?;
-        let share = shares.remove(0);
+        let mut init = client.operator_init(1, 1).await?;
+        let share = init.shares.remove(0);
         write_private(key_file, share.as_str())?;
+        write_private(&key_file.with_file_name("root-token"), init.root_token.as_str())?;
         share
     };
     for addr in addrs {
         client.unseal(addr, &share).await?;
     }
     Ok(())
-}
-
-/// Writes a file only its owner can read.
-fn write_private(path: &std::path::Path, text: &str) -> CliResult {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(path)
-        .map_err(|e| CliError::usage(format!("cannot write {}: {e}", path.display())))?;
-    f.write_all(text.as_bytes()).map_err(|e| CliError::usage(format!("cannot write {}: {e}", path.display())))
 }
 
 async fn wait_for_voters(addrs: &[String], want: usize) -> Result<(), String> {

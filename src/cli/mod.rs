@@ -11,6 +11,7 @@ mod operator;
 mod output;
 mod secret;
 mod server;
+mod token;
 mod vault;
 
 use std::process::ExitCode;
@@ -66,6 +67,11 @@ enum Command {
     /// Initialize, unseal, seal; rotate the data key.
     #[command(subcommand)]
     Operator(operator::OperatorCmd),
+    /// Store a token (read from stdin) for later commands.
+    Login,
+    /// Create, inspect, renew and revoke tokens.
+    #[command(subcommand)]
+    Token(token::TokenCmd),
     /// Drive load against a running cluster and report throughput and latency.
     Bench(bench::BenchArgs),
 }
@@ -136,6 +142,14 @@ async fn run(cli: Cli) -> CliResult {
             init_logging("warn");
             operator::run(cmd, &connect(&cli.addr, cli.timeout)?, cli.format).await
         }
+        Command::Login => {
+            init_logging("warn");
+            token::login(connect_anonymous(&cli.addr, cli.timeout)?, cli.format).await
+        }
+        Command::Token(cmd) => {
+            init_logging("warn");
+            token::run(cmd, &connect(&cli.addr, cli.timeout)?, cli.format).await
+        }
         Command::Bench(args) => {
             init_logging("error");
             bench::run(args, connect(&cli.addr, cli.timeout)?, cli.format).await
@@ -162,8 +176,31 @@ where
     }
 }
 
-fn connect(addr: &str, timeout_secs: u64) -> CliResult<Client> {
+fn connect_anonymous(addr: &str, timeout_secs: u64) -> CliResult<Client> {
     Ok(Client::new(addr.split(',').map(str::trim))?.with_deadline(std::time::Duration::from_secs(timeout_secs)))
+}
+
+/// A client authenticated with the token from the environment or files.
+fn connect(addr: &str, timeout_secs: u64) -> CliResult<Client> {
+    let client = connect_anonymous(addr, timeout_secs)?;
+    Ok(match token::resolve_token() {
+        Some(t) => client.with_token(t.as_str()),
+        None => client,
+    })
+}
+
+/// Writes a file only its owner can read.
+fn write_private(path: &std::path::Path, text: &str) -> CliResult {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(|e| CliError::usage(format!("cannot write {}: {e}", path.display())))?;
+    f.write_all(text.as_bytes()).map_err(|e| CliError::usage(format!("cannot write {}: {e}", path.display())))
 }
 
 /// Logs to stderr; `RUST_LOG` overrides `default`.

@@ -107,15 +107,27 @@ pub async fn run(cmd: OperatorCmd, client: &Client, format: Format) -> CliResult
             }
         }
         OperatorCmd::Init { key_shares, key_threshold } => {
-            let shares = client.operator_init(key_shares, key_threshold).await?;
-            print_shares(format, &shares, key_threshold);
+            let init = client.operator_init(key_shares, key_threshold).await?;
+            match format {
+                Format::Json => output::json(&json!({
+                    "key_shares": init.shares.iter().map(|s| s.as_str()).collect::<Vec<_>>(),
+                    "key_threshold": key_threshold,
+                    "root_token": init.root_token.as_str(),
+                })),
+                Format::Table => {
+                    print_shares(format, &init.shares, key_threshold);
+                    println!("Initial root token: {}", init.root_token.as_str());
+                }
+            }
             if format == Format::Table {
                 println!();
                 println!("coffer is initialized. The node that ran init is unsealed; unseal every");
                 println!(
                     "other node with {key_threshold} of these {key_shares} shares: coffer operator unseal --node ADDR"
                 );
-                println!("The shares are shown only now and stored nowhere. Keep them apart and safe.");
+                println!("The shares and the root token are shown only now and stored nowhere (the");
+                println!("token only as a hash). Keep them apart and safe; use the root token with");
+                println!("`coffer login` to create tokens for people and applications.");
             }
         }
         OperatorCmd::Unseal { node, reset } => {

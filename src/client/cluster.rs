@@ -5,7 +5,7 @@ use super::types::{self as pb, Empty};
 use super::{Client, Result, Retry};
 use crate::client::ClientError;
 
-fn svc(ch: tonic::transport::Channel) -> ClusterServiceClient<tonic::transport::Channel> {
+fn svc(ch: super::Transport) -> ClusterServiceClient<super::Transport> {
     ClusterServiceClient::new(ch).max_decoding_message_size(64 << 20)
 }
 

@@ -20,6 +20,7 @@ mod cluster;
 mod error;
 mod operator;
 mod secrets;
+mod tokens;
 mod vaults;
 
 use std::collections::HashMap;
@@ -30,6 +31,7 @@ use std::time::{Duration, Instant};
 use tonic::transport::{Channel, Endpoint};
 
 pub use error::{ClientError, Result};
+pub use operator::InitResult;
 pub use secrets::SetSecret;
 
 use crate::error_code::ErrorCode;
@@ -65,8 +67,26 @@ enum Retry {
     IfNotSent,
 }
 
+/// Adds the bearer token to every request.
+#[derive(Clone)]
+pub(crate) struct Bearer(Option<tonic::metadata::AsciiMetadataValue>);
+
+impl tonic::service::Interceptor for Bearer {
+    fn call(&mut self, mut req: tonic::Request<()>) -> std::result::Result<tonic::Request<()>, tonic::Status> {
+        if let Some(v) = &self.0 {
+            req.metadata_mut().insert("authorization", v.clone());
+        }
+        Ok(req)
+    }
+}
+
+/// A channel that authenticates its requests.
+pub(crate) type Transport = tonic::service::interceptor::InterceptedService<Channel, Bearer>;
+
 /// A connection to a coffer cluster (share it; it is `Send + Sync`).
 pub struct Client {
+    /// `Bearer <token>`, marked sensitive so it never prints.
+    bearer: Bearer,
     endpoints: Mutex<Vec<String>>,
     leader: Mutex<Option<String>>,
     channels: Mutex<HashMap<String, Channel>>,
@@ -82,11 +102,24 @@ impl Client {
             return Err(ClientError::new(ErrorCode::InvalidArgument, "no endpoints given"));
         }
         Ok(Client {
+            bearer: Bearer(None),
             endpoints: Mutex::new(endpoints),
             leader: Mutex::new(None),
             channels: Mutex::new(HashMap::new()),
             deadline: Duration::from_secs(20),
         })
+    }
+
+    /// Authenticates every request with `token` (`cof_…`).
+    pub fn with_token(mut self, token: impl AsRef<str>) -> Self {
+        let value = tonic::metadata::AsciiMetadataValue::try_from(format!("Bearer {}", token.as_ref().trim()))
+            .map(|mut v| {
+                v.set_sensitive(true);
+                v
+            })
+            .ok();
+        self.bearer = Bearer(value);
+        self
     }
 
     /// Sets how long a call keeps retrying across nodes (default 20 s).
@@ -100,7 +133,11 @@ impl Client {
         lock(&self.endpoints).clone()
     }
 
-    pub(crate) fn channel(&self, addr: &str) -> Result<Channel> {
+    pub(crate) fn channel(&self, addr: &str) -> Result<Transport> {
+        Ok(Transport::new(self.raw_channel(addr)?, self.bearer.clone()))
+    }
+
+    fn raw_channel(&self, addr: &str) -> Result<Channel> {
         let mut channels = lock(&self.channels);
         if let Some(c) = channels.get(addr) {
             return Ok(c.clone());
@@ -138,7 +175,7 @@ impl Client {
     /// according to `retry` until the client's deadline.
     async fn run<T, F, Fut>(&self, retry: Retry, call: F) -> Result<T>
     where
-        F: Fn(Channel) -> Fut,
+        F: Fn(Transport) -> Fut,
         Fut: Future<Output = std::result::Result<T, tonic::Status>>,
     {
         let start = Instant::now();

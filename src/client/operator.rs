@@ -7,18 +7,29 @@ use super::types::operator_service_client::OperatorServiceClient;
 use super::types::{self as pb, Empty};
 use super::{Client, Result, Retry};
 
-fn svc(ch: tonic::transport::Channel) -> OperatorServiceClient<tonic::transport::Channel> {
+/// What `operator init` returns, once.
+pub struct InitResult {
+    /// The root key's Shamir shares.
+    pub shares: Vec<Zeroizing<String>>,
+    /// The initial root token.
+    pub root_token: Zeroizing<String>,
+}
+
+fn svc(ch: super::Transport) -> OperatorServiceClient<super::Transport> {
     OperatorServiceClient::new(ch)
 }
 
 impl Client {
-    /// Initializes the cluster's keyring; returns the root key's shares
-    /// (shown once: keep them safe and apart).
-    pub async fn operator_init(&self, key_shares: u32, key_threshold: u32) -> Result<Vec<Zeroizing<String>>> {
+    /// Initializes the cluster's keyring; returns the root key's shares and
+    /// the initial root token (shown once: keep them safe and apart).
+    pub async fn operator_init(&self, key_shares: u32, key_threshold: u32) -> Result<InitResult> {
         let req = pb::InitRequest { key_shares, key_threshold };
         let resp =
             self.run(Retry::IfNotSent, |ch| async move { svc(ch).init(req).await.map(|r| r.into_inner()) }).await?;
-        Ok(resp.key_shares.into_iter().map(Zeroizing::new).collect())
+        Ok(InitResult {
+            shares: resp.key_shares.into_iter().map(Zeroizing::new).collect(),
+            root_token: Zeroizing::new(resp.root_token),
+        })
     }
 
     /// Submits one key share to the node at `addr`.

@@ -60,7 +60,7 @@ impl SetSecret {
     }
 }
 
-fn svc(ch: tonic::transport::Channel) -> SecretServiceClient<tonic::transport::Channel> {
+fn svc(ch: super::Transport) -> SecretServiceClient<super::Transport> {
     SecretServiceClient::new(ch)
 }
 

@@ -4,7 +4,7 @@ use super::types::vault_service_client::VaultServiceClient;
 use super::types::{self as pb};
 use super::{Client, ReadConsistency, Result, Retry};
 
-fn svc(ch: tonic::transport::Channel) -> VaultServiceClient<tonic::transport::Channel> {
+fn svc(ch: super::Transport) -> VaultServiceClient<super::Transport> {
     VaultServiceClient::new(ch)
 }
 

@@ -25,7 +25,11 @@ pub(super) async fn run(replica: Replica, through: String) {
 }
 
 async fn try_join(through: &str, me: &str, id: u64) -> Result<(), crate::client::ClientError> {
-    let client = Client::new([through.to_owned()])?.with_deadline(Duration::from_secs(10));
+    let mut client = Client::new([through.to_owned()])?.with_deadline(Duration::from_secs(10));
+    // Once the cluster is initialized, membership changes need a root token.
+    if let Ok(token) = std::env::var("COFFER_JOIN_TOKEN") {
+        client = client.with_token(token);
+    }
     let status = client.cluster_status().await?;
     let member = status.members.iter().find(|m| m.id == id);
     if member.is_some_and(|m| m.role != "learner") {

@@ -118,7 +118,14 @@ impl fmt::Debug for api::InitResponse {
         f.debug_struct("InitResponse")
             .field("key_shares", &format_args!("<{} redacted>", self.key_shares.len()))
             .field("key_threshold", &self.key_threshold)
+            .field("root_token", &Redacted(self.root_token.len()))
             .finish()
+    }
+}
+
+impl fmt::Debug for api::CreatedToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CreatedToken").field("token", &Redacted(self.token.len())).field("info", &self.info).finish()
     }
 }
 

@@ -34,6 +34,14 @@ pub struct SealStatus {
     pub seal_error: Option<String>,
 }
 
+/// What `init` hands to the operator, once.
+pub struct InitOutput {
+    /// The root key's Shamir shares, encoded.
+    pub shares: Vec<Zeroizing<String>>,
+    /// The initial root token.
+    pub root_token: Zeroizing<String>,
+}
+
 impl Replica {
     /// The replicated security record, from this node's local state.
     pub fn security_record(&self) -> Result<Option<SecurityRecord>> {
@@ -64,9 +72,10 @@ impl Replica {
         })
     }
 
-    /// Creates the root key (split into Shamir shares) and the keyring, and
-    /// unseals this node. Returns the encoded shares: shown once, kept nowhere.
-    pub async fn init_security(&self, key_shares: u32, key_threshold: u32) -> Result<Vec<Zeroizing<String>>> {
+    /// Creates the root key (split into Shamir shares), the keyring and the
+    /// initial root token, and unseals this node. Returns the encoded shares
+    /// and the root token: shown once, kept nowhere (only the token's hash).
+    pub async fn init_security(&self, key_shares: u32, key_threshold: u32) -> Result<InitOutput> {
         if !(1..=255).contains(&key_shares) || !(1..=key_shares).contains(&key_threshold) {
             return Err(ReplicaError::InvalidArgument("need 1 <= key-threshold <= key-shares <= 255".into()));
         }
@@ -77,13 +86,22 @@ impl Replica {
         let keyring = Keyring::generate()?;
         let sealed_keyring = keyring.seal(&root)?;
         let split = shamir::split(root.expose(), key_shares as u8, key_threshold as u8).map_err(BarrierError::from)?;
-        let op = InitSecurity { sealed_keyring, active_term: keyring.active_term(), key_shares, key_threshold };
+        let (root_token, token_record) =
+            crate::auth::token::generate(crate::state::tokens::ROOT, "initial root", self.clock().now(), 0, false)
+                .map_err(BarrierError::from)?;
+        let op = InitSecurity {
+            sealed_keyring,
+            active_term: keyring.active_term(),
+            key_shares,
+            key_threshold,
+            root_token: Some(token_record),
+        };
         let record = match self.write(Kind::InitSecurity(op)).await? {
             OpOutput::Security(r) => r,
             _ => return Err(ReplicaError::Unavailable("unexpected apply output".into())),
         };
         self.barrier().unseal_with_root(root, &record)?;
-        Ok(split.iter().map(|s| Zeroizing::new(shares::encode(s))).collect())
+        Ok(InitOutput { shares: split.iter().map(|s| Zeroizing::new(shares::encode(s))).collect(), root_token })
     }
 
     /// Submits one key share to this node.

@@ -3,8 +3,8 @@
 
 use super::error::StateError;
 use super::kv::Txn;
-use super::{secrets, security, vaults, SecretView};
-use crate::proto::storage::{op::Kind, Command, SecurityRecord, VaultRecord};
+use super::{secrets, security, tokens, vaults, SecretView};
+use crate::proto::storage::{op::Kind, Command, SecurityRecord, TokenRecord, VaultRecord};
 
 /// What a successful operation produced.
 #[derive(Debug, Clone)]
@@ -15,6 +15,8 @@ pub enum OpOutput {
     Secret(SecretView),
     /// The security record after the operation.
     Security(SecurityRecord),
+    /// A token record after the operation.
+    Token(TokenRecord),
     /// Nothing to report.
     Done,
 }
@@ -63,5 +65,8 @@ fn apply_op(txn: &mut Txn<'_>, now: i64, kind: &Kind) -> Result<OpOutput, StateE
         Kind::InitSecurity(op) => security::init(txn, now, op).map(OpOutput::Security),
         Kind::RotateKeyring(op) => security::rotate(txn, now, op).map(OpOutput::Security),
         Kind::Rekey(op) => security::rekey(txn, op).map(OpOutput::Security),
+        Kind::CreateToken(op) => tokens::create(txn, op).map(OpOutput::Token),
+        Kind::RenewToken(op) => tokens::renew(txn, op).map(OpOutput::Token),
+        Kind::RevokeToken(op) => tokens::revoke(txn, op).map(|()| OpOutput::Done),
     }
 }

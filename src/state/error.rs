@@ -50,6 +50,8 @@ pub enum StateError {
     SecurityInitialized,
     #[error("coffer is not initialized: run `coffer operator init`")]
     SecurityUninitialized,
+    #[error("the last root token cannot be revoked: create another root token first")]
+    LastRootToken,
     #[error("storage: {0}")]
     Storage(String),
     #[error("corrupt record at '{0}'")]
@@ -80,6 +82,7 @@ impl StateError {
             PurgeProtected { .. } => ErrorCode::PurgeProtected,
             SecurityInitialized => ErrorCode::AlreadyInitialized,
             SecurityUninitialized => ErrorCode::Uninitialized,
+            LastRootToken => ErrorCode::LastRootToken,
             Storage(_) => ErrorCode::Storage,
             Corrupt(_) => ErrorCode::Storage,
         }

@@ -4,12 +4,27 @@
 //! | key                          | record                |
 //! |------------------------------|-----------------------|
 //! | `sys/security`               | `SecurityRecord`      |
+//! | `tok/{accessor}`             | `TokenRecord`         |
+//! | `toh/{hex(sha256(token))}`   | accessor              |
 //! | `v/{vault}`                  | `VaultRecord`         |
 //! | `s/{vault}/{name}`           | `SecretHead`          |
 //! | `sv/{vault}/{name}/{version}`| `SecretVersionRecord` |
 
 /// The security record (sealed keyring, seal parameters).
 pub const SECURITY: &[u8] = b"sys/security";
+
+/// Prefix of all token records.
+pub const TOKENS: &[u8] = b"tok/";
+
+/// Key of a token record.
+pub fn token(accessor: &str) -> Vec<u8> {
+    format!("tok/{accessor}").into_bytes()
+}
+
+/// Key of the index entry from a token's hash to its accessor.
+pub fn token_hash(hash: &[u8]) -> Vec<u8> {
+    format!("toh/{}", hex::encode(hash)).into_bytes()
+}
 
 /// Prefix of all vault records.
 pub const VAULTS: &[u8] = b"v/";

@@ -14,6 +14,7 @@ pub mod keys;
 pub mod kv;
 pub mod secrets;
 pub mod security;
+pub mod tokens;
 pub mod validate;
 pub mod vaults;
 

@@ -20,6 +20,8 @@ pub(super) fn init(txn: &mut Txn<'_>, now: i64, op: &InitSecurity) -> Result<Sec
     if op.sealed_keyring.is_empty() || op.active_term == 0 {
         return Err(StateError::InvalidArgument("empty keyring".into()));
     }
+    let root = op.root_token.as_ref().ok_or_else(|| StateError::InvalidArgument("no root token".into()))?;
+    super::tokens::insert(txn, root)?;
     let rec = SecurityRecord {
         sealed_keyring: op.sealed_keyring.clone(),
         active_term: op.active_term,

@@ -24,6 +24,8 @@ pub struct TestCluster {
     nodes: BTreeMap<u64, Node>,
     /// The single Shamir share of the root key (1-of-1 in tests).
     pub share: String,
+    /// The initial root token.
+    pub root_token: String,
 }
 
 /// Fast Raft timings so elections finish quickly in tests.
@@ -55,6 +57,7 @@ impl TestCluster {
             configs: BTreeMap::new(),
             nodes: BTreeMap::new(),
             share: String::new(),
+            root_token: String::new(),
         };
         for id in 1..=n {
             let mut c = test_config(id, cluster.dir.path());
@@ -72,8 +75,9 @@ impl TestCluster {
         if n > 1 {
             leader.promote((2..=n).collect()).await.expect("promote");
         }
-        let shares = leader.init_security(1, 1).await.expect("init security");
-        cluster.share = shares[0].to_string();
+        let init = leader.init_security(1, 1).await.expect("init security");
+        cluster.share = init.shares[0].to_string();
+        cluster.root_token = init.root_token.to_string();
         for id in 2..=n {
             cluster.unseal(id).await;
         }
@@ -133,14 +137,19 @@ impl TestCluster {
         self.configs[&id].api_listen.to_string()
     }
 
-    /// A client that knows every node (running or not).
+    /// A root client that knows every node (running or not).
     pub fn client(&self) -> Client {
+        self.anonymous_client().with_token(&self.root_token)
+    }
+
+    /// A client without credentials.
+    pub fn anonymous_client(&self) -> Client {
         Client::new(self.configs.keys().map(|id| self.api_addr(*id))).expect("client")
     }
 
-    /// A client that only knows node `id`.
+    /// A root client that only knows node `id`.
     pub fn client_of(&self, id: u64) -> Client {
-        Client::new([self.api_addr(id)]).expect("client")
+        Client::new([self.api_addr(id)]).expect("client").with_token(&self.root_token)
     }
 
     /// Waits until the running nodes agree on a leader among them.

@@ -118,11 +118,26 @@ impl Servers {
     }
 }
 
-/// Runs the CLI with `COFFER_ADDR=addr`, feeding `stdin`.
+thread_local! {
+    /// The token CLI runs on this test's thread use (`COFFER_TOKEN`).
+    static TOKEN: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
+}
+
+/// Makes later CLI runs on this thread authenticate with `token`.
+pub fn use_token(token: &str) {
+    TOKEN.with(|t| *t.borrow_mut() = token.to_owned());
+}
+
+/// Runs the CLI with `COFFER_ADDR=addr` (and this thread's token), feeding `stdin`.
 pub fn coffer(addr: &str, args: &[&str], stdin: Option<&str>) -> Output {
+    let token = TOKEN.with(|t| t.borrow().clone());
     let mut child = Command::new(BIN)
         .args(args)
         .env("COFFER_ADDR", addr)
+        .env("COFFER_TOKEN", token)
+        // No ambient credentials: no ~/.coffer-token, no ./coffer-dev.
+        .env("HOME", "/nonexistent-coffer-test-home")
+        .current_dir(std::env::temp_dir())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

@@ -1,0 +1,115 @@
+//! The token service.
+
+use tonic::{Request, Response, Status};
+
+use crate::auth::{authorize, token, Authorized, Need};
+use crate::proto::api::token_service_server::TokenService;
+use crate::proto::api::{self as pb, Empty};
+use crate::proto::storage::{op::Kind, CreateToken, RenewToken, RevokeToken, TokenRecord};
+use crate::replica::{Consistency, Replica};
+use crate::state::{tokens, OpOutput};
+
+/// Serves token management.
+pub struct Tokens {
+    replica: Replica,
+}
+
+fn info(t: TokenRecord) -> pb::TokenInfo {
+    pb::TokenInfo {
+        accessor: t.accessor,
+        policy: t.policy,
+        display_name: t.display_name,
+        created: t.created,
+        expires: t.expires,
+        ttl: t.ttl,
+        renewable: t.renewable,
+    }
+}
+
+impl Tokens {
+    /// The service over `replica`.
+    pub fn new(replica: Replica) -> Self {
+        Tokens { replica }
+    }
+
+    /// The caller's own token record.
+    async fn own(&self, auth: &Authorized) -> Result<TokenRecord, Status> {
+        let accessor = auth.principal.as_ref().map(|p| p.accessor.clone()).unwrap_or_default();
+        let record = self.replica.read(Consistency::Linearizable, |kv| tokens::by_accessor(kv, &accessor)).await?;
+        record.ok_or_else(|| {
+            crate::api::status::status(crate::error_code::ErrorCode::Unauthenticated, "token revoked", None)
+        })
+    }
+}
+
+#[tonic::async_trait]
+impl TokenService for Tokens {
+    async fn create_token(&self, req: Request<pb::CreateTokenRequest>) -> Result<Response<pb::CreatedToken>, Status> {
+        authorize(&req, &self.replica, Need::Root)?;
+        let r = req.into_inner();
+        let policy = if r.policy.is_empty() { tokens::DEFAULT.to_owned() } else { r.policy };
+        if ![tokens::ROOT, tokens::DEFAULT].contains(&policy.as_str()) {
+            return Err(crate::api::status::invalid("policy must be root or default"));
+        }
+        if r.ttl < 0 {
+            return Err(crate::api::status::invalid("ttl must not be negative"));
+        }
+        let (secret, record) =
+            token::generate(&policy, &r.display_name, self.replica.clock().now(), r.ttl, r.renewable)
+                .map_err(|e| crate::api::status::status(crate::error_code::ErrorCode::Internal, e.to_string(), None))?;
+        let created = match self.replica.write(Kind::CreateToken(CreateToken { token: Some(record) })).await? {
+            OpOutput::Token(t) => t,
+            _ => {
+                return Err(crate::api::status::status(
+                    crate::error_code::ErrorCode::Internal,
+                    "unexpected output",
+                    None,
+                ))
+            }
+        };
+        Ok(Response::new(pb::CreatedToken { token: secret.as_str().to_owned(), info: Some(info(created)) }))
+    }
+
+    async fn lookup_self(&self, req: Request<Empty>) -> Result<Response<pb::TokenInfo>, Status> {
+        let auth = authorize(&req, &self.replica, Need::AnyToken)?;
+        Ok(Response::new(info(self.own(&auth).await?)))
+    }
+
+    async fn renew_self(&self, req: Request<Empty>) -> Result<Response<pb::TokenInfo>, Status> {
+        let auth = authorize(&req, &self.replica, Need::AnyToken)?;
+        let own = self.own(&auth).await?;
+        let expires = if own.ttl > 0 { self.replica.clock().now().saturating_add(own.ttl) } else { 0 };
+        let renewed = match self.replica.write(Kind::RenewToken(RenewToken { accessor: own.accessor, expires })).await?
+        {
+            OpOutput::Token(t) => t,
+            _ => {
+                return Err(crate::api::status::status(
+                    crate::error_code::ErrorCode::Internal,
+                    "unexpected output",
+                    None,
+                ))
+            }
+        };
+        Ok(Response::new(info(renewed)))
+    }
+
+    async fn revoke_self(&self, req: Request<Empty>) -> Result<Response<Empty>, Status> {
+        let auth = authorize(&req, &self.replica, Need::AnyToken)?;
+        let accessor = self.own(&auth).await?.accessor;
+        self.replica.write(Kind::RevokeToken(RevokeToken { accessor })).await?;
+        Ok(Response::new(Empty {}))
+    }
+
+    async fn list_tokens(&self, req: Request<Empty>) -> Result<Response<pb::TokenList>, Status> {
+        authorize(&req, &self.replica, Need::Root)?;
+        let all = self.replica.read(Consistency::Linearizable, tokens::list).await?;
+        Ok(Response::new(pb::TokenList { tokens: all.into_iter().map(info).collect() }))
+    }
+
+    async fn revoke_accessor(&self, req: Request<pb::AccessorRequest>) -> Result<Response<Empty>, Status> {
+        authorize(&req, &self.replica, Need::Root)?;
+        let accessor = req.into_inner().accessor;
+        self.replica.write(Kind::RevokeToken(RevokeToken { accessor })).await?;
+        Ok(Response::new(Empty {}))
+    }
+}
