@@ -64,9 +64,8 @@ pub async fn run(args: DevArgs) -> CliResult {
     println!("  coffer secret get demo db-password");
     println!("  coffer cluster status");
     println!();
-    let token_file = key_file.with_file_name("root-token");
-    println!("Commands run from this directory use the root token in {} by default;", token_file.display());
-    println!("elsewhere: export COFFER_TOKEN=$(cat {})", token_file.display());
+    println!("Commands run from this directory use the root token in {} by default;", args.dir.join("root-token").display());
+    println!("elsewhere: export COFFER_TOKEN=$(cat {})", dir.join("root-token").display());
     println!();
     println!("This is a development cluster: its single unseal key and root token are stored in");
     println!("plaintext beside the data, and there is no TLS yet. Ctrl-C stops it.");

@@ -3,7 +3,8 @@
 //! ```no_run
 //! # async fn demo() -> Result<(), coffer::client::ClientError> {
 //! use coffer::client::Client;
-//! let client = Client::new(["127.0.0.1:7701", "127.0.0.1:7702", "127.0.0.1:7703"])?;
+//! let client = Client::new(["127.0.0.1:7701", "127.0.0.1:7702", "127.0.0.1:7703"])?
+//!     .with_token(std::env::var("COFFER_TOKEN").unwrap_or_default());
 //! client.create_vault("payments", 0, false).await?;
 //! client.set_secret(coffer::client::SetSecret::new("payments", "db-password", "s3cret")).await?;
 //! let secret = client.get_secret("payments", "db-password", None, Default::default()).await?;
