@@ -92,7 +92,7 @@ async fn t50_wiped_lagging_follower_catches_up_through_a_snapshot() {
     let lagging = (1..=3).find(|id| *id != leader).unwrap();
     cluster.kill(lagging).await;
     for i in 0..60 {
-        client.set_secret(SetSecret::new("v", &format!("s{i}"), &format!("value-{i}"))).await.unwrap();
+        client.set_secret(SetSecret::new("v", &format!("s{i}"), format!("value-{i}"))).await.unwrap();
     }
     // The leader compacts its log past what the follower could use (once no
     // replication to the dead follower is in flight).
@@ -126,7 +126,7 @@ async fn t60_restart_every_node_keeps_all_data() {
     client.create_vault("v", 0, false).await.unwrap();
     let mut versions = Vec::new();
     for i in 0..30 {
-        let p = client.set_secret(SetSecret::new("v", "s", &format!("v{i}"))).await.unwrap();
+        let p = client.set_secret(SetSecret::new("v", "s", format!("v{i}"))).await.unwrap();
         versions.push(p.version);
     }
     for id in 1..=3 {

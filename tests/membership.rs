@@ -58,7 +58,7 @@ async fn save_snapshot_and_restore_a_new_cluster() {
     client.create_vault("v", 0, true).await.unwrap();
     let mut versions = Vec::new();
     for i in 0..10 {
-        versions.push(client.set_secret(SetSecret::new("v", "s", &format!("value-{i}"))).await.unwrap().version);
+        versions.push(client.set_secret(SetSecret::new("v", "s", format!("value-{i}"))).await.unwrap().version);
     }
     client.set_secret(SetSecret::new("v", "gone", "x")).await.unwrap();
     client.delete_secret("v", "gone").await.unwrap();

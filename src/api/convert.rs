@@ -55,7 +55,7 @@ pub fn secret(view: &SecretView, meta: &SecretMeta, value: &[u8]) -> Result<pb::
 
 /// A soft-deleted secret.
 pub fn deleted(view: &SecretView, meta: &SecretMeta) -> pb::DeletedSecret {
-    let d = view.head.deleted.clone().unwrap_or_default();
+    let d = view.head.deleted.unwrap_or_default();
     pb::DeletedSecret {
         properties: Some(properties(view, meta)),
         deleted_date: d.deleted_on,

@@ -91,7 +91,7 @@ pub async fn run(args: BenchArgs, client: Client, format: Format) -> CliResult {
                 let mut n = t;
                 while !stop.load(Ordering::Relaxed) {
                     n = n.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-                    let key = format!("k{}", (n >> 33) % keys as usize);
+                    let key = format!("k{}", (n >> 33) % keys);
                     let start = Instant::now();
                     let ok = match workload {
                         Workload::Write => client.set_secret(SetSecret::new(&vault, &key, value.clone())).await.is_ok(),

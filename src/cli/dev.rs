@@ -64,7 +64,10 @@ pub async fn run(args: DevArgs) -> CliResult {
     println!("  coffer secret get demo db-password");
     println!("  coffer cluster status");
     println!();
-    println!("Commands run from this directory use the root token in {} by default;", args.dir.join("root-token").display());
+    println!(
+        "Commands run from this directory use the root token in {} by default;",
+        args.dir.join("root-token").display()
+    );
     println!("elsewhere: export COFFER_TOKEN=$(cat {})", dir.join("root-token").display());
     println!();
     println!("This is a development cluster: its single unseal key and root token are stored in");

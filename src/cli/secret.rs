@@ -204,7 +204,7 @@ pub async fn run(cmd: SecretCmd, client: &Client, format: Format) -> CliResult {
         SecretCmd::List { vault, page_size } => {
             let vault = &vault;
             let all = all_pages(|token| async move {
-                let p = client.list_secrets(&vault, page_size, &token, ReadConsistency::Linearizable).await?;
+                let p = client.list_secrets(vault, page_size, &token, ReadConsistency::Linearizable).await?;
                 Ok((p.secrets, p.continuation_token))
             })
             .await?;
@@ -250,7 +250,7 @@ pub async fn run(cmd: SecretCmd, client: &Client, format: Format) -> CliResult {
         SecretCmd::ListDeleted { vault } => {
             let vault = &vault;
             let all = all_pages(|token| async move {
-                let p = client.list_deleted_secrets(&vault, 0, &token, ReadConsistency::Linearizable).await?;
+                let p = client.list_deleted_secrets(vault, 0, &token, ReadConsistency::Linearizable).await?;
                 Ok((p.secrets, p.continuation_token))
             })
             .await?;

@@ -84,11 +84,7 @@ impl Client {
     /// Moves leadership to node `to`.
     pub async fn transfer_leader(&self, to: u64) -> Result<pb::ClusterStatus> {
         let req = pb::TransferLeaderRequest { to };
-        self.run(Retry::IfNotSent, |ch| {
-            let req = req.clone();
-            async move { svc(ch).transfer_leader(req).await.map(|r| r.into_inner()) }
-        })
-        .await
+        self.run(Retry::IfNotSent, |ch| async move { svc(ch).transfer_leader(req).await.map(|r| r.into_inner()) }).await
     }
 
     /// Streams a snapshot of the whole state into `out`; returns its size.

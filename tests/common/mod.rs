@@ -30,12 +30,14 @@ pub struct TestCluster {
 
 /// Fast Raft timings so elections finish quickly in tests.
 pub fn test_config(id: u64, dir: &std::path::Path) -> Config {
-    let mut c = Config::default();
-    c.node_id = id;
-    c.region = format!("region-{}", (id - 1) % 3 + 1);
-    c.data_dir = dir.join(format!("node{id}"));
-    c.api_listen = SocketAddr::from(([127, 0, 0, 1], 0));
-    c.raft_listen = SocketAddr::from(([127, 0, 0, 1], 0));
+    let mut c = Config {
+        node_id: id,
+        region: format!("region-{}", (id - 1) % 3 + 1),
+        data_dir: dir.join(format!("node{id}")),
+        api_listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+        raft_listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+        ..Config::default()
+    };
     c.raft.heartbeat_ms = 50;
     c.raft.election_timeout_min_ms = 300;
     c.raft.election_timeout_max_ms = 600;
