@@ -29,6 +29,7 @@
 pub mod api;
 pub mod auth;
 pub mod barrier;
+pub mod bench;
 pub mod cli;
 pub mod client;
 pub mod config;

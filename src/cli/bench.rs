@@ -1,40 +1,35 @@
-//! `coffer bench`: a closed-loop load generator that drives a running
-//! cluster through the SDK over the real network path, and reports
-//! throughput and latency percentiles.
+//! `coffer bench`: load against a running cluster (see `crate::bench`), or
+//! the disk's fdatasync floor with `--fsync-floor DIR`.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use clap::{Args, ValueEnum};
+use clap::Args;
 use serde_json::json;
 
-use super::{output, CliResult, Format};
-use crate::client::{Client, ReadConsistency, SetSecret};
+use super::{output, CliError, CliResult, Format};
+use crate::bench::{self, BenchConfig, Mode, Workload};
+use crate::client::Client;
 use crate::error_code::ErrorCode;
-
-/// What each request does.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum Workload {
-    /// Write a new version of a random secret.
-    Write,
-    /// Linearizable read of a random secret.
-    Read,
-    /// Stale (local) read of a random secret.
-    ReadStale,
-}
 
 /// Flags of `coffer bench`.
 #[derive(Args)]
 pub struct BenchArgs {
     #[arg(long, value_enum, default_value_t = Workload::Write)]
     workload: Workload,
-    /// Concurrent requests in flight.
+    /// Requests in flight (closed loop), or workers (with --rate).
     #[arg(long, default_value_t = 32)]
     concurrency: usize,
+    /// Open loop: this many requests per second regardless of latency.
+    #[arg(long)]
+    rate: Option<f64>,
     /// Measured seconds.
     #[arg(long, default_value_t = 10)]
     duration: u64,
+    /// Stop after this many measured requests instead.
+    #[arg(long)]
+    requests: Option<u64>,
     /// Unmeasured seconds before measuring.
     #[arg(long, default_value_t = 2)]
     warmup: u64,
@@ -47,109 +42,60 @@ pub struct BenchArgs {
     /// Vault to use (created if missing).
     #[arg(long, default_value = "bench")]
     vault: String,
+    /// Write the JSON result here.
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Write an SVG plot (latency percentiles, throughput over time) here.
+    #[arg(long)]
+    plot: Option<PathBuf>,
+    /// Instead of load: measure fdatasync latency and rate in this directory.
+    #[arg(long)]
+    fsync_floor: Option<PathBuf>,
 }
 
-struct Sample {
-    latencies: Vec<Duration>,
-    errors: usize,
+fn write_file(path: &PathBuf, text: &str) -> CliResult {
+    std::fs::write(path, text).map_err(|e| CliError::usage(format!("cannot write {}: {e}", path.display())))
 }
 
 pub async fn run(args: BenchArgs, client: Client, format: Format) -> CliResult {
-    let client = Arc::new(client);
-    match client.create_vault(&args.vault, 0, false).await {
-        Err(e) if e.code() != ErrorCode::VaultAlreadyExists => return Err(e.into()),
-        _ => {}
+    if let Some(dir) = &args.fsync_floor {
+        let floor =
+            bench::disk::fsync_floor(dir, 2000).map_err(|e| CliError::new(ErrorCode::Internal, e.to_string()))?;
+        output::record(format, serde_json::to_value(&floor).unwrap_or_default());
+        return Ok(());
     }
-    let value = "v".repeat(args.value_size);
-    if args.workload != Workload::Write {
-        // Reads need something to read.
-        let writers: Vec<_> = (0..args.keys)
-            .collect::<Vec<_>>()
-            .chunks(args.keys.div_ceil(16).max(1))
-            .map(|chunk| {
-                let (client, vault, value, chunk) = (client.clone(), args.vault.clone(), value.clone(), chunk.to_vec());
-                tokio::spawn(async move {
-                    for k in chunk {
-                        client.set_secret(SetSecret::new(&vault, &format!("k{k}"), value.clone())).await?;
-                    }
-                    Ok::<_, crate::client::ClientError>(())
-                })
-            })
-            .collect();
-        for w in writers {
-            w.await.map_err(|e| super::CliError::new(ErrorCode::Internal, e.to_string()))??;
-        }
-    }
-    let measuring = Arc::new(AtomicBool::new(false));
-    let stop = Arc::new(AtomicBool::new(false));
-    let tasks: Vec<_> = (0..args.concurrency)
-        .map(|t| {
-            let (client, vault, value) = (client.clone(), args.vault.clone(), value.clone());
-            let (measuring, stop, workload, keys) = (measuring.clone(), stop.clone(), args.workload, args.keys);
-            tokio::spawn(async move {
-                let mut s = Sample { latencies: Vec::new(), errors: 0 };
-                let mut n = t;
-                while !stop.load(Ordering::Relaxed) {
-                    n = n.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-                    let key = format!("k{}", (n >> 33) % keys);
-                    let start = Instant::now();
-                    let ok = match workload {
-                        Workload::Write => client.set_secret(SetSecret::new(&vault, &key, value.clone())).await.is_ok(),
-                        Workload::Read => {
-                            client.get_secret(&vault, &key, None, ReadConsistency::Linearizable).await.is_ok()
-                        }
-                        Workload::ReadStale => {
-                            client.get_secret(&vault, &key, None, ReadConsistency::Stale).await.is_ok()
-                        }
-                    };
-                    if measuring.load(Ordering::Relaxed) {
-                        if ok {
-                            s.latencies.push(start.elapsed());
-                        } else {
-                            s.errors += 1;
-                        }
-                    }
-                }
-                s
-            })
-        })
-        .collect();
-    tokio::time::sleep(Duration::from_secs(args.warmup)).await;
-    measuring.store(true, Ordering::Relaxed);
-    let started = Instant::now();
-    tokio::time::sleep(Duration::from_secs(args.duration)).await;
-    measuring.store(false, Ordering::Relaxed);
-    let elapsed = started.elapsed();
-    stop.store(true, Ordering::Relaxed);
-    let mut all = Vec::new();
-    let mut errors = 0;
-    for t in tasks {
-        if let Ok(s) = t.await {
-            all.extend(s.latencies);
-            errors += s.errors;
-        }
-    }
-    all.sort_unstable();
-    let pct = |p: f64| -> f64 {
-        if all.is_empty() {
-            return 0.0;
-        }
-        let i = ((all.len() as f64 * p).ceil() as usize).clamp(1, all.len()) - 1;
-        all[i].as_secs_f64() * 1000.0
+    let cfg = BenchConfig {
+        workload: args.workload,
+        mode: args.rate.map_or(Mode::Closed, |rate| Mode::Open { rate }),
+        concurrency: args.concurrency.max(1),
+        warmup: Duration::from_secs(args.warmup),
+        duration: Duration::from_secs(args.duration),
+        requests: args.requests,
+        value_size: args.value_size,
+        keys: args.keys.max(1),
+        vault: args.vault,
+        progress: format == Format::Table,
     };
-    let result = json!({
-        "workload": format!("{:?}", args.workload).to_lowercase(),
-        "concurrency": args.concurrency,
-        "value_size": args.value_size,
-        "requests": all.len(),
-        "errors": errors,
-        "seconds": elapsed.as_secs_f64(),
-        "throughput_per_sec": all.len() as f64 / elapsed.as_secs_f64(),
-        "p50_ms": pct(0.50),
-        "p90_ms": pct(0.90),
-        "p99_ms": pct(0.99),
-        "max_ms": all.last().map_or(0.0, |d| d.as_secs_f64() * 1000.0),
-    });
-    output::record(format, result);
+    let result = bench::run(Arc::new(client), cfg).await?;
+    let doc = serde_json::to_value(&result).unwrap_or_default();
+    if let Some(path) = &args.out {
+        write_file(path, &serde_json::to_string_pretty(&doc).unwrap_or_default())?;
+    }
+    if let Some(path) = &args.plot {
+        write_file(path, &bench::svg::render(&result))?;
+    }
+    match format {
+        Format::Json => output::json(&doc),
+        Format::Table => output::record(
+            format,
+            json!({
+                "workload": result.workload, "mode": result.mode, "concurrency": result.concurrency,
+                "requests": result.requests, "errors": result.errors,
+                "throughput_per_sec": format!("{:.0}", result.throughput_per_sec),
+                "p50_ms": result.latency_ms.p50, "p90_ms": result.latency_ms.p90, "p99_ms": result.latency_ms.p99,
+                "p99.9_ms": result.latency_ms.p999, "max_ms": result.latency_ms.max,
+            }),
+        ),
+    }
     Ok(())
 }
