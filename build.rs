@@ -33,6 +33,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "proto/coffer/v1/operator.proto",
         "proto/coffer/v1/token.proto",
         "proto/raft/v1/raft.proto",
+        "proto/etcd/kv.proto",
     ];
     tonic_prost_build::configure().skip_debug(REDACTED).compile_protos(&protos, &["proto"])?;
     for p in protos {

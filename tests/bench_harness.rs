@@ -7,7 +7,7 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
-use coffer::bench::{self, BenchConfig, Mode, Workload};
+use coffer::bench::{self, BenchConfig, Mode, Target, Workload};
 use common::TestCluster;
 
 fn config(workload: Workload, mode: Mode) -> BenchConfig {
@@ -22,6 +22,7 @@ fn config(workload: Workload, mode: Mode) -> BenchConfig {
         keys: 20,
         vault: "bench".into(),
         progress: false,
+        system: "coffer".into(),
     }
 }
 
@@ -35,7 +36,7 @@ async fn short_runs_count_every_request() {
         (Workload::Read, Mode::Open { rate: 300.0 }),
         (Workload::List, Mode::Closed),
     ] {
-        let r = bench::run(client.clone(), config(workload, mode)).await.unwrap();
+        let r = bench::run(Target::Coffer(client.clone()), config(workload, mode)).await.unwrap();
         assert_eq!(r.requests, 150, "{workload:?}: histogram count = measured requests");
         assert_eq!(r.errors, 0, "{:?}", r.errors_by_code);
         assert!(r.latency_ms.p50 > 0.0 && r.latency_ms.p50 <= r.latency_ms.p99 && r.latency_ms.p99 <= r.latency_ms.max);

@@ -11,6 +11,7 @@
 
 pub mod disk;
 pub mod svg;
+pub mod target;
 pub mod workload;
 
 use std::collections::BTreeMap;
@@ -21,9 +22,10 @@ use std::time::{Duration, Instant};
 use hdrhistogram::Histogram;
 use serde::Serialize;
 
+pub use target::Target;
 pub use workload::Workload;
 
-use crate::client::{Client, ClientError};
+use crate::client::ClientError;
 
 /// How requests are issued.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -55,6 +57,8 @@ pub struct BenchConfig {
     pub vault: String,
     /// Print a progress line to stderr every second.
     pub progress: bool,
+    /// "coffer" or "etcd", for the result.
+    pub system: String,
 }
 
 /// Latency percentiles, milliseconds.
@@ -73,6 +77,7 @@ pub struct Latency {
 #[derive(Debug, Clone, Serialize)]
 #[allow(missing_docs)] // named as in the JSON result
 pub struct BenchResult {
+    pub system: String,
     pub workload: String,
     pub mode: String,
     pub concurrency: usize,
@@ -110,10 +115,10 @@ fn new_histogram() -> Histogram<u64> {
     Histogram::new_with_bounds(1, 600_000_000, 3).unwrap_or_else(|_| unreachable!("valid histogram bounds"))
 }
 
-/// Runs a benchmark against `client`.
-pub async fn run(client: Arc<Client>, cfg: BenchConfig) -> Result<BenchResult, ClientError> {
+/// Runs a benchmark against `target`.
+pub async fn run(target: Target, cfg: BenchConfig) -> Result<BenchResult, ClientError> {
     let value: Arc<str> = "v".repeat(cfg.value_size).into();
-    workload::prepare(&client, &cfg, &value).await?;
+    workload::prepare(&target, &cfg, &value).await?;
     let slots = (cfg.duration.as_secs() + 2) as usize + cfg.requests.map_or(0, |_| 3600);
     let shared = Arc::new(Shared {
         measuring: AtomicBool::new(false),
@@ -131,7 +136,7 @@ pub async fn run(client: Arc<Client>, cfg: BenchConfig) -> Result<BenchResult, C
     };
     let workers: Vec<_> = (0..cfg.concurrency)
         .map(|w| {
-            let (client, cfg, value, shared) = (client.clone(), cfg.clone(), value.clone(), shared.clone());
+            let (client, cfg, value, shared) = (target.clone(), cfg.clone(), value.clone(), shared.clone());
             let tickets = (ticketer.is_some()).then(|| tickets_rx.clone());
             tokio::spawn(worker(w, client, cfg, value, shared, tickets))
         })
@@ -201,7 +206,7 @@ async fn issue_tickets(rate: f64, tx: tokio::sync::mpsc::Sender<Instant>, shared
 
 async fn worker(
     w: usize,
-    client: Arc<Client>,
+    client: Target,
     cfg: BenchConfig,
     value: Arc<str>,
     shared: Arc<Shared>,
@@ -267,6 +272,7 @@ fn summarize(
         .map(|p| (*p, ms(h.value_at_quantile(p / 100.0))))
         .collect();
     BenchResult {
+        system: cfg.system.clone(),
         workload: cfg.workload.name().into(),
         mode: match cfg.mode {
             Mode::Closed => "closed".into(),

@@ -8,7 +8,7 @@ use super::BenchResult;
 
 const W: f64 = 640.0;
 const H: f64 = 240.0;
-const PAD: f64 = 48.0;
+const PAD: f64 = 64.0;
 
 /// One line chart: `points` in data coordinates, axes labelled.
 fn chart(
@@ -45,9 +45,10 @@ fn chart(
         let y = ymax / 1.1 * frac;
         let _ = writeln!(
             out,
-            r#"<text x="{}" y="{}" font-size="10" font-family="sans-serif" text-anchor="end">{y:.2}</text>"#,
+            r#"<text x="{}" y="{}" font-size="10" font-family="sans-serif" text-anchor="end">{}</text>"#,
             PAD - 4.0,
-            sy(y) + 3.0
+            sy(y) + 3.0,
+            if ymax > 100.0 { format!("{y:.0}") } else { format!("{y:.2}") }
         );
     }
     let _ = writeln!(

@@ -1,8 +1,8 @@
 //! Workloads. Add one by adding a variant, its name, and its request.
 
+use super::target::Target;
 use super::BenchConfig;
-use crate::client::{Client, ClientError, ReadConsistency, SetSecret};
-use crate::error_code::ErrorCode;
+use crate::client::ClientError;
 
 /// What each request does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -37,23 +37,15 @@ impl Workload {
 }
 
 /// Creates the vault and, for reading workloads, every key once.
-pub(super) async fn prepare(client: &Client, cfg: &BenchConfig, value: &str) -> Result<(), ClientError> {
-    match client.create_vault(&cfg.vault, 0, false).await {
-        Err(e) if e.code() != ErrorCode::VaultAlreadyExists => return Err(e),
-        _ => {}
-    }
+pub(super) async fn prepare(target: &Target, cfg: &BenchConfig, value: &str) -> Result<(), ClientError> {
+    target.prepare_namespace(&cfg.vault).await?;
     if cfg.workload.reads() {
-        let mut pending = Vec::new();
-        for k in 0..cfg.keys {
-            pending.push(client.set_secret(SetSecret::new(&cfg.vault, &key(k), value)));
-            if pending.len() == 64 {
-                for r in futures::future::join_all(pending.drain(..)).await {
-                    r?;
-                }
+        let keys: Vec<String> = (0..cfg.keys).map(key).collect();
+        for chunk in keys.chunks(64) {
+            let writes = chunk.iter().map(|k| target.write(&cfg.vault, k, value));
+            for r in futures::future::join_all(writes).await {
+                r?;
             }
-        }
-        for r in futures::future::join_all(pending).await {
-            r?;
         }
     }
     Ok(())
@@ -64,15 +56,14 @@ fn key(k: usize) -> String {
 }
 
 /// One request; `random` picks the key (and, for mixed, the operation).
-pub(super) async fn request(client: &Client, cfg: &BenchConfig, value: &str, random: u64) -> Result<(), ClientError> {
+pub(super) async fn request(target: &Target, cfg: &BenchConfig, value: &str, random: u64) -> Result<(), ClientError> {
     let name = key((random >> 8) as usize % cfg.keys.max(1));
-    let write = || client.set_secret(SetSecret::new(&cfg.vault, &name, value));
     match cfg.workload {
-        Workload::Write => write().await.map(drop),
-        Workload::Read => client.get_secret(&cfg.vault, &name, None, ReadConsistency::Linearizable).await.map(drop),
-        Workload::ReadStale => client.get_secret(&cfg.vault, &name, None, ReadConsistency::Stale).await.map(drop),
-        Workload::Mixed if random % 10 == 0 => write().await.map(drop),
-        Workload::Mixed => client.get_secret(&cfg.vault, &name, None, ReadConsistency::Linearizable).await.map(drop),
-        Workload::List => client.list_secrets(&cfg.vault, 25, "", ReadConsistency::Linearizable).await.map(drop),
+        Workload::Write => target.write(&cfg.vault, &name, value).await,
+        Workload::Read => target.read(&cfg.vault, &name, false).await,
+        Workload::ReadStale => target.read(&cfg.vault, &name, true).await,
+        Workload::Mixed if random % 10 == 0 => target.write(&cfg.vault, &name, value).await,
+        Workload::Mixed => target.read(&cfg.vault, &name, false).await,
+        Workload::List => target.list(&cfg.vault).await,
     }
 }

@@ -9,7 +9,7 @@ use clap::Args;
 use serde_json::json;
 
 use super::{output, CliError, CliResult, Format};
-use crate::bench::{self, BenchConfig, Mode, Workload};
+use crate::bench::{self, BenchConfig, Mode, Target, Workload};
 use crate::client::Client;
 use crate::error_code::ErrorCode;
 
@@ -48,6 +48,10 @@ pub struct BenchArgs {
     /// Write an SVG plot (latency percentiles, throughput over time) here.
     #[arg(long)]
     plot: Option<PathBuf>,
+    /// The system to drive: a coffer cluster, or an etcd cluster at --addr
+    /// (etcd client endpoints), for comparisons.
+    #[arg(long, value_enum, default_value_t = System::Coffer)]
+    target: System,
     /// Instead of load: measure fdatasync latency and rate in this directory.
     #[arg(long)]
     fsync_floor: Option<PathBuf>,
@@ -55,6 +59,13 @@ pub struct BenchArgs {
 
 fn write_file(path: &PathBuf, text: &str) -> CliResult {
     std::fs::write(path, text).map_err(|e| CliError::usage(format!("cannot write {}: {e}", path.display())))
+}
+
+/// Which system `coffer bench` drives.
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum System {
+    Coffer,
+    Etcd,
 }
 
 pub async fn run(args: BenchArgs, client: Client, format: Format) -> CliResult {
@@ -75,8 +86,16 @@ pub async fn run(args: BenchArgs, client: Client, format: Format) -> CliResult {
         keys: args.keys.max(1),
         vault: args.vault,
         progress: format == Format::Table,
+        system: match args.target {
+            System::Coffer => "coffer".into(),
+            System::Etcd => "etcd".into(),
+        },
     };
-    let result = bench::run(Arc::new(client), cfg).await?;
+    let target = match args.target {
+        System::Coffer => Target::Coffer(Arc::new(client)),
+        System::Etcd => Target::Etcd(Arc::new(bench::target::EtcdTarget::new(&client.endpoints())?)),
+    };
+    let result = bench::run(target, cfg).await?;
     let doc = serde_json::to_value(&result).unwrap_or_default();
     if let Some(path) = &args.out {
         write_file(path, &serde_json::to_string_pretty(&doc).unwrap_or_default())?;

@@ -28,5 +28,10 @@ mod generated {
 pub use generated::coffer::raft::v1 as raft;
 /// Disk and log format of the state machine (`coffer.storage.v1`).
 pub use generated::coffer::storage::v1 as storage;
+/// etcd's KV API subset, for benchmark comparisons only.
+pub mod etcd {
+    tonic::include_proto!("etcdserverpb");
+}
+
 /// Client API (`coffer.v1`).
 pub use generated::coffer::v1 as api;

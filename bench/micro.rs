@@ -1,0 +1,113 @@
+//! Micro-benchmarks of the hot paths (no external harness):
+//! `cargo bench --bench micro`. Each case runs for about a second after a
+//! warm-up, five times; the median time per operation is printed.
+
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use coffer::crypto::{aead, Key256};
+use coffer::proto::storage::{op::Kind, Command, Op, SecretAttributes, SetSecret};
+use coffer::state::kv::{MemKv, Txn};
+use prost::Message;
+
+fn measure(name: &str, mut f: impl FnMut()) {
+    for _ in 0..100 {
+        f();
+    }
+    let mut samples = Vec::new();
+    for _ in 0..5 {
+        let start = Instant::now();
+        let mut n = 0u64;
+        while start.elapsed() < Duration::from_millis(200) {
+            f();
+            n += 1;
+        }
+        samples.push(start.elapsed().as_nanos() as f64 / n as f64);
+    }
+    samples.sort_by(|a, b| a.total_cmp(b));
+    let ns = samples[2];
+    println!("{name:<44} {:>12.0} ns/op {:>12.0} op/s", ns, 1e9 / ns);
+}
+
+fn set_op(i: usize, value: &[u8]) -> Op {
+    Op {
+        kind: Some(Kind::SetSecret(SetSecret {
+            vault: "v".into(),
+            name: format!("s{i}"),
+            version: format!("{i:032x}"),
+            value: value.to_vec(),
+            attributes: Some(SecretAttributes { enabled: true, ..Default::default() }),
+            expected_version: None,
+        })),
+    }
+}
+
+fn main() {
+    let key = Key256::generate().unwrap();
+    for size in [64usize, 1024, 25 * 1024] {
+        let value = vec![7u8; size];
+        let aad = b"coffer/v1/secret-value/v/s/00000000000000000000000000000001";
+        let ct = aead::seal(&key, 1, aad, &value).unwrap();
+        measure(&format!("barrier encrypt {size} B"), || {
+            black_box(aead::seal(&key, 1, aad, black_box(&value)).unwrap());
+        });
+        measure(&format!("barrier decrypt {size} B"), || {
+            black_box(aead::open(&key, aad, black_box(&ct)).unwrap());
+        });
+    }
+
+    let value = vec![7u8; 300];
+    for batch in [1usize, 16, 256] {
+        let cmd = Command { now: 1, ops: (0..batch).map(|i| set_op(i, &value)).collect() };
+        let bytes = cmd.encode_to_vec();
+        measure(&format!("protobuf encode command ({batch} ops)"), || {
+            black_box(black_box(&cmd).encode_to_vec());
+        });
+        measure(&format!("protobuf decode command ({batch} ops)"), || {
+            black_box(Command::decode(black_box(bytes.as_slice())).unwrap());
+        });
+        let mut base = MemKv::default();
+        coffer_setup_vault(&mut base);
+        measure(&format!("state apply ({batch} ops, in-memory kv)"), || {
+            let mut txn = Txn::new(&base);
+            black_box(coffer::state::apply::apply(&mut txn, &cmd));
+            black_box(txn.into_writes());
+        });
+    }
+
+    let dir = tempfile::tempdir().unwrap();
+    let db = rocksdb::DB::open_default(dir.path().join("db")).unwrap();
+    let mut sync = rocksdb::WriteOptions::default();
+    sync.set_sync(true);
+    for batch in [1usize, 64] {
+        let mut i = 0u64;
+        measure(&format!("rocksdb write batch ({batch} x 300 B) + sync"), || {
+            let mut wb = rocksdb::WriteBatch::default();
+            for _ in 0..batch {
+                i += 1;
+                wb.put(i.to_be_bytes(), &value);
+            }
+            db.write_opt(wb, &sync).unwrap();
+        });
+    }
+}
+
+fn coffer_setup_vault(kv: &mut MemKv) {
+    use coffer::proto::storage::CreateVault;
+    let cmd = Command {
+        now: 0,
+        ops: vec![Op {
+            kind: Some(Kind::CreateVault(CreateVault {
+                name: "v".into(),
+                retention_days: 90,
+                purge_protection: false,
+            })),
+        }],
+    };
+    let writes = {
+        let mut txn = Txn::new(kv);
+        coffer::state::apply::apply(&mut txn, &cmd);
+        txn.into_writes()
+    };
+    kv.commit(writes);
+}

@@ -1,0 +1,71 @@
+#!/usr/bin/env python3
+"""Ratio table of a bench/compare run: reads <system>-<workload>-c<N>-r<rep>.json
+and fsync.json from the given directory, prints markdown."""
+import glob
+import json
+import math
+import os
+import statistics
+import sys
+
+d = sys.argv[1]
+runs = {}
+for path in glob.glob(os.path.join(d, "*-c*-r*.json")):
+    r = json.load(open(path))
+    runs.setdefault((r["workload"], r["concurrency"], r["system"]), []).append(r)
+
+def mean(rs, f):
+    return statistics.mean(f(r) for r in rs)
+
+print("| workload | in flight | coffer req/s | etcd req/s | throughput coffer/etcd | coffer p99 ms | etcd p99 ms | p99 coffer/etcd |")
+print("|---|---|---|---|---|---|---|---|")
+for (w, c) in sorted({(w, c) for (w, c, _) in runs}):
+    co, et = runs.get((w, c, "coffer")), runs.get((w, c, "etcd"))
+    if not co or not et:
+        continue
+    ct, eth = mean(co, lambda r: r["throughput_per_sec"]), mean(et, lambda r: r["throughput_per_sec"])
+    cp, ep = mean(co, lambda r: r["latency_ms"]["p99"]), mean(et, lambda r: r["latency_ms"]["p99"])
+    print(f"| {w} | {c} | {ct:,.0f} | {eth:,.0f} | **{ct / eth:.2f}x** | {cp:.2f} | {ep:.2f} | {cp / ep:.2f}x |")
+
+def tail(p):
+    return -math.log10(max(1e-4, 1 - p / 100.0))
+
+def comparison_svg(workload, conc, co, et):
+    """Latency percentile curves of both systems on one chart."""
+    w, h, pad = 640, 300, 64
+    series = [("coffer", "#1f77b4", co[0]["percentile_curve"]), ("etcd", "#ff7f0e", et[0]["percentile_curve"])]
+    ymax = max(ms for _, _, c in series for _, ms in c) * 1.1 or 1
+    xmax = tail(99.99)
+    sx = lambda p: pad + tail(p) / xmax * (w - 2 * pad)
+    sy = lambda ms: h - pad - ms / ymax * (h - 2 * pad)
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}"><rect width="100%" height="100%" fill="white"/>',
+           f'<text x="{pad}" y="20" font-size="14" font-family="sans-serif">{workload}, {conc} in flight: latency by percentile</text>',
+           f'<line x1="{pad}" y1="{h-pad}" x2="{w-pad}" y2="{h-pad}" stroke="#333"/><line x1="{pad}" y1="{pad}" x2="{pad}" y2="{h-pad}" stroke="#333"/>']
+    for p in [0, 50, 90, 99, 99.9, 99.99]:
+        out.append(f'<text x="{sx(p):.1f}" y="{h-pad+14}" font-size="10" font-family="sans-serif" text-anchor="middle">{p}%</text>')
+    for frac in [0, 0.5, 1]:
+        y = ymax / 1.1 * frac
+        out.append(f'<text x="{pad-4}" y="{sy(y)+3:.1f}" font-size="10" font-family="sans-serif" text-anchor="end">{y:.2f} ms</text>')
+    for i, (name, color, curve) in enumerate(series):
+        pts = " ".join(f"{sx(p):.1f},{sy(ms):.1f}" for p, ms in curve)
+        out.append(f'<polyline fill="none" stroke="{color}" stroke-width="2" points="{pts}"/>')
+        out.append(f'<text x="{pad+10}" y="{pad+16*i}" font-size="12" font-family="sans-serif" fill="{color}">{name}</text>')
+    out.append("</svg>")
+    return "\n".join(out)
+
+for (w, c) in sorted({(w, c) for (w, c, _) in runs}):
+    co, et = runs.get((w, c, "coffer")), runs.get((w, c, "etcd"))
+    if co and et:
+        with open(os.path.join(d, f"compare-{w}-c{c}.svg"), "w") as f:
+            f.write(comparison_svg(w, c, co, et))
+
+fs = os.path.join(d, "fsync.json")
+if os.path.exists(fs):
+    f = json.load(open(fs))
+    print()
+    print(f"Disk floor: {f['syncs_per_sec']:,.0f} fdatasync/s, p50 {f['p50_ms']:.3f} ms, p99 {f['p99_ms']:.3f} ms.")
+    single = runs.get(("write", 1, "coffer"))
+    if single:
+        p50 = mean(single, lambda r: r["latency_ms"]["p50"])
+        print(f"Single-client coffer write p50 {p50:.2f} ms = {p50 / f['p50_ms']:.1f}x one fdatasync "
+              f"(target: within 1.5x of round trip + fdatasync).")
