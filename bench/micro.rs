@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use coffer::crypto::{aead, Key256};
 use coffer::proto::storage::{op::Kind, Command, Op, SecretAttributes, SetSecret};
 use coffer::state::kv::{MemKv, Txn};
+use openraft::storage::RaftStateMachine;
 use prost::Message;
 
 fn measure(name: &str, mut f: impl FnMut()) {
@@ -57,14 +58,32 @@ fn main() {
     }
 
     let value = vec![7u8; 300];
+    let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    let sm_dir = tempfile::tempdir().unwrap();
+    let (_log, mut sm, _reader) = coffer::storage::open(sm_dir.path()).unwrap();
+    let mut index = 0u64;
+    runtime.block_on(sm.apply([entry(&mut index, setup_vault_command())])).unwrap();
     for batch in [1usize, 16, 256] {
         let cmd = Command { now: 1, ops: (0..batch).map(|i| set_op(i, &value)).collect() };
-        let bytes = cmd.encode_to_vec();
-        measure(&format!("protobuf encode command ({batch} ops)"), || {
-            black_box(black_box(&cmd).encode_to_vec());
+        let log_entry = coffer::proto::raft::Entry {
+            log_id: Some(coffer::proto::raft::LogId {
+                leader_id: Some(coffer::proto::raft::LeaderId { term: 1, node_id: 1 }),
+                index: 1,
+            }),
+            payload: Some(coffer::proto::raft::entry::Payload::Normal(cmd.clone())),
+        };
+        let bytes = log_entry.encode_to_vec();
+        measure(&format!("protobuf encode log entry ({batch} ops)"), || {
+            black_box(black_box(&log_entry).encode_to_vec());
         });
-        measure(&format!("protobuf decode command ({batch} ops)"), || {
-            black_box(Command::decode(black_box(bytes.as_slice())).unwrap());
+        measure(&format!("protobuf decode log entry ({batch} ops)"), || {
+            black_box(coffer::proto::raft::Entry::decode(black_box(bytes.as_slice())).unwrap());
+        });
+        measure(&format!("state machine apply on RocksDB ({batch} ops)"), || {
+            // Fresh versions each time: every apply writes new records.
+            let ops = (0..batch).map(|i| set_op(i + index as usize * 1000, &value)).collect();
+            let e = entry(&mut index, Command { now: 1, ops });
+            black_box(runtime.block_on(sm.apply([e])).unwrap());
         });
         let mut base = MemKv::default();
         coffer_setup_vault(&mut base);
@@ -92,18 +111,27 @@ fn main() {
     }
 }
 
-fn coffer_setup_vault(kv: &mut MemKv) {
+fn setup_vault_command() -> Command {
     use coffer::proto::storage::CreateVault;
-    let cmd = Command {
+    Command {
         now: 0,
         ops: vec![Op {
-            kind: Some(Kind::CreateVault(CreateVault {
-                name: "v".into(),
-                retention_days: 90,
-                purge_protection: false,
-            })),
+            kind: Some(Kind::CreateVault(CreateVault { name: "v".into(), retention_days: 90, purge_protection: false })),
         }],
-    };
+    }
+}
+
+/// The next log entry carrying `cmd`.
+fn entry(index: &mut u64, cmd: Command) -> openraft::Entry<coffer::raft::TypeConfig> {
+    *index += 1;
+    openraft::Entry {
+        log_id: openraft::LogId::new(openraft::CommittedLeaderId::new(1, 1), *index),
+        payload: openraft::EntryPayload::Normal(cmd),
+    }
+}
+
+fn coffer_setup_vault(kv: &mut MemKv) {
+    let cmd = setup_vault_command();
     let writes = {
         let mut txn = Txn::new(kv);
         coffer::state::apply::apply(&mut txn, &cmd);
