@@ -116,7 +116,11 @@ fn setup_vault_command() -> Command {
     Command {
         now: 0,
         ops: vec![Op {
-            kind: Some(Kind::CreateVault(CreateVault { name: "v".into(), retention_days: 90, purge_protection: false })),
+            kind: Some(Kind::CreateVault(CreateVault {
+                name: "v".into(),
+                retention_days: 90,
+                purge_protection: false,
+            })),
         }],
     }
 }

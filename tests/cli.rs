@@ -61,6 +61,13 @@ fn secrets_lifecycle_through_the_cli() {
     assert!(fails(a, &["secret", "get", "payments", "db-password"], None).contains("SecretDisabled"));
     ok(a, &["secret", "update", "payments", "db-password", "--enable"], None);
 
+    // Validity dates: an expiry in the past refuses the read; clearing it restores it.
+    ok(a, &["secret", "update", "payments", "db-password", "--expires", "1000"], None);
+    assert!(fails(a, &["secret", "get", "payments", "db-password"], None).contains("SecretExpired"));
+    let props = json(a, &["secret", "update", "payments", "db-password", "--clear-expires"], None);
+    assert_eq!(props["expires"], serde_json::Value::Null);
+    ok(a, &["secret", "get", "payments", "db-password"], None);
+
     // Paged listing: 30 secrets with page size 7.
     for i in 0..30 {
         ok(a, &["secret", "set", "payments", &format!("bulk-{i:02}")], Some("v"));

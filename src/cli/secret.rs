@@ -93,6 +93,12 @@ pub enum SecretCmd {
         /// Replace all tags with the given --tag values (none: clear them).
         #[arg(long)]
         replace_tags: bool,
+        /// Remove the not-before date.
+        #[arg(long, conflicts_with = "not_before")]
+        clear_not_before: bool,
+        /// Remove the expiry date.
+        #[arg(long, conflicts_with = "expires")]
+        clear_expires: bool,
     },
     /// Soft-delete a secret.
     Delete {
@@ -220,7 +226,7 @@ pub async fn run(cmd: SecretCmd, client: &Client, format: Format) -> CliResult {
             .await?;
             print_properties(format, &all);
         }
-        SecretCmd::Update { at, version, enable, disable, attrs, replace_tags } => {
+        SecretCmd::Update { at, version, enable, disable, attrs, replace_tags, clear_not_before, clear_expires } => {
             let req = pb::UpdateSecretRequest {
                 vault: at.vault,
                 name: at.name,
@@ -237,8 +243,8 @@ pub async fn run(cmd: SecretCmd, client: &Client, format: Format) -> CliResult {
                 content_type: attrs.content_type,
                 tags: attrs.tags.into_iter().collect(),
                 replace_tags,
-                clear_not_before: false,
-                clear_expires: false,
+                clear_not_before,
+                clear_expires,
             };
             let props = client.update_secret(req).await?;
             output::record(format, output::properties(&props));
