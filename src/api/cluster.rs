@@ -74,12 +74,6 @@ fn to_pb(s: ClusterStatus) -> pb::ClusterStatus {
     }
 }
 
-/// The bearer token a request came with, to act on the caller's behalf.
-fn bearer<T>(req: &Request<T>) -> Option<String> {
-    let v = req.metadata().get("authorization")?.to_str().ok()?;
-    v.strip_prefix("Bearer ").map(|t| t.trim().to_owned())
-}
-
 fn ids(req: pb::NodeIdsRequest) -> Result<BTreeSet<u64>, Status> {
     if req.ids.is_empty() {
         return Err(invalid("no node ids given"));
@@ -133,18 +127,7 @@ impl ClusterService for Cluster {
         req: Request<pb::TransferLeaderRequest>,
     ) -> Result<Response<pb::ClusterStatus>, Status> {
         authorize(&req, &self.replica, Need::Admin)?;
-        // The target checks the same credential (node identities come with mTLS).
-        let token = bearer(&req);
-        let to = req.into_inner().to;
-        self.replica
-            .transfer_leader(to, |addr| async move {
-                let mut client = Client::new([addr.clone()])?;
-                if let Some(t) = token {
-                    client = client.with_token(t);
-                }
-                client.trigger_election(&addr).await
-            })
-            .await?;
+        self.replica.transfer_leader(req.into_inner().to).await?;
         Ok(Response::new(self.status_pb().await))
     }
 
@@ -159,12 +142,6 @@ impl ClusterService for Cluster {
             matched_index: None,
             lag: None,
         }))
-    }
-
-    async fn trigger_election(&self, req: Request<Empty>) -> Result<Response<Empty>, Status> {
-        authorize(&req, &self.replica, Need::Admin)?;
-        self.replica.campaign();
-        Ok(Response::new(Empty {}))
     }
 
     type SaveSnapshotStream = ChunkStream;

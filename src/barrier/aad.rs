@@ -4,7 +4,7 @@
 /// The keyring, sealed under the root key.
 pub const KEYRING: &[u8] = b"coffer/v1/keyring";
 
-/// A new root key of `generation`, sealed under the previous one.
+/// A new root key of `generation`, sealed under the active data key.
 pub fn root_upgrade(generation: u32) -> Vec<u8> {
     format!("coffer/v1/root-upgrade/{generation}").into_bytes()
 }

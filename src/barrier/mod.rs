@@ -229,9 +229,10 @@ impl Barrier {
         }
         let State::Unsealed { root, generation, keyring } = &mut *state else { return Ok(()) };
         if *generation != record.root_generation {
-            let next = (*generation + 1 == record.root_generation)
-                .then(|| aead::open(root, &aad::root_upgrade(record.root_generation), &record.root_upgrade).ok())
-                .flatten()
+            let upgrade_key = aead::term_of(&record.root_upgrade).ok().and_then(|t| keyring.get(t));
+            let next = upgrade_key
+                .filter(|_| *generation + 1 == record.root_generation)
+                .and_then(|k| aead::open(k, &aad::root_upgrade(record.root_generation), &record.root_upgrade).ok())
                 .and_then(|bytes| Key256::from_slice(&bytes));
             match next {
                 Some(new_root) => {
@@ -303,10 +304,13 @@ impl Unsealed<'_> {
     }
 
     /// The keyring sealed under `new_root`, and `new_root` sealed under the
-    /// current root for nodes to follow: `(sealed keyring, root upgrade)`.
+    /// active *data* key for unsealed nodes to follow: `(sealed keyring, root
+    /// upgrade)`. Not under the old root key: old shares together with a copy
+    /// of the new state must not yield the new root key.
     pub fn rekeyed(&self, new_root: &Key256, new_generation: u32) -> Result<(Vec<u8>, Vec<u8>), BarrierError> {
-        let (root, keyring) = self.parts();
-        let upgrade = aead::seal(root, 0, &aad::root_upgrade(new_generation), new_root.expose())?;
+        let (_, keyring) = self.parts();
+        let (term, data_key) = keyring.active();
+        let upgrade = aead::seal(data_key, term, &aad::root_upgrade(new_generation), new_root.expose())?;
         Ok((keyring.seal(new_root)?, upgrade))
     }
 

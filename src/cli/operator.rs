@@ -102,8 +102,10 @@ pub async fn run(cmd: OperatorCmd, client: &Client, format: Format) -> CliResult
             print_shares(format, &shares, key_threshold);
             if format == Format::Table {
                 println!();
-                println!("The root key was replaced; unsealed nodes follow on their own. The old shares");
-                println!("no longer unseal anything. The new shares are shown only now.");
+                println!("The root key was replaced; unsealed nodes follow on their own, and the old");
+                println!("shares cannot open the new state. Data keys are unchanged: after a suspected");
+                println!("share leak also run `coffer operator rotate` and `coffer operator rewrap`.");
+                println!("The new shares are shown only now.");
             }
         }
         OperatorCmd::Init { key_shares, key_threshold } => {

@@ -44,13 +44,6 @@ impl Client {
         Ok(svc(ch).node_info(Empty {}).await?.into_inner())
     }
 
-    /// Asks the node at `addr` to start an election.
-    pub async fn trigger_election(&self, addr: &str) -> Result<()> {
-        let ch = self.channel(addr)?;
-        svc(ch).trigger_election(Empty {}).await?;
-        Ok(())
-    }
-
     /// Adds the node serving its client API at `api_addr` as a learner.
     pub async fn add_learner(&self, api_addr: &str) -> Result<pb::ClusterStatus> {
         let req = pb::AddLearnerRequest { api_addr: api_addr.into() };

@@ -9,8 +9,10 @@
 //! neither can be changed without failing decryption.
 //!
 //! Nonces are 96 random bits per encryption. Random nonces are safe for up
-//! to 2^32 encryptions under one key; the barrier rotates the data key long
-//! before that ([`MAX_ENCRYPTIONS_PER_TERM`]).
+//! to 2^32 encryptions under one key; each node asks for a new data key
+//! after [`MAX_ENCRYPTIONS_PER_TERM`] encryptions of its own, which keeps a
+//! cluster of up to 16 nodes below that bound (the count restarts with the
+//! node, so it is a budget per node run, not a cluster-wide count).
 
 use aws_lc_rs::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM, NONCE_LEN};
 use zeroize::Zeroizing;
@@ -22,8 +24,8 @@ pub const FORMAT: u8 = 1;
 const HEADER: usize = 1 + 4 + NONCE_LEN;
 const TAG: usize = 16;
 /// Encryptions a node performs under one data key before it asks for a
-/// rotation: far below the 2^32 bound for random 96-bit nonces.
-pub const MAX_ENCRYPTIONS_PER_TERM: u64 = 1 << 30;
+/// rotation: 16 nodes' worth stays below the 2^32 bound for random nonces.
+pub const MAX_ENCRYPTIONS_PER_TERM: u64 = 1 << 28;
 
 fn cipher(key: &Key256) -> Result<LessSafeKey, CryptoError> {
     UnboundKey::new(&AES_256_GCM, key.expose()).map(LessSafeKey::new).map_err(|_| CryptoError::Integrity)

@@ -143,3 +143,15 @@ impl RaftNetwork<TypeConfig> for PeerClient {
         resp.map_err(status_err)?.into_inner().try_into().map_err(codec_err)
     }
 }
+
+/// Asks the node whose peer API is at `raft_addr` to campaign for
+/// leadership (see [`super::service`]), for a leadership transfer.
+pub async fn request_campaign(raft_addr: &str) -> Result<(), String> {
+    let channel = Endpoint::from_shared(format!("http://{raft_addr}"))
+        .map_err(|e| e.to_string())?
+        .connect_timeout(Duration::from_secs(2))
+        .connect()
+        .await
+        .map_err(|e| e.to_string())?;
+    RaftServiceClient::new(channel).campaign(pb::Blank {}).await.map(drop).map_err(|e| e.to_string())
+}

@@ -1,7 +1,10 @@
 //! The server side of the peer API: hands received Raft messages to the local
 //! Raft instance.
 
+use std::time::{Duration, Instant};
+
 use openraft::error::{InstallSnapshotError, RaftError};
+use openraft::ServerState;
 use tonic::{Request, Response, Status};
 
 use super::faults::Faults;
@@ -57,6 +60,12 @@ impl RaftService for PeerService {
         Ok(Response::new(resp.into()))
     }
 
+    async fn campaign(&self, _: Request<pb::Blank>) -> Result<Response<pb::Blank>, Status> {
+        self.check_reachable()?;
+        campaign(self.raft.clone());
+        Ok(Response::new(pb::Blank {}))
+    }
+
     async fn install_snapshot(
         &self,
         req: Request<pb::InstallSnapshotRequest>,
@@ -74,4 +83,25 @@ impl RaftService for PeerService {
         };
         Ok(Response::new(pb::InstallSnapshotResponse { result: Some(result) }))
     }
+}
+
+/// How long a campaigning node keeps retrying.
+const CAMPAIGN_FOR: Duration = Duration::from_secs(5);
+
+/// Campaigns for leadership repeatedly for a few seconds, in the background,
+/// until this node leads: votes are refused while the old leader's lease
+/// lasts, so one attempt is not enough.
+fn campaign(raft: Raft) {
+    tokio::spawn(async move {
+        let until = Instant::now() + CAMPAIGN_FOR;
+        while Instant::now() < until {
+            if raft.metrics().borrow().state == ServerState::Leader {
+                return;
+            }
+            if raft.trigger().elect().await.is_err() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    });
 }

@@ -7,11 +7,9 @@
 //! target, campaigning repeatedly from that moment, is the first candidate
 //! with an up-to-date log. The outcome is checked, not assumed.
 
-use std::future::Future;
 use std::time::{Duration, Instant};
 
 use openraft::storage::Snapshot;
-use openraft::ServerState;
 
 use super::error::{ReplicaError, Result};
 use super::Replica;
@@ -19,18 +17,11 @@ use crate::raft::{NodeId, TypeConfig};
 
 /// How long a transfer may take.
 const TRANSFER_TIMEOUT: Duration = Duration::from_secs(10);
-/// How long a campaigning node keeps retrying.
-const CAMPAIGN_FOR: Duration = Duration::from_secs(5);
 
 impl Replica {
-    /// Moves leadership from this node (the leader) to `to`. `ask_campaign`
-    /// asks the node at the given client API address to campaign.
-    pub async fn transfer_leader<F, Fut, E>(&self, to: NodeId, ask_campaign: F) -> Result<()>
-    where
-        F: FnOnce(String) -> Fut,
-        Fut: Future<Output = std::result::Result<(), E>>,
-        E: std::fmt::Display,
-    {
+    /// Moves leadership from this node (the leader) to `to`, asking it over
+    /// the peer API to campaign.
+    pub async fn transfer_leader(&self, to: NodeId) -> Result<()> {
         let st = self.status().await;
         match st.leader {
             Some(l) if l == self.id() => {}
@@ -44,12 +35,12 @@ impl Replica {
         if target.role == "learner" {
             return Err(ReplicaError::Membership(format!("node {to} is a learner, not a voter")));
         }
-        let api_addr = target.info.api_addr.clone();
+        let raft_addr = target.info.raft_addr.clone();
         self.wait_caught_up(to).await?;
         let raft = self.raft();
         raft.runtime_config().heartbeat(false);
         raft.runtime_config().elect(false);
-        let asked = ask_campaign(api_addr).await;
+        let asked = crate::raft::network::request_campaign(&raft_addr).await;
         let outcome = match asked {
             Err(e) => Err(ReplicaError::Unavailable(format!("node {to} could not campaign: {e}"))),
             Ok(()) => {
@@ -83,24 +74,6 @@ impl Replica {
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-    }
-
-    /// Campaigns for leadership repeatedly for a few seconds, in the
-    /// background, until this node leads.
-    pub fn campaign(&self) {
-        let raft = self.raft().clone();
-        tokio::spawn(async move {
-            let until = Instant::now() + CAMPAIGN_FOR;
-            while Instant::now() < until {
-                if raft.metrics().borrow().state == ServerState::Leader {
-                    return;
-                }
-                if raft.trigger().elect().await.is_err() {
-                    return;
-                }
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-        });
     }
 
     /// A snapshot that contains every write committed before the call.

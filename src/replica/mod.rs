@@ -57,6 +57,8 @@ struct Inner {
     read_index: read_index::ReadIndex,
     clock: Clock,
     barrier: Barrier,
+    /// Set while an automatic data key rotation is under way.
+    rotating: std::sync::atomic::AtomicBool,
     /// The local seal kind: "shamir", "passphrase" or "pkcs11".
     seal_type: &'static str,
     limits: Limits,
@@ -85,6 +87,7 @@ impl Replica {
                 read_index,
                 clock,
                 barrier: Barrier::default(),
+                rotating: Default::default(),
                 seal_type,
                 limits,
             }),
@@ -109,6 +112,10 @@ impl Replica {
     /// This node's encryption barrier.
     pub fn barrier(&self) -> &Barrier {
         &self.inner.barrier
+    }
+
+    pub(crate) fn rotation_running(&self) -> &std::sync::atomic::AtomicBool {
+        &self.inner.rotating
     }
 
     /// How this node keeps the root key.

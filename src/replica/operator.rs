@@ -53,7 +53,26 @@ impl Replica {
     pub fn unsealed(&self) -> Result<Unsealed<'_>> {
         let record = self.security_record()?.ok_or(BarrierError::Uninitialized)?;
         self.barrier().refresh(&record)?;
-        Ok(self.barrier().unsealed()?)
+        let keys = self.barrier().unsealed()?;
+        if keys.rotation_due() {
+            self.rotate_in_background();
+        }
+        Ok(keys)
+    }
+
+    /// Rotates the data key once this node's nonce budget for it is spent.
+    fn rotate_in_background(&self) {
+        if self.rotation_running().swap(true, std::sync::atomic::Ordering::SeqCst) {
+            return;
+        }
+        let replica = self.clone();
+        tokio::spawn(async move {
+            match replica.rotate_keyring().await {
+                Ok(s) => tracing::info!(term = s.keyring_term, "data key rotated: nonce budget spent"),
+                Err(e) => tracing::warn!(error = %e, "automatic data key rotation failed; will retry"),
+            }
+            replica.rotation_running().store(false, std::sync::atomic::Ordering::SeqCst);
+        });
     }
 
     /// This node's seal status.
@@ -159,6 +178,7 @@ impl Replica {
                 root_upgrade,
                 key_shares,
                 key_threshold,
+                active_term: keys.active_term(),
             }
         };
         self.write(Kind::Rekey(op)).await?;
@@ -168,12 +188,17 @@ impl Replica {
 
     /// Adds a data key term through Raft; new writes use it.
     pub async fn rotate_keyring(&self) -> Result<SealStatus> {
-        let (sealed_keyring, active_term, previous_term) = {
+        let op = {
             let keys = self.unsealed()?;
-            let (sealed, term) = keys.rotated_keyring(self.clock().now())?;
-            (sealed, term, keys.active_term())
+            let (sealed_keyring, active_term) = keys.rotated_keyring(self.clock().now())?;
+            RotateKeyring {
+                sealed_keyring,
+                active_term,
+                previous_term: keys.active_term(),
+                root_generation: keys.root_generation(),
+            }
         };
-        self.write(Kind::RotateKeyring(RotateKeyring { sealed_keyring, active_term, previous_term })).await?;
+        self.write(Kind::RotateKeyring(op)).await?;
         self.unsealed()?;
         self.seal_status()
     }

@@ -61,6 +61,11 @@ impl PassphraseSeal {
         if file.kind != "passphrase" {
             return Err(SealError::Config(format!("the sealed root key was made by a '{}' seal", file.kind)));
         }
+        // The parameters come from a file: bound them so a tampered file
+        // cannot make the node allocate or spin without limit.
+        if file.argon2_m_kib > 1 << 20 || file.argon2_t > 16 || file.argon2_p > 16 || file.salt.len() > 64 {
+            return Err(SealError::Open("keystore parameters out of range".into()));
+        }
         let key = self.derive(&file.salt, file.argon2_m_kib, file.argon2_t, file.argon2_p)?;
         let root = aead::open(&key, AAD, &file.ciphertext).map_err(|_| SealError::Open("wrong passphrase".into()))?;
         Key256::from_slice(&root).ok_or_else(|| SealError::Open("bad root key length".into()))

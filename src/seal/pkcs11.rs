@@ -10,7 +10,7 @@ use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
 use cryptoki::error::{Error as CkError, RvError};
 use cryptoki::mechanism::aead::GcmParams;
 use cryptoki::mechanism::Mechanism;
-use cryptoki::object::{Attribute, KeyType, ObjectClass, ObjectHandle};
+use cryptoki::object::{Attribute, AttributeType, KeyType, ObjectClass, ObjectHandle};
 use cryptoki::session::{Session, UserType};
 use cryptoki::types::AuthPin;
 use zeroize::Zeroizing;
@@ -86,10 +86,27 @@ impl Pkcs11Seal {
         }
     }
 
+    /// The wrapping key, if the token has one by the configured label. A key
+    /// that could leave the HSM (extractable, not sensitive) or is not AES is
+    /// refused rather than used.
     fn find_key(&self, session: &Session) -> Result<Option<ObjectHandle>, SealError> {
         let template =
             [Attribute::Class(ObjectClass::SECRET_KEY), Attribute::Label(self.key_label.as_bytes().to_vec())];
-        Ok(session.find_objects(&template).map_err(hsm("find key"))?.into_iter().next())
+        let Some(key) = session.find_objects(&template).map_err(hsm("find key"))?.into_iter().next() else {
+            return Ok(None);
+        };
+        let kinds = [AttributeType::KeyType, AttributeType::Sensitive, AttributeType::Extractable];
+        let attrs = session.get_attributes(key, &kinds).map_err(hsm("read key attributes"))?;
+        let safe = attrs.iter().any(|a| matches!(a, Attribute::KeyType(t) if *t == KeyType::AES))
+            && attrs.iter().any(|a| matches!(a, Attribute::Sensitive(true)))
+            && attrs.iter().any(|a| matches!(a, Attribute::Extractable(false)));
+        if !safe {
+            return Err(SealError::Config(format!(
+                "the HSM key '{}' must be an AES key that is sensitive and not extractable",
+                self.key_label
+            )));
+        }
+        Ok(Some(key))
     }
 
     fn key(&self, session: &Session) -> Result<ObjectHandle, SealError> {

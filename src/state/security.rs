@@ -38,10 +38,15 @@ pub(super) fn init(txn: &mut Txn<'_>, now: i64, op: &InitSecurity) -> Result<Sec
 
 pub(super) fn rotate(txn: &mut Txn<'_>, now: i64, op: &RotateKeyring) -> Result<SecurityRecord> {
     let mut rec = get(txn)?.ok_or(StateError::SecurityUninitialized)?;
-    if rec.active_term != op.previous_term || op.active_term != op.previous_term + 1 {
+    // Both checks: a rotation made from a stale term, or from a keyring
+    // sealed under a root key a concurrent rekey replaced, would lose keys.
+    if rec.active_term != op.previous_term
+        || op.active_term != op.previous_term + 1
+        || rec.root_generation != op.root_generation
+    {
         return Err(StateError::VersionConflict {
-            expected: format!("keyring term {}", op.previous_term),
-            actual: format!("keyring term {}", rec.active_term),
+            expected: format!("keyring term {} under root {}", op.previous_term, op.root_generation),
+            actual: format!("keyring term {} under root {}", rec.active_term, rec.root_generation),
         });
     }
     rec.sealed_keyring = op.sealed_keyring.clone();
@@ -53,10 +58,13 @@ pub(super) fn rotate(txn: &mut Txn<'_>, now: i64, op: &RotateKeyring) -> Result<
 
 pub(super) fn rekey(txn: &mut Txn<'_>, op: &Rekey) -> Result<SecurityRecord> {
     let mut rec = get(txn)?.ok_or(StateError::SecurityUninitialized)?;
-    if rec.root_generation != op.previous_generation || op.root_generation != op.previous_generation + 1 {
+    if rec.root_generation != op.previous_generation
+        || op.root_generation != op.previous_generation + 1
+        || rec.active_term != op.active_term
+    {
         return Err(StateError::VersionConflict {
-            expected: format!("root generation {}", op.previous_generation),
-            actual: format!("root generation {}", rec.root_generation),
+            expected: format!("root {} with keyring term {}", op.previous_generation, op.active_term),
+            actual: format!("root {} with keyring term {}", rec.root_generation, rec.active_term),
         });
     }
     rec.sealed_keyring = op.sealed_keyring.clone();

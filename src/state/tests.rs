@@ -195,3 +195,45 @@ fn empty_operation_is_an_error_not_a_panic() {
     kv.commit(writes);
     assert!(kv.0.is_empty());
 }
+
+#[test]
+fn rotate_and_rekey_check_both_term_and_root_generation() {
+    use crate::proto::storage::{InitSecurity, Rekey, RotateKeyring, TokenRecord};
+    let mut kv = MemKv::default();
+    let root = TokenRecord { accessor: "0".repeat(32), hash: vec![1; 32], policy: "root".into(), ..Default::default() };
+    let init = InitSecurity {
+        sealed_keyring: vec![1],
+        active_term: 1,
+        key_shares: 1,
+        key_threshold: 1,
+        root_token: Some(root),
+    };
+    one(&mut kv, 1, Kind::InitSecurity(init)).unwrap();
+    let rekey = |prev_gen, term| {
+        Kind::Rekey(Rekey {
+            sealed_keyring: vec![2],
+            root_generation: prev_gen + 1,
+            previous_generation: prev_gen,
+            root_upgrade: vec![3],
+            key_shares: 1,
+            key_threshold: 1,
+            active_term: term,
+        })
+    };
+    let rotate = |prev_term, root_generation| {
+        Kind::RotateKeyring(RotateKeyring {
+            sealed_keyring: vec![4],
+            active_term: prev_term + 1,
+            previous_term: prev_term,
+            root_generation,
+        })
+    };
+    // A rotation lands first; a rekey built from the old term must not
+    // replace the keyring that has the new term.
+    one(&mut kv, 2, rotate(1, 1)).unwrap();
+    assert_eq!(one(&mut kv, 3, rekey(1, 1)).unwrap_err().code().as_str(), "VersionConflict");
+    one(&mut kv, 3, rekey(1, 2)).unwrap();
+    // A rotation built under the old root key is refused after the rekey.
+    assert_eq!(one(&mut kv, 4, rotate(2, 1)).unwrap_err().code().as_str(), "VersionConflict");
+    one(&mut kv, 4, rotate(2, 2)).unwrap();
+}
