@@ -53,7 +53,10 @@ pub fn open_meta(keys: &Unsealed<'_>, view: &SecretView) -> Result<SecretMeta, B
 /// Turns a backup read from `vault` (sealed per version) into an opaque blob:
 /// the versions' plaintext, sealed as a whole, so it can be restored into
 /// any vault of the cluster.
-pub fn seal_backup(keys: &Unsealed<'_>, vault: &str, mut backup: SecretBackup) -> Result<Vec<u8>, BarrierError> {
+pub fn seal_backup(keys: &Unsealed<'_>, vault: &str, backup: SecretBackup) -> Result<Vec<u8>, BarrierError> {
+    // Wiped on every exit, including errors half way through.
+    let mut backup = Wiped(backup);
+    let backup = &mut backup.0;
     let name = backup.head.as_ref().map(|h| h.name.clone()).unwrap_or_default();
     for v in &mut backup.versions {
         let plain = keys.decrypt(&aad::secret_value(vault, &name, &v.version), &v.value)?;
@@ -62,17 +65,16 @@ pub fn seal_backup(keys: &Unsealed<'_>, vault: &str, mut backup: SecretBackup) -
             a.sealed_meta = keys.decrypt(&aad::secret_meta(vault, &name, &v.version), &a.sealed_meta)?.to_vec();
         }
     }
-    let mut bytes = Zeroizing::new(backup.encode_to_vec());
-    wipe(&mut backup);
-    let blob = keys.encrypt(BACKUP_AAD, &bytes);
-    bytes.zeroize();
-    blob
+    let bytes = Zeroizing::new(backup.encode_to_vec());
+    keys.encrypt(BACKUP_AAD, &bytes)
 }
 
 /// Opens a backup blob and seals its versions for `vault`.
 pub fn open_backup(keys: &Unsealed<'_>, vault: &str, blob: &[u8]) -> Result<SecretBackup, BarrierError> {
     let bytes = keys.decrypt(BACKUP_AAD, blob)?;
-    let mut backup = SecretBackup::decode(bytes.as_slice()).map_err(|_| BarrierError::Integrity)?;
+    // Plaintext until each version is resealed: wiped if anything fails.
+    let mut guard = Wiped(SecretBackup::decode(bytes.as_slice()).map_err(|_| BarrierError::Integrity)?);
+    let backup = &mut guard.0;
     let name = backup.head.as_ref().map(|h| h.name.clone()).unwrap_or_default();
     for v in &mut backup.versions {
         let sealed = seal_value(keys, vault, &name, &v.version, &v.value)?;
@@ -84,14 +86,20 @@ pub fn open_backup(keys: &Unsealed<'_>, vault: &str, blob: &[u8]) -> Result<Secr
             a.sealed_meta = sealed;
         }
     }
-    Ok(backup)
+    // Everything is sealed now: hand it out without wiping.
+    Ok(std::mem::take(&mut guard.0))
 }
 
-fn wipe(backup: &mut SecretBackup) {
-    for v in &mut backup.versions {
-        v.value.zeroize();
-        if let Some(a) = v.attributes.as_mut() {
-            a.sealed_meta.zeroize();
+/// A backup whose values (and metadata) are wiped when it is dropped.
+struct Wiped(SecretBackup);
+
+impl Drop for Wiped {
+    fn drop(&mut self) {
+        for v in &mut self.0.versions {
+            v.value.zeroize();
+            if let Some(a) = v.attributes.as_mut() {
+                a.sealed_meta.zeroize();
+            }
         }
     }
 }

@@ -47,23 +47,17 @@ impl Keyring {
 
     /// Seals the keyring under the root key.
     pub fn seal(&self, root: &Key256) -> Result<Vec<u8>, BarrierError> {
-        let plain = pb::Keyring {
+        // Both the message and its encoding hold key bytes: both are wiped.
+        let plain = WipedKeyring(pb::Keyring {
             active_term: self.active,
             keys: self
                 .keys
                 .iter()
                 .map(|(term, k)| pb::DataKey { term: *term, key: k.expose().to_vec(), created: 0 })
                 .collect(),
-        };
-        let mut bytes = Zeroizing::new(plain.encode_to_vec());
-        // The message's own buffers are dropped without zeroizing: wipe them.
-        let mut plain = plain;
-        for k in &mut plain.keys {
-            zeroize::Zeroize::zeroize(&mut k.key);
-        }
-        let sealed = aead::seal(root, 0, aad::KEYRING, &bytes)?;
-        zeroize::Zeroize::zeroize(&mut *bytes);
-        Ok(sealed)
+        });
+        let bytes = Zeroizing::new(plain.0.encode_to_vec());
+        Ok(aead::seal(root, 0, aad::KEYRING, &bytes)?)
     }
 
     /// Opens a sealed keyring; fails with `Integrity` under a wrong root key.
@@ -72,17 +66,28 @@ impl Keyring {
             return Err(BarrierError::Uninitialized);
         }
         let bytes = aead::open(root, aad::KEYRING, sealed)?;
-        let mut plain = pb::Keyring::decode(bytes.as_slice()).map_err(|_| BarrierError::Integrity)?;
+        let plain = WipedKeyring(pb::Keyring::decode(bytes.as_slice()).map_err(|_| BarrierError::Integrity)?);
+        let plain = &plain.0;
         let mut keys = BTreeMap::new();
-        for k in &mut plain.keys {
-            let key = Key256::from_slice(&k.key).ok_or(BarrierError::Integrity)?;
-            zeroize::Zeroize::zeroize(&mut k.key);
-            keys.insert(k.term, key);
+        for k in &plain.keys {
+            keys.insert(k.term, Key256::from_slice(&k.key).ok_or(BarrierError::Integrity)?);
         }
         if !keys.contains_key(&plain.active_term) {
             return Err(BarrierError::Integrity);
         }
         Ok(Keyring { keys, active: plain.active_term })
+    }
+}
+
+/// A decoded keyring whose key bytes are wiped when it is dropped, on every
+/// path out of [`Keyring::open`].
+struct WipedKeyring(pb::Keyring);
+
+impl Drop for WipedKeyring {
+    fn drop(&mut self) {
+        for k in &mut self.0.keys {
+            zeroize::Zeroize::zeroize(&mut k.key);
+        }
     }
 }
 
