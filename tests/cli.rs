@@ -194,3 +194,50 @@ fn unreachable_cluster_is_a_clear_error() {
     let err = String::from_utf8(out.stderr).unwrap();
     assert!(err.starts_with("error: Unavailable"), "{err}");
 }
+
+#[test]
+fn a_server_joins_an_initialized_cluster_with_a_join_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Servers::start(dir.path(), &[], |_| vec![]);
+    let a = s.addr.as_str();
+    let shares = init_and_unseal(a);
+    let root = common::process::TOKEN_FOR_TESTS.with(|t| t.borrow().clone());
+    let (api, raft) = (free_port(), free_port());
+    let first = s.addrs[0].clone();
+    let mut fourth = Command::new(BIN)
+        .args(["server", "--node-id", "4", "--join", &first])
+        .args(["--api-listen", &format!("127.0.0.1:{api}"), "--raft-listen", &format!("127.0.0.1:{raft}")])
+        .arg("--data-dir")
+        .arg(dir.path().join("n4"))
+        .env("COFFER_JOIN_TOKEN", &root)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let st = json(a, &["cluster", "status"], None);
+        let member = st["members"].as_array().unwrap().iter().find(|m| m["id"] == 4).cloned();
+        if member.is_some_and(|m| m["role"] == "follower") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "node 4 did not become a voter: {st}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    // It holds the replicated keyring and unseals with the same shares.
+    let node4 = format!("127.0.0.1:{api}");
+    let two = format!("{}\n{}\n", shares[0], shares[1]);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !coffer(a, &["operator", "unseal", "--node", &node4], Some(&two)).status.success() {
+        assert!(Instant::now() < deadline, "node 4 never received the keyring");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    ok(a, &["vault", "create", "after-join"], None);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !coffer(&node4, &["vault", "list", "--format", "json"], None).status.success() {
+        assert!(Instant::now() < deadline, "node 4 does not serve");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let _ = fourth.kill();
+    let _ = fourth.wait();
+}

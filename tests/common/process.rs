@@ -120,17 +120,17 @@ impl Servers {
 
 thread_local! {
     /// The token CLI runs on this test's thread use (`COFFER_TOKEN`).
-    static TOKEN: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
+    pub static TOKEN_FOR_TESTS: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
 }
 
 /// Makes later CLI runs on this thread authenticate with `token`.
 pub fn use_token(token: &str) {
-    TOKEN.with(|t| *t.borrow_mut() = token.to_owned());
+    TOKEN_FOR_TESTS.with(|t| *t.borrow_mut() = token.to_owned());
 }
 
 /// Runs the CLI with `COFFER_ADDR=addr` (and this thread's token), feeding `stdin`.
 pub fn coffer(addr: &str, args: &[&str], stdin: Option<&str>) -> Output {
-    let token = TOKEN.with(|t| t.borrow().clone());
+    let token = TOKEN_FOR_TESTS.with(|t| t.borrow().clone());
     let mut child = Command::new(BIN)
         .args(args)
         .env("COFFER_ADDR", addr)
