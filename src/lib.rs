@@ -7,21 +7,30 @@
 //!
 //! ## Layout
 //!
-//! Dependencies point one way: `cli` → `node` → `api` → `state` / `raft` →
-//! `storage`; `client` never imports server modules.
+//! Dependencies point one way: `cli` → `node` → `api` → `auth` / `replica`
+//! → `barrier` / `state` / `raft` → `storage`; `crypto` and `seal` are
+//! leaves without tokio or tonic (the HSM seal aside, which only calls its
+//! PKCS#11 library); `client` never imports server modules.
 //!
-//! | module        | what it holds                                                    |
-//! |---------------|------------------------------------------------------------------|
-//! | [`cli`]       | the `coffer` command line: server, dev cluster, client commands  |
-//! | [`config`]    | server configuration (TOML, flags, environment)                  |
-//! | [`node`]      | one running node: Raft, storage, proposer, background tasks      |
-//! | [`api`]       | the gRPC client API services and the single error → status map   |
-//! | [`state`]     | vaults and secrets: deterministic apply and queries over a `Kv`  |
-//! | [`raft`]      | openraft types, peer network (client/server), protobuf codec     |
-//! | [`storage`]   | RocksDB log store, state machine and snapshots                   |
-//! | [`client`]    | the Rust SDK: leader discovery, retries, typed errors            |
-//! | [`proto`]     | generated protobuf types (edges only)                            |
-//! | [`error_code`]| stable error codes shared by server and client                   |
+//! | module        | what it holds                                                       |
+//! |---------------|---------------------------------------------------------------------|
+//! | [`cli`]       | the `coffer` command line: server, dev cluster, client commands     |
+//! | [`config`]    | server configuration (TOML, flags, environment)                     |
+//! | [`node`]      | one running node: storage, Raft, servers, background tasks          |
+//! | [`api`]       | gRPC services; the single error → status map; barrier crossings     |
+//! | [`auth`]      | tokens, the authenticating interceptor, `authorize`                 |
+//! | [`replica`]   | a node's view of the replicated state: proposer (group commit),     |
+//! |               | batched read index, membership, seal operations, purger             |
+//! | [`barrier`]   | the encryption barrier: keyring, AAD, seal state, key shares        |
+//! | [`seal`]      | local seals: passphrase keystore, PKCS#11 HSM                       |
+//! | [`crypto`]    | AES-256-GCM format, 256-bit keys, Shamir, randomness                |
+//! | [`state`]     | vaults, secrets, tokens, keyring record: deterministic apply + reads |
+//! | [`raft`]      | openraft types, peer network (client/server), protobuf codec        |
+//! | [`storage`]   | RocksDB log store, state machine and snapshots                      |
+//! | [`client`]    | the Rust SDK: leader discovery, retries, typed errors               |
+//! | [`bench`]     | the load generator behind `coffer bench` (coffer or etcd)           |
+//! | [`proto`]     | generated protobuf types (edges only)                               |
+//! | [`error_code`]| stable error codes shared by server and client                      |
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
