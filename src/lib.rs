@@ -28,7 +28,7 @@
 //! | [`raft`]      | openraft types, peer network (client/server), protobuf codec        |
 //! | [`storage`]   | RocksDB log store, state machine and snapshots                      |
 //! | [`client`]    | the Rust SDK: leader discovery, retries, typed errors               |
-//! | [`bench`]     | the load generator behind `coffer bench` (coffer or etcd)           |
+//! | [`mod@bench`] | the load generator behind `coffer bench` (coffer or etcd)           |
 //! | [`proto`]     | generated protobuf types (edges only)                               |
 //! | [`error_code`]| stable error codes shared by server and client                      |
 

@@ -1,6 +1,6 @@
 //! The client and admin gRPC API. Each service is a thin layer: validate the
 //! request, turn it into a replicated operation or a query on
-//! [`Replica`](crate::replica::Replica), convert the answer. Errors become
+//! [`crate::replica::Replica`], convert the answer. Errors become
 //! statuses only in [`status`].
 
 pub mod cluster;

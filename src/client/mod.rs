@@ -15,7 +15,7 @@
 //! A [`Client`] takes a list of node endpoints, finds the leader (following
 //! `NotLeader` answers), retries reads across leader changes and retries
 //! writes only when the request certainly did not reach a server. Every
-//! error has a stable [`ErrorCode`](crate::error_code::ErrorCode).
+//! error has a stable [`crate::error_code::ErrorCode`].
 
 mod cluster;
 mod error;
