@@ -214,6 +214,7 @@ fn a_server_joins_an_initialized_cluster_with_a_join_token() {
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
+    let node4 = format!("127.0.0.1:{api}");
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let st = json(a, &["cluster", "status"], None);
@@ -225,7 +226,6 @@ fn a_server_joins_an_initialized_cluster_with_a_join_token() {
         std::thread::sleep(Duration::from_millis(200));
     }
     // It holds the replicated keyring and unseals with the same shares.
-    let node4 = format!("127.0.0.1:{api}");
     let two = format!("{}\n{}\n", shares[0], shares[1]);
     let deadline = Instant::now() + Duration::from_secs(30);
     while !coffer(a, &["operator", "unseal", "--node", &node4], Some(&two)).status.success() {

@@ -108,3 +108,13 @@ async fn save_snapshot_and_restore_a_new_cluster() {
     n2.shutdown().await;
     n1.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_node_started_to_join_cannot_be_bootstrapped() {
+    let mut cluster = TestCluster::start(3).await;
+    let through = cluster.api_addr(1);
+    cluster.spawn_node(4, |c| c.join = Some(through.clone())).await;
+    let err = cluster.node(4).replica().bootstrap().await.unwrap_err();
+    assert_eq!(err.code(), ErrorCode::MembershipChange, "{err}");
+    cluster.shutdown().await;
+}

@@ -37,6 +37,8 @@ impl Operator {
 #[tonic::async_trait]
 impl OperatorService for Operator {
     async fn init(&self, req: Request<pb::InitRequest>) -> Result<Response<pb::InitResponse>, Status> {
+        // Open only while uninitialized (then refused as AlreadyInitialized).
+        authorize(&req, &self.replica, Need::Admin)?;
         let r = req.into_inner();
         let out = self.replica.init_security(r.key_shares, r.key_threshold).await?;
         Ok(Response::new(pb::InitResponse {

@@ -130,6 +130,7 @@ impl Node {
             if config.bootstrap {
                 replica.bootstrap().await.map_err(|e| NodeError::Raft(e.to_string()))?;
             } else if let Some(through) = config.join.clone() {
+                replica.set_joining();
                 tasks.push(tokio::spawn(join::run(replica.clone(), through)));
             }
         }

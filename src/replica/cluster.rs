@@ -54,6 +54,11 @@ impl Replica {
     /// `coffer cluster restore` then snapshots and purges its log, so members
     /// that join later receive the restored state as a snapshot.
     pub async fn bootstrap(&self) -> Result<()> {
+        if self.is_joining() {
+            return Err(ReplicaError::Membership(
+                "this node was started to join a cluster, not to bootstrap one".into(),
+            ));
+        }
         let restored = !self.reader().is_empty();
         self.initialize().await?;
         if restored {

@@ -59,6 +59,8 @@ struct Inner {
     barrier: Barrier,
     /// Set while an automatic data key rotation is under way.
     rotating: std::sync::atomic::AtomicBool,
+    /// Set on nodes started to join a cluster: they never bootstrap one.
+    joining: std::sync::atomic::AtomicBool,
     /// The local seal kind: "shamir", "passphrase" or "pkcs11".
     seal_type: &'static str,
     limits: Limits,
@@ -88,6 +90,7 @@ impl Replica {
                 clock,
                 barrier: Barrier::default(),
                 rotating: Default::default(),
+                joining: Default::default(),
                 seal_type,
                 limits,
             }),
@@ -112,6 +115,17 @@ impl Replica {
     /// This node's encryption barrier.
     pub fn barrier(&self) -> &Barrier {
         &self.inner.barrier
+    }
+
+    /// Marks this node as one that joins an existing cluster, so a stray
+    /// bootstrap request cannot make it a cluster of its own.
+    pub fn set_joining(&self) {
+        self.inner.joining.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Whether this node was started to join a cluster.
+    pub fn is_joining(&self) -> bool {
+        self.inner.joining.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     pub(crate) fn rotation_running(&self) -> &std::sync::atomic::AtomicBool {
