@@ -7,6 +7,7 @@ use tonic::{Request, Response, Status};
 use super::convert::{self, consistency};
 use super::paging;
 use super::sealing::{open_backup, open_meta, open_value, seal_backup, seal_meta, seal_value};
+use super::status::{internal, unexpected};
 use crate::auth::{authorize, Need};
 use crate::proto::api::secret_service_server::SecretService;
 use crate::proto::api::{self as pb, Empty};
@@ -54,16 +55,10 @@ impl Secrets {
     }
 }
 
-fn unexpected(out: OpOutput) -> Status {
-    tracing::error!(?out, "unexpected apply output");
-    super::status::status(crate::error_code::ErrorCode::Internal, "unexpected apply output", None)
-}
-
 /// A new random version id: 128 bits as 32 lowercase hex characters.
 fn new_version() -> Result<String, Status> {
     let mut id = [0u8; 16];
-    crate::crypto::random_fill(&mut id)
-        .map_err(|_| super::status::status(crate::error_code::ErrorCode::Internal, "no randomness", None))?;
+    crate::crypto::random_fill(&mut id).map_err(|_| internal("no randomness"))?;
     Ok(hex::encode(id))
 }
 

@@ -42,6 +42,17 @@ impl From<crate::barrier::BarrierError> for Status {
     }
 }
 
+/// An internal failure (never carries request data).
+pub fn internal(message: impl Into<String>) -> Status {
+    status(ErrorCode::Internal, message, None)
+}
+
+/// Apply answered an operation with an output of the wrong kind: a bug.
+pub fn unexpected(out: crate::state::OpOutput) -> Status {
+    tracing::error!(?out, "unexpected apply output");
+    internal("unexpected apply output")
+}
+
 /// A malformed request.
 pub fn invalid(message: impl Into<String>) -> Status {
     status(ErrorCode::InvalidArgument, message, None)

@@ -2,6 +2,7 @@
 
 use tonic::{Request, Response, Status};
 
+use super::status::{internal, unexpected};
 use crate::auth::{authorize, token, Authorized, Need};
 use crate::proto::api::token_service_server::TokenService;
 use crate::proto::api::{self as pb, Empty};
@@ -56,16 +57,10 @@ impl TokenService for Tokens {
         }
         let (secret, record) =
             token::generate(&policy, &r.display_name, self.replica.clock().now(), r.ttl, r.renewable)
-                .map_err(|e| crate::api::status::status(crate::error_code::ErrorCode::Internal, e.to_string(), None))?;
+                .map_err(|e| internal(e.to_string()))?;
         let created = match self.replica.write(Kind::CreateToken(CreateToken { token: Some(record) })).await? {
             OpOutput::Token(t) => t,
-            _ => {
-                return Err(crate::api::status::status(
-                    crate::error_code::ErrorCode::Internal,
-                    "unexpected output",
-                    None,
-                ))
-            }
+            other => return Err(unexpected(other)),
         };
         Ok(Response::new(pb::CreatedToken { token: secret.as_str().to_owned(), info: Some(info(created)) }))
     }
@@ -82,13 +77,7 @@ impl TokenService for Tokens {
         let renewed = match self.replica.write(Kind::RenewToken(RenewToken { accessor: own.accessor, expires })).await?
         {
             OpOutput::Token(t) => t,
-            _ => {
-                return Err(crate::api::status::status(
-                    crate::error_code::ErrorCode::Internal,
-                    "unexpected output",
-                    None,
-                ))
-            }
+            other => return Err(unexpected(other)),
         };
         Ok(Response::new(info(renewed)))
     }

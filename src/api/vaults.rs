@@ -31,7 +31,7 @@ impl Vaults {
     async fn write_vault(&self, kind: Kind) -> Result<pb::Vault, Status> {
         match self.replica.write(kind).await? {
             OpOutput::Vault(v) => Ok(convert::vault(v)),
-            _ => Err(super::status::status(crate::error_code::ErrorCode::Internal, "unexpected apply output", None)),
+            other => Err(super::status::unexpected(other)),
         }
     }
 }
