@@ -19,6 +19,9 @@ const REDACTED: &[&str] = &[
     ".coffer.v1.UnsealRequest",
     ".coffer.v1.RekeyRequest",
     ".coffer.v1.CreatedToken",
+    ".coffer.v1.CreatedJoinToken",
+    ".coffer.v1.JoinRequest",
+    ".coffer.storage.v1.ClusterCa",
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -32,6 +35,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "proto/coffer/v1/cluster.proto",
         "proto/coffer/v1/operator.proto",
         "proto/coffer/v1/token.proto",
+        "proto/coffer/v1/pki.proto",
         "proto/raft/v1/raft.proto",
         "proto/etcd/kv.proto",
     ];

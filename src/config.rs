@@ -34,6 +34,85 @@ pub struct Config {
     pub limits: Limits,
     /// How this node keeps the root key across restarts.
     pub seal: SealConfig,
+    /// Certificates for mutual TLS on both APIs.
+    pub tls: TlsConfig,
+    /// The join token of a node that joins with `join` and has no
+    /// certificate yet (`COFFER_JOIN_TOKEN`; never in the file).
+    #[serde(skip)]
+    pub join_token: JoinToken,
+}
+
+/// A join token held in memory: wiped on drop, never printed.
+#[derive(Clone, Default, PartialEq)]
+pub struct JoinToken(Option<zeroize::Zeroizing<String>>);
+
+impl JoinToken {
+    /// Wraps a token (empty means none).
+    pub fn new(token: &str) -> Self {
+        let t = token.trim();
+        JoinToken((!t.is_empty()).then(|| zeroize::Zeroizing::new(t.to_owned())))
+    }
+
+    /// The token, for the one place that sends it.
+    pub fn expose(&self) -> Option<&str> {
+        self.0.as_ref().map(|t| t.as_str())
+    }
+}
+
+impl std::fmt::Debug for JoinToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() { "JoinToken(REDACTED)" } else { "JoinToken(None)" })
+    }
+}
+
+/// Where the node's certificates come from. With no files given the node
+/// manages them in `<data_dir>/tls`: a bootstrapping node creates the
+/// cluster CA there, a joining node receives its certificate with its join
+/// token. Giving `ca_file`, `cert_file` and `key_file` brings your own.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TlsConfig {
+    /// CA certificate(s) that issued the nodes' certificates (PEM).
+    pub ca_file: Option<PathBuf>,
+    /// This node's certificate chain (PEM); it must name
+    /// `node-<node_id>.nodes.coffer` and the hosts of its addresses.
+    pub cert_file: Option<PathBuf>,
+    /// This node's private key (PEM).
+    pub key_file: Option<PathBuf>,
+    /// A further CA whose client certificates may authenticate on the client API.
+    pub client_ca_file: Option<PathBuf>,
+    /// How often the files are checked for changes, seconds.
+    pub reload_secs: u64,
+}
+
+impl Default for TlsConfig {
+    fn default() -> Self {
+        TlsConfig { ca_file: None, cert_file: None, key_file: None, client_ca_file: None, reload_secs: 10 }
+    }
+}
+
+impl Config {
+    /// The TLS files this node reads.
+    pub fn tls_files(&self) -> crate::tls::TlsFiles {
+        let t = &self.tls;
+        match (&t.ca_file, &t.cert_file, &t.key_file) {
+            (Some(ca), Some(cert), Some(key)) => crate::tls::TlsFiles {
+                ca: ca.clone(),
+                cert: cert.clone(),
+                key: key.clone(),
+                client_ca: t.client_ca_file.clone(),
+            },
+            _ => crate::tls::TlsFiles {
+                client_ca: t.client_ca_file.clone(),
+                ..crate::tls::TlsFiles::managed(&self.data_dir)
+            },
+        }
+    }
+
+    /// Whether the node manages its own certificates (no files configured).
+    pub fn tls_managed(&self) -> bool {
+        self.tls.cert_file.is_none()
+    }
 }
 
 /// The node's local seal. With "shamir" nothing is kept and operators unseal
@@ -114,6 +193,8 @@ impl Default for Config {
             raft: RaftSettings::default(),
             limits: Limits::default(),
             seal: SealConfig::default(),
+            tls: TlsConfig::default(),
+            join_token: JoinToken::default(),
         }
     }
 }
@@ -192,6 +273,20 @@ kind = "shamir"
 pkcs11_token_label = "coffer"
 # pkcs11_pin_file = "/etc/coffer/hsm-pin"
 pkcs11_key_label = "coffer-root-wrap"
+
+[tls]
+# Mutual TLS 1.3 on both APIs, always. With no files given, the node keeps its
+# certificates in <data_dir>/tls: a bootstrapping node creates the cluster CA,
+# a joining node gets its certificate with COFFER_JOIN_TOKEN. To bring your own
+# CA, give all three files (node certificates must name node-<id>.nodes.coffer
+# and the hosts of the node's addresses):
+# ca_file = "/etc/coffer/ca.pem"
+# cert_file = "/etc/coffer/node.pem"
+# key_file = "/etc/coffer/node.key"
+# Also accept client certificates from this CA on the client API:
+# client_ca_file = "/etc/coffer/clients-ca.pem"
+# Changed files are picked up (new connections use them) within this many seconds.
+reload_secs = 10
 "#;
 
 impl Config {
@@ -234,6 +329,14 @@ impl Config {
         }
         if !["shamir", "passphrase", "pkcs11"].contains(&self.seal.kind.as_str()) {
             return Err(ConfigError::Invalid("seal.kind must be shamir, passphrase or pkcs11".into()));
+        }
+        let t = &self.tls;
+        let given = [&t.ca_file, &t.cert_file, &t.key_file].iter().filter(|f| f.is_some()).count();
+        if given != 0 && given != 3 {
+            return Err(ConfigError::Invalid("tls.ca_file, tls.cert_file and tls.key_file go together".into()));
+        }
+        if t.reload_secs == 0 {
+            return Err(ConfigError::Invalid("tls.reload_secs must be at least 1".into()));
         }
         if self.bootstrap && self.join.is_some() {
             return Err(ConfigError::Invalid("bootstrap and join are exclusive".into()));

@@ -67,6 +67,9 @@ codes! {
     Unauthenticated => Unauthenticated, "The request carries no valid credential.";
     Forbidden => PermissionDenied, "The credential does not allow this operation.";
     LastRootToken => FailedPrecondition, "The last root token cannot be revoked.";
+    InvalidCertificate => InvalidArgument, "A certificate or key is malformed, expired, or not issued by the trusted CA.";
+    InvalidJoinToken => Unauthenticated, "The join token is malformed, unknown, expired or already used.";
+    NoClusterCa => FailedPrecondition, "This cluster has no managed CA: its certificates are brought by the operator.";
     NotLeader => Unavailable, "This node is not the leader; retry on the leader.";
     NoLeader => Unavailable, "The cluster has no leader right now; retry later.";
     NotInitialized => FailedPrecondition, "The cluster has not been bootstrapped.";

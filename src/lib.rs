@@ -28,8 +28,10 @@
 //! | [`raft`]      | openraft types, peer network (client/server), protobuf codec        |
 //! | [`storage`]   | RocksDB log store, state machine and snapshots                      |
 //! | [`client`]    | the Rust SDK: leader discovery, retries, typed errors               |
+//! | [`tls`]       | mTLS: cluster CA and certificates, listeners, channels, reload      |
 //! | [`mod@bench`] | the load generator behind `coffer bench` (coffer or etcd)           |
 //! | [`proto`]     | generated protobuf types (edges only)                               |
+//! | [`fsutil`]    | atomic file writes with permissions                                 |
 //! | [`error_code`]| stable error codes shared by server and client                      |
 
 #![forbid(unsafe_code)]
@@ -44,6 +46,7 @@ pub mod client;
 pub mod config;
 pub mod crypto;
 pub mod error_code;
+pub mod fsutil;
 pub mod node;
 pub mod proto;
 pub mod raft;
@@ -51,3 +54,4 @@ pub mod replica;
 pub mod seal;
 pub mod state;
 pub mod storage;
+pub mod tls;

@@ -188,6 +188,7 @@ fn unreachable_cluster_is_a_clear_error() {
     let out = Command::new(BIN)
         .args(["secret", "get", "v", "s", "--timeout", "2"])
         .env("COFFER_ADDR", format!("127.0.0.1:{port}"))
+        .env("COFFER_CACERT", common::process::ca_path())
         .output()
         .unwrap();
     assert!(!out.status.success());
@@ -196,35 +197,34 @@ fn unreachable_cluster_is_a_clear_error() {
 }
 
 #[test]
-fn a_server_joins_an_initialized_cluster_with_a_join_token() {
+fn a_server_with_its_own_certificate_joins_an_initialized_cluster() {
     let dir = tempfile::tempdir().unwrap();
     let s = Servers::start(dir.path(), &[], |_| vec![]);
     let a = s.addr.as_str();
     let shares = init_and_unseal(a);
-    let root = common::process::TOKEN_FOR_TESTS.with(|t| t.borrow().clone());
     let (api, raft) = (free_port(), free_port());
     let first = s.addrs[0].clone();
+    // Bring-your-own certificates: node 4's certificate from the same CA is
+    // its credential; no token is needed to add and promote itself.
+    let mut tls = coffer::config::Config { node_id: 4, ..Default::default() };
+    common::pki::pki().configure_node(&mut tls, dir.path());
     let mut fourth = Command::new(BIN)
         .args(["server", "--node-id", "4", "--join", &first])
         .args(["--api-listen", &format!("127.0.0.1:{api}"), "--raft-listen", &format!("127.0.0.1:{raft}")])
         .arg("--data-dir")
         .arg(dir.path().join("n4"))
-        .env("COFFER_JOIN_TOKEN", &root)
+        .arg("--tls-ca-file")
+        .arg(tls.tls.ca_file.unwrap())
+        .arg("--tls-cert-file")
+        .arg(tls.tls.cert_file.unwrap())
+        .arg("--tls-key-file")
+        .arg(tls.tls.key_file.unwrap())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
     let node4 = format!("127.0.0.1:{api}");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let st = json(a, &["cluster", "status"], None);
-        let member = st["members"].as_array().unwrap().iter().find(|m| m["id"] == 4).cloned();
-        if member.is_some_and(|m| m["role"] == "follower") {
-            break;
-        }
-        assert!(Instant::now() < deadline, "node 4 did not become a voter: {st}");
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    wait_for_voter(a, &[], 4);
     // It holds the replicated keyring and unseals with the same shares.
     let two = format!("{}\n{}\n", shares[0], shares[1]);
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -240,4 +240,98 @@ fn a_server_joins_an_initialized_cluster_with_a_join_token() {
     }
     let _ = fourth.kill();
     let _ = fourth.wait();
+}
+
+/// Waits until node `id` is a voter, as `coffer cluster status` (with
+/// `flags`) reports it.
+fn wait_for_voter(addr: &str, flags: &[&str], id: u64) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let st = json(addr, &[flags, &["cluster", "status"]].concat(), None);
+        let member = st["members"].as_array().unwrap().iter().find(|m| m["id"] == id).cloned();
+        if member.is_some_and(|m| m["role"] == "follower" || m["role"] == "leader") {
+            return;
+        }
+        assert!(Instant::now() < deadline, "node {id} did not become a voter: {st}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// Starts `coffer server` with `args`, `envs`; killed on drop.
+struct Server(std::process::Child);
+
+impl Server {
+    fn start(args: &[String], envs: &[(&str, &str)]) -> Server {
+        let mut cmd = Command::new(BIN);
+        cmd.arg("server").args(args).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null());
+        for (k, v) in envs {
+            cmd.env(k, v);
+        }
+        Server(cmd.spawn().unwrap())
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn node_args(dir: &std::path::Path, id: u64, api: u16) -> Vec<String> {
+    let raft = free_port();
+    vec![
+        "--node-id".into(),
+        id.to_string(),
+        "--api-listen".into(),
+        format!("127.0.0.1:{api}"),
+        "--raft-listen".into(),
+        format!("127.0.0.1:{raft}"),
+        "--data-dir".into(),
+        dir.join(format!("m{id}")).display().to_string(),
+    ]
+}
+
+#[test]
+fn a_managed_cluster_grows_with_join_tokens_and_issues_client_certificates() {
+    let dir = tempfile::tempdir().unwrap();
+    let (api1, api2) = (free_port(), free_port());
+    let a = format!("127.0.0.1:{api1}");
+    let mut args = node_args(dir.path(), 1, api1);
+    args.push("--bootstrap".into());
+    let _n1 = Server::start(&args, &[]);
+    // The first node created the cluster CA; the CLI trusts it explicitly.
+    let ca = dir.path().join("m1/tls/ca.pem");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !ca.exists() {
+        assert!(Instant::now() < deadline, "no cluster CA created");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let ca = ca.display().to_string();
+    let with_ca = ["--cacert", ca.as_str()];
+    let init =
+        json(&a, &[&with_ca[..], &["operator", "init", "--key-shares", "1", "--key-threshold", "1"]].concat(), None);
+    common::process::use_token(init["root_token"].as_str().unwrap());
+    assert!(!dir.path().join("m1/tls/ca.key").exists(), "init seals the CA key into the cluster");
+
+    let created = json(&a, &[&with_ca[..], &["cluster", "join-token", "--ttl", "600"]].concat(), None);
+    let token = created["join_token"].as_str().unwrap().to_owned();
+    let mut args = node_args(dir.path(), 2, api2);
+    args.extend(["--join".into(), a.clone()]);
+    let _n2 = Server::start(&args, &[("COFFER_JOIN_TOKEN", &token)]);
+    wait_for_voter(&a, &with_ca, 2);
+    // A client certificate from the cluster CA authenticates as its name.
+    let certs = dir.path().join("alice");
+    let out = certs.display().to_string();
+    json(&a, &[&with_ca[..], &["cert", "request", "--name", "alice", "--out", &out]].concat(), None);
+    let (cert, key) = (certs.join("client.pem"), certs.join("client.key"));
+    common::process::use_token("");
+    let who = json(
+        &a,
+        &[&with_ca[..], &["--cert", &cert.display().to_string(), "--key", &key.display().to_string(), "whoami"]]
+            .concat(),
+        None,
+    );
+    assert_eq!(who["principal"], "cert:alice");
+    assert!(fails(&a, &[&with_ca[..], &["whoami"]].concat(), None).contains("Unauthenticated"));
 }

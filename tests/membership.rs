@@ -81,7 +81,7 @@ async fn save_snapshot_and_restore_a_new_cluster() {
     config.bootstrap = true;
     let n1 = coffer::node::Node::start(config).await.unwrap();
     let n2 = coffer::node::Node::start(common::test_config(2, dir.path())).await.unwrap();
-    let client = coffer::client::Client::new([n1.api_addr().to_string()]).unwrap().with_token(&root);
+    let client = common::client_for([n1.api_addr().to_string()]).with_token(&root);
     client.add_learner(&n2.api_addr().to_string()).await.unwrap();
     client.promote(vec![2]).await.unwrap();
     // The restored state is sealed under the old cluster's root key.
@@ -94,7 +94,7 @@ async fn save_snapshot_and_restore_a_new_cluster() {
     assert!(deleted.scheduled_purge_date > 0);
     assert!(client.get_vault("v", ReadConsistency::Linearizable).await.unwrap().purge_protection);
     // The joined node received the restored state as a snapshot.
-    let only_n2 = coffer::client::Client::new([n2.api_addr().to_string()]).unwrap().with_token(&root);
+    let only_n2 = common::client_for([n2.api_addr().to_string()]).with_token(&root);
     let mut found = None;
     for _ in 0..100 {
         let _ = n2.replica().unseal(&share);

@@ -7,7 +7,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use coffer::client::{ReadConsistency, SetSecret};
-use common::process::{fails, json, ok, Servers};
+use common::process::{coffer, fails, json, ok, Servers};
 use common::TestCluster;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -121,7 +121,10 @@ fn hsm_seal_survives_kill_9_of_every_node() {
         let file = s.data_dir(i).join("seal/root");
         let deadline = Instant::now() + Duration::from_secs(30);
         while !file.exists() {
-            assert!(Instant::now() < deadline, "node {i} never sealed its root key into the HSM");
+            if Instant::now() > deadline {
+                let status = coffer(&a, &["operator", "status", "--format", "json"], None);
+                panic!("node {i} never sealed its root key into the HSM: {}", String::from_utf8_lossy(&status.stdout));
+            }
             std::thread::sleep(Duration::from_millis(100));
         }
     }

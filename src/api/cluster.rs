@@ -97,22 +97,26 @@ impl ClusterService for Cluster {
     }
 
     async fn add_learner(&self, req: Request<pb::AddLearnerRequest>) -> Result<Response<pb::ClusterStatus>, Status> {
-        authorize(&req, &self.replica, Need::Admin)?;
+        let auth = authorize(&req, &self.replica, Need::Membership)?;
         let addr = req.into_inner().api_addr;
         self.require_leader(&self.replica.status().await)?;
-        let client = Client::new([addr.clone()]).map_err(|e| invalid(e.to_string()))?;
+        let client =
+            Client::new([addr.clone()]).map_err(|e| invalid(e.to_string()))?.with_tls(self.replica.client_tls());
         let member = client
             .node_info(&addr)
             .await
             .map_err(|e| status(ErrorCode::Unavailable, format!("cannot reach {addr}: {e}"), None))?;
+        only_itself(&auth, &[member.id])?;
         let info = NodeInfo { raft_addr: member.raft_addr, api_addr: member.api_addr, region: member.region };
         self.replica.add_learner(member.id, info).await?;
         Ok(Response::new(self.status_pb().await))
     }
 
     async fn promote(&self, req: Request<pb::NodeIdsRequest>) -> Result<Response<pb::ClusterStatus>, Status> {
-        authorize(&req, &self.replica, Need::Admin)?;
-        self.replica.promote(ids(req.into_inner())?).await?;
+        let auth = authorize(&req, &self.replica, Need::Membership)?;
+        let ids = ids(req.into_inner())?;
+        only_itself(&auth, &ids.iter().copied().collect::<Vec<_>>())?;
+        self.replica.promote(ids).await?;
         Ok(Response::new(self.status_pb().await))
     }
 
@@ -180,4 +184,14 @@ where
     let (tx, rx) = tokio::sync::mpsc::channel(4);
     tokio::spawn(producer(tx));
     Box::pin(tokio_stream::wrappers::ReceiverStream::new(rx))
+}
+
+/// A node certificate may add or promote only its own node.
+fn only_itself(auth: &crate::auth::Authorized, ids: &[u64]) -> Result<(), Status> {
+    match auth.acting_node() {
+        Some(node) if ids.iter().any(|id| *id != node) => {
+            Err(status(ErrorCode::Forbidden, format!("node:{node} may only add or promote itself"), None))
+        }
+        _ => Ok(()),
+    }
 }

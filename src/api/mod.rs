@@ -7,6 +7,7 @@ pub mod cluster;
 pub mod convert;
 pub mod operator;
 pub mod paging;
+pub mod pki;
 pub mod sealing;
 pub mod secrets;
 pub mod status;
@@ -20,6 +21,7 @@ use tonic::transport::Server;
 use crate::auth::Authenticator;
 use crate::proto::api::cluster_service_server::ClusterServiceServer;
 use crate::proto::api::operator_service_server::OperatorServiceServer;
+use crate::proto::api::pki_service_server::PkiServiceServer;
 use crate::proto::api::secret_service_server::SecretServiceServer;
 use crate::proto::api::token_service_server::TokenServiceServer;
 use crate::proto::api::vault_service_server::VaultServiceServer;
@@ -51,5 +53,6 @@ pub fn router(replica: Replica) -> Router {
             TokenServiceServer::new(tokens::Tokens::new(replica.clone())),
             auth.clone(),
         ))
+        .add_service(InterceptedService::new(PkiServiceServer::new(pki::Pki::new(replica.clone())), auth.clone()))
         .add_service(InterceptedService::new(ClusterServiceServer::new(cluster::Cluster::new(replica)), auth))
 }

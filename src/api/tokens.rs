@@ -3,7 +3,7 @@
 use tonic::{Request, Response, Status};
 
 use super::status::{internal, unexpected};
-use crate::auth::{authorize, token, Authorized, Need};
+use crate::auth::{authorize, token, Authorized, Credential, Need};
 use crate::proto::api::token_service_server::TokenService;
 use crate::proto::api::{self as pb, Empty};
 use crate::proto::storage::{op::Kind, CreateToken, RenewToken, RevokeToken, TokenRecord};
@@ -100,5 +100,20 @@ impl TokenService for Tokens {
         let accessor = req.into_inner().accessor;
         self.replica.write(Kind::RevokeToken(RevokeToken { accessor })).await?;
         Ok(Response::new(Empty {}))
+    }
+
+    async fn who_am_i(&self, req: Request<Empty>) -> Result<Response<pb::Identity>, Status> {
+        let auth = authorize(&req, &self.replica, Need::Authenticated)?;
+        let p = auth.principal.ok_or_else(|| internal("authorized without a principal"))?;
+        let credential = match p.credential {
+            Credential::Token => "token",
+            Credential::Certificate => "certificate",
+        };
+        Ok(Response::new(pb::Identity {
+            principal: p.name(),
+            credential: credential.into(),
+            accessor: p.accessor,
+            policy: p.policy,
+        }))
     }
 }

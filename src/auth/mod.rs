@@ -1,12 +1,19 @@
 //! Authentication. A request presents a token in the `authorization:
-//! Bearer cof_…` metadata entry; the [`Authenticator`] interceptor resolves
-//! it to a [`Principal`] (by the token's SHA-256, compared in constant
-//! time). Handlers then call [`authorize`], whose [`Authorized`] result is
-//! the only proof of access a handler can hold.
+//! Bearer cof_…` metadata entry, or comes over a connection whose client
+//! certificate was verified by TLS (see [`crate::tls`]). The
+//! [`Authenticator`] interceptor resolves either to a [`Principal`] (a
+//! token by its SHA-256, compared in constant time; a token wins over a
+//! certificate). Handlers then call [`authorize`], whose [`Authorized`]
+//! result is the only proof of access a handler can hold.
+//!
+//! Until roles exist, a root token may do everything; other tokens and
+//! client certificates only authenticate (`WhoAmI`, their own token); a
+//! node certificate may add and promote that node itself (joining).
 //!
 //! Until `coffer operator init` there are no tokens: cluster formation
 //! (membership changes) is open, and data requests answer `Uninitialized`.
 
+pub mod join_token;
 pub mod token;
 
 use tonic::{Request, Status};
@@ -14,18 +21,58 @@ use tonic::{Request, Status};
 use crate::api::status::status;
 use crate::error_code::ErrorCode;
 use crate::proto::storage::TokenRecord;
+use crate::raft::NodeId;
 use crate::replica::Replica;
 use crate::state::tokens;
+use crate::tls::{CertIdentity, ConnInfo};
+
+/// How a principal proved who it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Credential {
+    /// A bearer token.
+    Token,
+    /// A client certificate verified by TLS.
+    Certificate,
+}
 
 /// Who is calling.
 #[derive(Debug, Clone)]
 pub struct Principal {
-    /// The token's accessor (safe to log and audit).
+    /// The token's accessor (safe to log and audit); empty for certificates.
     pub accessor: String,
-    /// "root" or "default".
+    /// "root" or "default" for tokens; empty for certificates.
     pub policy: String,
-    /// A label given at creation.
+    /// A token's label, or the name a certificate carries.
     pub display_name: String,
+    /// How it authenticated.
+    pub credential: Credential,
+    /// The node a node certificate names.
+    pub node: Option<NodeId>,
+}
+
+impl Principal {
+    fn of_certificate(identity: &CertIdentity) -> Principal {
+        let (display_name, node) = match identity {
+            CertIdentity::Node(id) => (format!("node {id}"), Some(*id)),
+            CertIdentity::Principal(name) => (name.clone(), None),
+        };
+        Principal {
+            accessor: String::new(),
+            policy: String::new(),
+            display_name,
+            credential: Credential::Certificate,
+            node,
+        }
+    }
+
+    /// A stable name: `token:<label>`, `cert:<name>` or `node:<id>`.
+    pub fn name(&self) -> String {
+        match (self.credential, self.node) {
+            (Credential::Token, _) => format!("token:{}", self.display_name),
+            (Credential::Certificate, Some(id)) => format!("node:{id}"),
+            (Credential::Certificate, None) => format!("cert:{}", self.display_name),
+        }
+    }
 }
 
 /// What an operation needs.
@@ -35,8 +82,13 @@ pub enum Need {
     Root,
     /// Any valid token (operations on the token itself).
     AnyToken,
+    /// Any authenticated principal.
+    Authenticated,
     /// Cluster formation: open until security is initialized, root after.
     Admin,
+    /// Adding or promoting a node: like `Admin`, and also a node
+    /// certificate acting for its own node (see [`Authorized::acting_node`]).
+    Membership,
 }
 
 /// Proof that a request was authorized; only [`authorize`] makes one.
@@ -44,6 +96,14 @@ pub enum Need {
 pub struct Authorized {
     /// The caller (`None` during the pre-init formation window).
     pub principal: Option<Principal>,
+}
+
+impl Authorized {
+    /// When authorized as a node acting for itself: that node, which the
+    /// handler must check is the one the request is about.
+    pub fn acting_node(&self) -> Option<NodeId> {
+        self.principal.as_ref().filter(|p| p.policy != tokens::ROOT).and_then(|p| p.node)
+    }
 }
 
 /// Resolves the bearer token of each request (tonic interceptor).
@@ -77,14 +137,26 @@ impl Authenticator {
         if record.expires != 0 && self.replica.clock().now() >= record.expires {
             return Err(invalid());
         }
-        Ok(Principal { accessor: record.accessor, policy: record.policy, display_name: record.display_name })
+        Ok(Principal {
+            accessor: record.accessor,
+            policy: record.policy,
+            display_name: record.display_name,
+            credential: Credential::Token,
+            node: None,
+        })
     }
 }
 
 impl tonic::service::Interceptor for Authenticator {
     fn call(&mut self, mut req: Request<()>) -> Result<Request<()>, Status> {
         let header = match req.metadata().get("authorization") {
-            None => return Ok(req),
+            None => {
+                let identity = req.extensions().get::<ConnInfo>().and_then(|c| c.identity.clone());
+                if let Some(identity) = identity {
+                    req.extensions_mut().insert(Principal::of_certificate(&identity));
+                }
+                return Ok(req);
+            }
             Some(v) => v.to_str().map_err(|_| status(ErrorCode::Unauthenticated, "malformed authorization", None))?,
         };
         let presented = header
@@ -103,25 +175,28 @@ pub fn authorize<T>(req: &Request<T>, replica: &Replica, need: Need) -> Result<A
         let initialized = replica.security_record().map_err(Status::from)?.is_some();
         match need {
             _ if initialized => {}
-            Need::Admin => return Ok(Authorized { principal: None }),
-            Need::Root | Need::AnyToken => {
+            Need::Admin | Need::Membership => return Ok(Authorized { principal: None }),
+            Need::Root | Need::AnyToken | Need::Authenticated => {
                 return Err(crate::barrier::BarrierError::Uninitialized.into());
             }
         }
     }
     let principal = principal.ok_or_else(|| {
-        status(ErrorCode::Unauthenticated, "this request needs a token (COFFER_TOKEN or coffer login)", None)
+        status(
+            ErrorCode::Unauthenticated,
+            "this request needs a credential: a token (COFFER_TOKEN or coffer login) or a client certificate",
+            None,
+        )
     })?;
-    match need {
-        Need::AnyToken => {}
-        Need::Root | Need::Admin if principal.policy == tokens::ROOT => {}
-        Need::Root | Need::Admin => {
-            return Err(status(
-                ErrorCode::Forbidden,
-                format!("token '{}' may not do this", principal.display_name),
-                None,
-            ))
-        }
+    let root = principal.policy == tokens::ROOT;
+    let allowed = match need {
+        Need::Authenticated => true,
+        Need::AnyToken => principal.credential == Credential::Token,
+        Need::Root | Need::Admin => root,
+        Need::Membership => root || principal.node.is_some(),
+    };
+    if !allowed {
+        return Err(status(ErrorCode::Forbidden, format!("{} may not do this", principal.name()), None));
     }
     Ok(Authorized { principal: Some(principal) })
 }

@@ -4,6 +4,9 @@
 /// The keyring, sealed under the root key.
 pub const KEYRING: &[u8] = b"coffer/v1/keyring";
 
+/// The cluster CA's private key, sealed under a data key.
+pub const CLUSTER_CA_KEY: &[u8] = b"coffer/v1/cluster-ca-key";
+
 /// A new root key of `generation`, sealed under the active data key.
 pub fn root_upgrade(generation: u32) -> Vec<u8> {
     format!("coffer/v1/root-upgrade/{generation}").into_bytes()

@@ -62,7 +62,7 @@ pub(super) async fn request(target: &Target, cfg: &BenchConfig, value: &str, ran
         Workload::Write => target.write(&cfg.vault, &name, value).await,
         Workload::Read => target.read(&cfg.vault, &name, false).await,
         Workload::ReadStale => target.read(&cfg.vault, &name, true).await,
-        Workload::Mixed if random % 10 == 0 => target.write(&cfg.vault, &name, value).await,
+        Workload::Mixed if random.is_multiple_of(10) => target.write(&cfg.vault, &name, value).await,
         Workload::Mixed => target.read(&cfg.vault, &name, false).await,
         Workload::List => target.list(&cfg.vault).await,
     }

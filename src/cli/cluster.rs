@@ -27,6 +27,13 @@ pub enum ClusterCmd {
     TransferLeader { id: u64 },
     /// Save a snapshot of the whole cluster state to a file.
     Save { file: PathBuf },
+    /// Create a single-use join token for a new node (root token). Start the
+    /// node with `--join ADDR` and COFFER_JOIN_TOKEN set to it.
+    JoinToken {
+        /// Lifetime in seconds (at most a day).
+        #[arg(long, default_value_t = 3600)]
+        ttl: i64,
+    },
     /// Offline: seed a new node's empty data dir from a saved snapshot; then
     /// start it with `coffer server --bootstrap` and join the others to it.
     Restore {
@@ -58,6 +65,11 @@ pub async fn run(cmd: ClusterCmd, connect: impl FnOnce() -> CliResult<Client>, f
             let bytes = client.save_snapshot(&mut out).await?;
             out.sync_all().map_err(|e| CliError::usage(format!("cannot write {}: {e}", file.display())))?;
             output::record(format, json!({ "snapshot": file.display().to_string(), "bytes": bytes }));
+            return Ok(());
+        }
+        ClusterCmd::JoinToken { ttl } => {
+            let (token, expires) = client.create_join_token(ttl).await?;
+            output::record(format, json!({ "join_token": token.as_str(), "expires": output::time(expires) }));
             return Ok(());
         }
         ClusterCmd::Restore { .. } => unreachable!("handled above"),

@@ -6,10 +6,11 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Args;
+use zeroize::Zeroizing;
 
 use super::server::wait_for_signal;
 use super::{init_logging, write_private, CliError, CliResult};
-use crate::client::Client;
+use crate::client::{Client, ClientTls};
 use crate::config::Config;
 use crate::error_code::ErrorCode;
 use crate::node::Node;
@@ -30,12 +31,11 @@ pub struct DevArgs {
 }
 
 pub async fn run(args: DevArgs) -> CliResult {
-    init_logging("warn");
+    init_logging("warn,openraft=off");
     let fail = |e: String| CliError::new(ErrorCode::Unavailable, e);
-    let mut nodes = Vec::new();
-    for id in 1..=args.nodes {
+    let config = |id: u64| {
         let offset = (id - 1) as u16;
-        let config = Config {
+        Config {
             node_id: id,
             region: "local".into(),
             data_dir: args.dir.join(format!("node{id}")),
@@ -44,13 +44,33 @@ pub async fn run(args: DevArgs) -> CliResult {
             bootstrap: id == 1,
             join: (id > 1).then(|| format!("127.0.0.1:{}", args.port)),
             ..Config::default()
-        };
-        nodes.push(Node::start(config).await.map_err(|e| fail(format!("node {id}: {e}")))?);
+        }
+    };
+    // Node 1 creates the cluster and its CA; init seals the CA into the
+    // cluster; the others join with join tokens and receive certificates.
+    let first = Node::start(config(1)).await.map_err(|e| fail(format!("node 1: {e}")))?;
+    let ca = args.dir.join("node1/tls/ca.pem");
+    let dev_ca = args.dir.join("tls/ca.pem");
+    std::fs::create_dir_all(args.dir.join("tls"))
+        .and_then(|()| std::fs::copy(&ca, &dev_ca).map(drop))
+        .map_err(|e| CliError::usage(format!("cannot copy the cluster CA to {}: {e}", dev_ca.display())))?;
+    let tls = ClientTls::from_files(&dev_ca, None).map_err(|e| CliError::new(e.code(), e.to_string()))?;
+    let key_file = args.dir.join("unseal-key");
+    let share = init_once(&first.api_addr().to_string(), &tls, &key_file).await?;
+    let mut nodes = vec![first];
+    for id in 2..=args.nodes {
+        let mut c = config(id);
+        if !crate::tls::TlsFiles::managed(&c.data_dir).cert.exists() {
+            let root = std::fs::read_to_string(args.dir.join("root-token")).unwrap_or_default();
+            let client = Client::new([nodes[0].api_addr().to_string()])?.with_tls(tls.clone()).with_token(root.trim());
+            let (token, _) = client.create_join_token(600).await?;
+            c.join_token = crate::config::JoinToken::new(&token);
+        }
+        nodes.push(Node::start(c).await.map_err(|e| fail(format!("node {id}: {e}")))?);
     }
     let addrs: Vec<String> = nodes.iter().map(|n| n.api_addr().to_string()).collect();
-    wait_for_voters(&addrs, args.nodes as usize).await.map_err(fail)?;
-    let key_file = args.dir.join("unseal-key");
-    unseal_all(&addrs, &key_file).await?;
+    wait_for_voters(&addrs, &tls, args.nodes as usize).await.map_err(fail)?;
+    unseal_all(&addrs, &tls, &share).await?;
 
     let dir = std::fs::canonicalize(&args.dir).unwrap_or(args.dir.clone());
     println!("coffer dev cluster is running: {} nodes, data in {}", args.nodes, dir.display());
@@ -65,13 +85,18 @@ pub async fn run(args: DevArgs) -> CliResult {
     println!("  coffer cluster status");
     println!();
     println!(
-        "Commands run from this directory use the root token in {} by default;",
-        args.dir.join("root-token").display()
+        "Commands run from this directory use {} and {} by default;",
+        args.dir.join("root-token").display(),
+        args.dir.join("tls/ca.pem").display()
     );
     println!("elsewhere: export COFFER_TOKEN=$(cat {})", dir.join("root-token").display());
+    println!(
+        "           export COFFER_CACERT={}  (the cluster CA; TLS is always on)",
+        dir.join("tls/ca.pem").display()
+    );
     println!();
     println!("This is a development cluster: its single unseal key and root token are stored in");
-    println!("plaintext beside the data, and there is no TLS yet. Ctrl-C stops it.");
+    println!("plaintext beside the data. Ctrl-C stops it.");
     wait_for_signal().await;
     println!("stopping");
     for n in nodes {
@@ -81,33 +106,44 @@ pub async fn run(args: DevArgs) -> CliResult {
 }
 
 /// Dev only: initializes with a single key share kept in a plaintext file
-/// beside the data, and unseals every node with it.
-async fn unseal_all(addrs: &[String], key_file: &std::path::Path) -> CliResult {
-    let client = Client::new(addrs.iter().cloned())?;
-    let status = client.seal_status(&addrs[0]).await?;
-    let share = if status.initialized {
+/// beside the data (and the root token beside it), or reads that share.
+async fn init_once(addr: &str, tls: &ClientTls, key_file: &std::path::Path) -> CliResult<Zeroizing<String>> {
+    let client = Client::new([addr.to_owned()])?.with_tls(tls.clone());
+    let mut status = client.seal_status(addr).await;
+    for _ in 0..100 {
+        if status.is_ok() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        status = client.seal_status(addr).await;
+    }
+    if status?.initialized {
         let text = std::fs::read_to_string(key_file).map_err(|e| {
             CliError::usage(format!(
                 "the dev cluster is initialized but {} is unreadable ({e}); unseal with `coffer operator unseal`",
                 key_file.display()
             ))
         })?;
-        zeroize::Zeroizing::new(text.trim().to_owned())
-    } else {
-        let mut init = client.operator_init(1, 1).await?;
-        let share = init.shares.remove(0);
-        write_private(key_file, share.as_str())?;
-        write_private(&key_file.with_file_name("root-token"), init.root_token.as_str())?;
-        share
-    };
+        return Ok(Zeroizing::new(text.trim().to_owned()));
+    }
+    let mut init = client.operator_init(1, 1).await?;
+    let share = init.shares.remove(0);
+    write_private(key_file, share.as_str())?;
+    write_private(&key_file.with_file_name("root-token"), init.root_token.as_str())?;
+    Ok(share)
+}
+
+/// Unseals every node with the dev share.
+async fn unseal_all(addrs: &[String], tls: &ClientTls, share: &str) -> CliResult {
+    let client = Client::new(addrs.iter().cloned())?.with_tls(tls.clone());
     for addr in addrs {
-        client.unseal(addr, &share).await?;
+        client.unseal(addr, share).await?;
     }
     Ok(())
 }
 
-async fn wait_for_voters(addrs: &[String], want: usize) -> Result<(), String> {
-    let client = Client::new(addrs.iter().cloned()).map_err(|e| e.to_string())?;
+async fn wait_for_voters(addrs: &[String], tls: &ClientTls, want: usize) -> Result<(), String> {
+    let client = Client::new(addrs.iter().cloned()).map_err(|e| e.to_string())?.with_tls(tls.clone());
     for _ in 0..300 {
         if let Ok(st) = client.cluster_status().await {
             let voters = st.members.iter().filter(|m| m.role != "learner").count();

@@ -5,6 +5,7 @@
 //! stderr when a request fails; 2 for usage errors.
 
 mod bench;
+mod cert;
 mod cluster;
 mod dev;
 mod operator;
@@ -14,11 +15,12 @@ mod server;
 mod token;
 mod vault;
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
-use crate::client::{Client, ClientError};
+use crate::client::{Client, ClientError, ClientTls};
 use crate::error_code::ErrorCode;
 
 /// Client API addresses of the dev cluster.
@@ -36,9 +38,21 @@ struct Cli {
     /// Output format.
     #[arg(long, global = true, value_enum, default_value_t = Format::Table)]
     format: Format,
+    /// The cluster CA certificate to trust (default: ./coffer-dev/tls/ca.pem if present).
+    #[arg(long, global = true, env = "COFFER_CACERT")]
+    cacert: Option<PathBuf>,
+    /// Client certificate to authenticate with (with --key).
+    #[arg(long, global = true, env = "COFFER_CERT")]
+    cert: Option<PathBuf>,
+    /// Private key of the client certificate.
+    #[arg(long, global = true, env = "COFFER_KEY")]
+    key: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
+
+/// The dev cluster's CA, trusted by default when present.
+pub const DEV_CA: &str = "coffer-dev/tls/ca.pem";
 
 /// How results are printed.
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -74,6 +88,12 @@ enum Command {
     Token(token::TokenCmd),
     /// Drive load against a running cluster and report throughput and latency.
     Bench(bench::BenchArgs),
+    /// Certificates: a CA and certificates of your own, or a client
+    /// certificate from the cluster CA.
+    #[command(subcommand)]
+    Cert(cert::CertCmd),
+    /// Show who the CLI authenticates as (token or client certificate).
+    Whoami,
 }
 
 /// A failure of a CLI command: a stable code and a message.
@@ -123,36 +143,25 @@ pub fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> CliResult {
+    let conn = Conn::of(&cli);
+    let format = cli.format;
     match cli.command {
         Command::Server(args) => server::run(args).await,
         Command::Dev(args) => dev::run(args).await,
-        Command::Cluster(cmd) => {
-            init_logging("warn");
-            cluster::run(cmd, || connect(&cli.addr, cli.timeout), cli.format).await
-        }
-        Command::Vault(cmd) => {
-            init_logging("warn");
-            vault::run(cmd, &connect(&cli.addr, cli.timeout)?, cli.format).await
-        }
-        Command::Secret(cmd) => {
-            init_logging("warn");
-            secret::run(cmd, &connect(&cli.addr, cli.timeout)?, cli.format).await
-        }
-        Command::Operator(cmd) => {
-            init_logging("warn");
-            operator::run(cmd, &connect(&cli.addr, cli.timeout)?, cli.format).await
-        }
-        Command::Login => {
-            init_logging("warn");
-            token::login(connect_anonymous(&cli.addr, cli.timeout)?, cli.format).await
-        }
-        Command::Token(cmd) => {
-            init_logging("warn");
-            token::run(cmd, &connect(&cli.addr, cli.timeout)?, cli.format).await
-        }
-        Command::Bench(args) => {
-            init_logging("error");
-            bench::run(args, connect(&cli.addr, cli.timeout)?, cli.format).await
+        command => {
+            init_logging(if matches!(command, Command::Bench(_)) { "error" } else { "warn" });
+            match command {
+                Command::Cluster(cmd) => cluster::run(cmd, || conn.authenticated(), format).await,
+                Command::Vault(cmd) => vault::run(cmd, &conn.authenticated()?, format).await,
+                Command::Secret(cmd) => secret::run(cmd, &conn.authenticated()?, format).await,
+                Command::Operator(cmd) => operator::run(cmd, &conn.authenticated()?, format).await,
+                Command::Login => token::login(conn.anonymous()?, format).await,
+                Command::Token(cmd) => token::run(cmd, &conn.authenticated()?, format).await,
+                Command::Bench(args) => bench::run(args, conn.authenticated()?, format).await,
+                Command::Cert(cmd) => cert::run(cmd, || conn.authenticated(), format).await,
+                Command::Whoami => token::whoami(&conn.authenticated()?, format).await,
+                Command::Server(_) | Command::Dev(_) => unreachable!("handled above"),
+            }
         }
     }
 }
@@ -176,31 +185,60 @@ where
     }
 }
 
-fn connect_anonymous(addr: &str, timeout_secs: u64) -> CliResult<Client> {
-    Ok(Client::new(addr.split(',').map(str::trim))?.with_deadline(std::time::Duration::from_secs(timeout_secs)))
+/// How the CLI reaches the cluster: addresses, retry budget, TLS.
+struct Conn {
+    addr: String,
+    timeout: u64,
+    cacert: Option<PathBuf>,
+    cert: Option<PathBuf>,
+    key: Option<PathBuf>,
 }
 
-/// A client authenticated with the token from the environment or files.
-fn connect(addr: &str, timeout_secs: u64) -> CliResult<Client> {
-    let client = connect_anonymous(addr, timeout_secs)?;
-    Ok(match token::resolve_token() {
-        Some(t) => client.with_token(t.as_str()),
-        None => client,
-    })
+impl Conn {
+    fn of(cli: &Cli) -> Conn {
+        Conn {
+            addr: cli.addr.clone(),
+            timeout: cli.timeout,
+            cacert: cli.cacert.clone(),
+            cert: cli.cert.clone(),
+            key: cli.key.clone(),
+        }
+    }
+
+    fn tls(&self) -> CliResult<ClientTls> {
+        let dev_ca = PathBuf::from(DEV_CA);
+        let ca = self.cacert.clone().or_else(|| dev_ca.exists().then_some(dev_ca)).ok_or_else(|| {
+            CliError::usage("no CA to trust: set COFFER_CACERT (or --cacert) to the cluster CA certificate")
+        })?;
+        let identity = match (&self.cert, &self.key) {
+            (Some(c), Some(k)) => Some((c.as_path(), k.as_path())),
+            (None, None) => None,
+            _ => return Err(CliError::usage("--cert and --key (COFFER_CERT, COFFER_KEY) go together")),
+        };
+        ClientTls::from_files(&ca, identity).map_err(|e| CliError::new(e.code(), e.to_string()))
+    }
+
+    /// A client with TLS and, if given, a client certificate; no token.
+    fn anonymous(&self) -> CliResult<Client> {
+        Ok(Client::new(self.addr.split(',').map(str::trim))?
+            .with_deadline(std::time::Duration::from_secs(self.timeout))
+            .with_tls(self.tls()?))
+    }
+
+    /// Also authenticated with the token from the environment or files.
+    fn authenticated(&self) -> CliResult<Client> {
+        let client = self.anonymous()?;
+        Ok(match token::resolve_token() {
+            Some(t) => client.with_token(t.as_str()),
+            None => client,
+        })
+    }
 }
 
 /// Writes a file only its owner can read.
 fn write_private(path: &std::path::Path, text: &str) -> CliResult {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(path)
-        .map_err(|e| CliError::usage(format!("cannot write {}: {e}", path.display())))?;
-    f.write_all(text.as_bytes()).map_err(|e| CliError::usage(format!("cannot write {}: {e}", path.display())))
+    crate::fsutil::write_atomic(path, text.as_bytes(), crate::fsutil::PRIVATE)
+        .map_err(|e| CliError::usage(format!("cannot write {}: {e}", path.display())))
 }
 
 /// Logs to stderr; `RUST_LOG` overrides `default`.

@@ -40,8 +40,19 @@ pub struct ServerArgs {
     #[arg(long, env = "COFFER_BOOTSTRAP")]
     bootstrap: bool,
     /// Join the cluster through this member's client API on first start.
+    /// A node without certificates also needs COFFER_JOIN_TOKEN (from
+    /// `coffer cluster join-token`; read from the environment only).
     #[arg(long, env = "COFFER_JOIN")]
     join: Option<String>,
+    /// CA certificate(s) of the cluster (bring-your-own certificates).
+    #[arg(long, env = "COFFER_TLS_CA_FILE")]
+    tls_ca_file: Option<PathBuf>,
+    /// This node's certificate chain (bring-your-own certificates).
+    #[arg(long, env = "COFFER_TLS_CERT_FILE")]
+    tls_cert_file: Option<PathBuf>,
+    /// This node's private key (bring-your-own certificates).
+    #[arg(long, env = "COFFER_TLS_KEY_FILE")]
+    tls_key_file: Option<PathBuf>,
 }
 
 impl ServerArgs {
@@ -64,6 +75,16 @@ impl ServerArgs {
         if self.join.is_some() {
             c.join = self.join.clone();
         }
+        for (flag, setting) in [
+            (&self.tls_ca_file, &mut c.tls.ca_file),
+            (&self.tls_cert_file, &mut c.tls.cert_file),
+            (&self.tls_key_file, &mut c.tls.key_file),
+        ] {
+            if flag.is_some() {
+                *setting = flag.clone();
+            }
+        }
+        c.join_token = crate::config::JoinToken::new(&std::env::var("COFFER_JOIN_TOKEN").unwrap_or_default());
         c.bootstrap |= self.bootstrap;
         c.validate().map_err(|e| CliError::usage(e.to_string()))?;
         Ok(c)

@@ -69,6 +69,16 @@ fn info_json(t: &pb::TokenInfo) -> serde_json::Value {
     })
 }
 
+/// `coffer whoami`: who the CLI's credentials authenticate as.
+pub async fn whoami(client: &Client, format: Format) -> CliResult {
+    let id = client.who_am_i().await?;
+    output::record(
+        format,
+        json!({ "principal": id.principal, "credential": id.credential, "accessor": id.accessor, "policy": id.policy }),
+    );
+    Ok(())
+}
+
 /// `coffer login`: verifies the token on stdin and stores it for the CLI.
 pub async fn login(client: Client, format: Format) -> CliResult {
     let mut token = zeroize::Zeroizing::new(String::new());

@@ -73,6 +73,23 @@ fn connect_failed(s: &tonic::Status) -> bool {
     false
 }
 
+/// The TLS failure behind `s`, if the connection failed in TLS (the
+/// handshake, or the server refusing our certificate): the request was
+/// never served.
+fn tls_failure(s: &tonic::Status) -> Option<String> {
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(s);
+    while let Some(e) = cur {
+        if let Some(tls) = e.downcast_ref::<crate::tls::TlsError>() {
+            return Some(tls.to_string());
+        }
+        if e.downcast_ref::<rustls::Error>().is_some() {
+            return Some(e.to_string());
+        }
+        cur = e.source();
+    }
+    None
+}
+
 impl From<tonic::Status> for ClientError {
     fn from(s: tonic::Status) -> Self {
         let meta = |k: &str| s.metadata().get(k).and_then(|v| v.to_str().ok()).map(str::to_owned);
@@ -81,12 +98,23 @@ impl From<tonic::Status> for ClientError {
             Some(c) => (c, false),
             None => match s.code() {
                 tonic::Code::DeadlineExceeded => (ErrorCode::Timeout, false),
-                tonic::Code::Unavailable | tonic::Code::Unknown => (ErrorCode::Unavailable, connect_failed(&s)),
+                tonic::Code::Unavailable | tonic::Code::Unknown | tonic::Code::Cancelled => {
+                    (ErrorCode::Unavailable, connect_failed(&s) || tls_failure(&s).is_some())
+                }
                 tonic::Code::InvalidArgument | tonic::Code::OutOfRange => (ErrorCode::InvalidArgument, false),
                 _ => (ErrorCode::Internal, false),
             },
         };
-        let message = if s.message().is_empty() { code.description().to_owned() } else { s.message().to_owned() };
+        let mut message = if s.message().is_empty() { code.description().to_owned() } else { s.message().to_owned() };
+        if let Some(tls) = tls_failure(&s).filter(|t| !message.contains(t.as_str())) {
+            message = format!("{message}: {tls}");
+        }
         ClientError { code, message, leader: meta(LEADER_KEY), not_sent }
+    }
+}
+
+impl From<crate::tls::TlsError> for ClientError {
+    fn from(e: crate::tls::TlsError) -> Self {
+        ClientError::new(e.code(), e.to_string())
     }
 }

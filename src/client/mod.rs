@@ -3,7 +3,10 @@
 //! ```no_run
 //! # async fn demo() -> Result<(), coffer::client::ClientError> {
 //! use coffer::client::Client;
+//! use coffer::client::ClientTls;
+//! let tls = ClientTls::from_files("coffer-dev/tls/ca.pem".as_ref(), None)?; // the cluster CA
 //! let client = Client::new(["127.0.0.1:7701", "127.0.0.1:7702", "127.0.0.1:7703"])?
+//!     .with_tls(tls)
 //!     .with_token(std::env::var("COFFER_TOKEN").unwrap_or_default());
 //! client.create_vault("payments", 0, false).await?;
 //! client.set_secret(coffer::client::SetSecret::new("payments", "db-password", "s3cret")).await?;
@@ -20,6 +23,7 @@
 mod cluster;
 mod error;
 mod operator;
+mod pki;
 mod secrets;
 mod tokens;
 mod vaults;
@@ -29,11 +33,14 @@ use std::future::Future;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Channel;
 
 pub use error::{ClientError, Result};
 pub use operator::InitResult;
+pub use pki::IssuedCertificate;
 pub use secrets::SetSecret;
+
+pub use crate::tls::ClientTls;
 
 use crate::error_code::ErrorCode;
 /// Request and response types of the client API.
@@ -93,6 +100,8 @@ pub struct Client {
     channels: Mutex<HashMap<String, Channel>>,
     /// How long a call keeps retrying across nodes before giving up.
     deadline: Duration,
+    /// What to trust, and the client certificate if any.
+    tls: Option<ClientTls>,
 }
 
 impl Client {
@@ -108,7 +117,15 @@ impl Client {
             leader: Mutex::new(None),
             channels: Mutex::new(HashMap::new()),
             deadline: Duration::from_secs(20),
+            tls: None,
         })
+    }
+
+    /// Connects with TLS as `tls` says: the CA to trust and, optionally, a
+    /// client certificate that authenticates requests without a token.
+    pub fn with_tls(mut self, tls: ClientTls) -> Self {
+        self.tls = Some(tls);
+        self
     }
 
     /// Authenticates every request with `token` (`cof_…`).
@@ -143,13 +160,13 @@ impl Client {
         if let Some(c) = channels.get(addr) {
             return Ok(c.clone());
         }
-        let url = if addr.contains("://") { addr.to_owned() } else { format!("http://{addr}") };
-        let channel = Endpoint::from_shared(url)
-            .map_err(|_| ClientError::new(ErrorCode::InvalidArgument, format!("invalid endpoint '{addr}'")))?
-            .connect_timeout(Duration::from_secs(2))
-            .timeout(Duration::from_secs(15))
-            .tcp_nodelay(true)
-            .connect_lazy();
+        let tls = self.tls.as_ref().ok_or_else(|| {
+            ClientError::new(
+                ErrorCode::InvalidArgument,
+                "no CA to trust: set COFFER_CACERT (the cluster CA certificate) or use Client::with_tls",
+            )
+        })?;
+        let channel = crate::tls::channel(addr, tls, None, Duration::from_secs(2), Some(Duration::from_secs(15)))?;
         channels.insert(addr.to_owned(), channel.clone());
         Ok(channel)
     }

@@ -69,3 +69,10 @@ impl Client {
         .await
     }
 }
+
+impl Client {
+    /// Who this client authenticates as (its token or client certificate).
+    pub async fn who_am_i(&self) -> Result<pb::Identity> {
+        self.run(Retry::Idempotent, |ch| async move { svc(ch).who_am_i(Empty {}).await.map(|r| r.into_inner()) }).await
+    }
+}

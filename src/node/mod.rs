@@ -9,9 +9,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use openraft::SnapshotPolicy;
+use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
-use tonic::transport::server::TcpIncoming;
 use tonic::transport::Server;
 
 use crate::config::Config;
@@ -22,6 +22,7 @@ use crate::raft::service::PeerService;
 use crate::raft::{NodeInfo, Raft};
 use crate::replica::{purger, Replica};
 use crate::storage;
+use crate::tls::{self, ClientTls, Listener, NodeTls};
 
 /// How long shutdown waits for requests in flight and background work.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
@@ -45,6 +46,10 @@ pub enum NodeError {
     Raft(String),
     #[error(transparent)]
     Seal(#[from] crate::seal::SealError),
+    #[error(transparent)]
+    Tls(#[from] crate::tls::TlsError),
+    #[error("TLS files missing (all three must exist): {0}")]
+    TlsMissing(String),
 }
 
 /// A running node. Dropping it without [`Node::shutdown`] leaves its tasks
@@ -69,33 +74,48 @@ impl Node {
         std::fs::create_dir_all(&config.data_dir).map_err(NodeError::DataDir)?;
         let local_seal = crate::seal::LocalSeal::from_config(&config.seal, &config.data_dir)?.map(Arc::new);
         let (log_store, state_machine, reader) = storage::open(&config.data_dir)?;
-        let bind = |addr: SocketAddr| {
-            TcpIncoming::bind(addr)
-                .map(|i| i.with_nodelay(Some(true)))
-                .map_err(|source| NodeError::Listen { addr, source })
+        let bind = |addr: SocketAddr| async move {
+            let listener = TcpListener::bind(addr).await.map_err(|source| NodeError::Listen { addr, source })?;
+            let local = listener.local_addr().map_err(|source| NodeError::Listen { addr, source })?;
+            Ok::<_, NodeError>((listener, local))
         };
-        let api_incoming = bind(config.api_listen)?;
-        let raft_incoming = bind(config.raft_listen)?;
-        let local = |i: &TcpIncoming, addr| i.local_addr().map_err(|source| NodeError::Listen { addr, source });
-        let api_addr = local(&api_incoming, config.api_listen)?;
-        let raft_addr = local(&raft_incoming, config.raft_listen)?;
+        let (api_listener, api_addr) = bind(config.api_listen).await?;
+        let (raft_listener, raft_addr) = bind(config.raft_listen).await?;
         let info = NodeInfo {
             raft_addr: config.raft_advertise.clone().unwrap_or_else(|| raft_addr.to_string()),
             api_addr: config.api_advertise.clone().unwrap_or_else(|| api_addr.to_string()),
             region: config.region.clone(),
         };
 
+        let tls = NodeTls::new(config.tls_files());
+        tls.reload()?;
+        let client_tls = ClientTls::node(tls.clone());
         let raft = Raft::new(
             config.node_id,
             Arc::new(raft_config(&config)?),
-            NetworkFactory::new(config.node_id, faults.clone()),
+            NetworkFactory::new(config.node_id, faults.clone(), client_tls),
             log_store,
             state_machine,
         )
         .await
         .map_err(|e| NodeError::Raft(e.to_string()))?;
+        let initialized = raft.is_initialized().await.map_err(|e| NodeError::Raft(e.to_string()))?;
+        if tls.current().is_none() {
+            if !config.tls_managed() {
+                return Err(NodeError::TlsMissing(format!("{:?}", tls.files())));
+            }
+            if config.bootstrap && !initialized {
+                tls.create_cluster_ca(config.node_id, &tls::managed::hosts(&info.api_addr, &info.raft_addr))?;
+            } else if config.join.is_none() {
+                tracing::warn!(
+                    dir = %config.data_dir.join("tls").display(),
+                    "this node has no certificate: start it with --join and COFFER_JOIN_TOKEN, or configure [tls] files"
+                );
+            }
+        }
         let seal_type = local_seal.as_ref().map_or("shamir", |s| s.kind());
-        let replica = Replica::new(config.node_id, info, raft.clone(), reader, config.limits.clone(), seal_type);
+        let replica =
+            Replica::new(config.node_id, info, raft.clone(), reader, config.limits.clone(), seal_type, tls.clone());
 
         let (stop, stopped) = watch::channel(false);
         let signal = |mut rx: watch::Receiver<bool>| async move {
@@ -104,8 +124,10 @@ impl Node {
         let peer = RaftServiceServer::new(PeerService::new(raft.clone(), config.node_id, faults))
             .max_decoding_message_size(MAX_MESSAGE_BYTES)
             .max_encoding_message_size(MAX_MESSAGE_BYTES);
+        let peer_incoming = tls::accept::incoming(raft_listener, tls.clone(), Listener::Peer);
+        let api_incoming = tls::accept::incoming(api_listener, tls.clone(), Listener::Api);
         let peer_server =
-            Server::builder().add_service(peer).serve_with_incoming_shutdown(raft_incoming, signal(stopped.clone()));
+            Server::builder().add_service(peer).serve_with_incoming_shutdown(peer_incoming, signal(stopped.clone()));
         let api_server =
             crate::api::router(replica.clone()).serve_with_incoming_shutdown(api_incoming, signal(stopped.clone()));
         let mut tasks = vec![
@@ -120,18 +142,18 @@ impl Node {
                 }
             }),
             tokio::spawn(purger::run(replica.clone(), PURGE_EVERY)),
+            tokio::spawn(reload_tls(tls.clone(), Duration::from_secs(config.tls.reload_secs))),
         ];
         if let Some(seal) = local_seal {
             tasks.push(tokio::spawn(auto_unseal::run(replica.clone(), seal)));
         }
 
-        let initialized = raft.is_initialized().await.map_err(|e| NodeError::Raft(e.to_string()))?;
         if !initialized {
             if config.bootstrap {
                 replica.bootstrap().await.map_err(|e| NodeError::Raft(e.to_string()))?;
             } else if let Some(through) = config.join.clone() {
                 replica.set_joining();
-                tasks.push(tokio::spawn(join::run(replica.clone(), through)));
+                tasks.push(tokio::spawn(join::run(replica.clone(), through, config.join_token.clone())));
             }
         }
         tracing::info!(node_id = config.node_id, %api_addr, %raft_addr, "node started");
@@ -183,6 +205,18 @@ impl Node {
         }
         if !released.is_released() {
             tracing::warn!("the database is still in use after shutdown");
+        }
+    }
+}
+
+/// Picks up replaced certificate files: new connections use them.
+async fn reload_tls(tls: NodeTls, every: Duration) {
+    loop {
+        tokio::time::sleep(every).await;
+        match tls.reload() {
+            Ok(true) => tracing::info!("TLS certificates reloaded"),
+            Ok(false) => {}
+            Err(e) => tracing::error!(error = %e, "TLS certificates not reloaded; the previous ones stay in use"),
         }
     }
 }

@@ -162,3 +162,29 @@ mod tests {
         }
     }
 }
+
+impl fmt::Debug for api::CreatedJoinToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CreatedJoinToken")
+            .field("token", &Redacted(self.token.len()))
+            .field("expires", &self.expires)
+            .finish()
+    }
+}
+
+impl fmt::Debug for api::JoinRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JoinRequest")
+            .field("join_token", &Redacted(self.join_token.len()))
+            .field("node_id", &self.node_id)
+            .field("api_addr", &self.api_addr)
+            .field("raft_addr", &self.raft_addr)
+            .finish_non_exhaustive()
+    }
+}
+
+impl fmt::Debug for storage::ClusterCa {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClusterCa").field("sealed_key", &Redacted(self.sealed_key.len())).finish_non_exhaustive()
+    }
+}

@@ -12,13 +12,14 @@ use openraft::raft::{
     VoteResponse,
 };
 use openraft::{RaftNetwork, RaftNetworkFactory, SnapshotSegmentId};
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Channel;
 
 use super::codec::CodecError;
 use super::faults::Faults;
 use super::{NodeId, NodeInfo, TypeConfig};
 use crate::proto::raft as pb;
 use crate::proto::raft::raft_service_client::RaftServiceClient;
+use crate::tls::ClientTls;
 
 /// Largest peer message: a full batch of entries of maximum-size values.
 pub const MAX_MESSAGE_BYTES: usize = 64 << 20;
@@ -27,12 +28,14 @@ pub const MAX_MESSAGE_BYTES: usize = 64 << 20;
 pub struct NetworkFactory {
     self_id: NodeId,
     faults: Faults,
+    tls: ClientTls,
 }
 
 impl NetworkFactory {
-    /// A factory for the node `self_id`.
-    pub fn new(self_id: NodeId, faults: Faults) -> Self {
-        NetworkFactory { self_id, faults }
+    /// A factory for the node `self_id`, connecting with `tls` (its node
+    /// certificate).
+    pub fn new(self_id: NodeId, faults: Faults, tls: ClientTls) -> Self {
+        NetworkFactory { self_id, faults, tls }
     }
 }
 
@@ -40,8 +43,9 @@ impl RaftNetworkFactory<TypeConfig> for NetworkFactory {
     type Network = PeerClient;
 
     async fn new_client(&mut self, target: NodeId, node: &NodeInfo) -> PeerClient {
-        let client = Endpoint::from_shared(format!("http://{}", node.raft_addr))
-            .map(|e| e.connect_timeout(Duration::from_secs(2)).tcp_nodelay(true).connect_lazy())
+        // The peer must present the certificate of the node we mean to reach.
+        let name = crate::tls::pki::node_dns_name(target);
+        let client = crate::tls::channel(&node.raft_addr, &self.tls, Some(name), Duration::from_secs(2), None)
             .map(|ch| {
                 RaftServiceClient::new(ch)
                     .max_decoding_message_size(MAX_MESSAGE_BYTES)
@@ -144,14 +148,11 @@ impl RaftNetwork<TypeConfig> for PeerClient {
     }
 }
 
-/// Asks the node whose peer API is at `raft_addr` to campaign for
+/// Asks node `target`, whose peer API is at `raft_addr`, to campaign for
 /// leadership (see [`super::service`]), for a leadership transfer.
-pub async fn request_campaign(raft_addr: &str) -> Result<(), String> {
-    let channel = Endpoint::from_shared(format!("http://{raft_addr}"))
-        .map_err(|e| e.to_string())?
-        .connect_timeout(Duration::from_secs(2))
-        .connect()
-        .await
+pub async fn request_campaign(target: NodeId, raft_addr: &str, tls: &ClientTls) -> Result<(), String> {
+    let name = crate::tls::pki::node_dns_name(target);
+    let channel = crate::tls::channel(raft_addr, tls, Some(name), Duration::from_secs(2), Some(Duration::from_secs(5)))
         .map_err(|e| e.to_string())?;
     RaftServiceClient::new(channel).campaign(pb::Blank {}).await.map(drop).map_err(|e| e.to_string())
 }

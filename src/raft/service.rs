@@ -11,6 +11,7 @@ use super::faults::Faults;
 use super::{NodeId, Raft};
 use crate::proto::raft as pb;
 use crate::proto::raft::raft_service_server::RaftService;
+use crate::tls::{CertIdentity, ConnInfo};
 
 /// Serves Raft messages addressed to this node.
 pub struct PeerService {
@@ -25,9 +26,25 @@ impl PeerService {
         PeerService { raft, self_id, faults }
     }
 
-    fn check_reachable(&self) -> Result<(), Status> {
+    /// Refuses callers that are cut off (fault injection) or not members.
+    /// TLS has verified that the caller holds a node certificate from the
+    /// cluster CA; here its node id must be a member (voter or learner) of
+    /// the membership this node knows. A node that knows none yet (it is
+    /// being added) accepts any node of the cluster CA.
+    fn check_caller<T>(&self, req: &Request<T>) -> Result<(), Status> {
         if self.faults.is_cut(self.self_id, self.self_id) {
             return Err(Status::unavailable("injected partition"));
+        }
+        let caller = match req.extensions().get::<ConnInfo>().and_then(|c| c.identity.clone()) {
+            Some(CertIdentity::Node(id)) => id,
+            _ => return Err(Status::permission_denied("the peer API accepts only node certificates")),
+        };
+        let metrics = self.raft.metrics().borrow().clone();
+        let membership = metrics.membership_config.membership();
+        let known = membership.nodes().next().is_some();
+        if known && membership.get_node(&caller).is_none() {
+            tracing::warn!(caller, "peer request from a node that is not a member refused");
+            return Err(Status::permission_denied(format!("node {caller} is not a member of this cluster")));
         }
         Ok(())
     }
@@ -47,21 +64,21 @@ impl RaftService for PeerService {
         &self,
         req: Request<pb::AppendEntriesRequest>,
     ) -> Result<Response<pb::AppendEntriesResponse>, Status> {
-        self.check_reachable()?;
+        self.check_caller(&req)?;
         let rpc = req.into_inner().try_into().map_err(bad_request)?;
         let resp = self.raft.append_entries(rpc).await.map_err(raft_status)?;
         Ok(Response::new(resp.into()))
     }
 
     async fn vote(&self, req: Request<pb::VoteRequest>) -> Result<Response<pb::VoteResponse>, Status> {
-        self.check_reachable()?;
+        self.check_caller(&req)?;
         let rpc = req.into_inner().try_into().map_err(bad_request)?;
         let resp = self.raft.vote(rpc).await.map_err(raft_status)?;
         Ok(Response::new(resp.into()))
     }
 
-    async fn campaign(&self, _: Request<pb::Blank>) -> Result<Response<pb::Blank>, Status> {
-        self.check_reachable()?;
+    async fn campaign(&self, req: Request<pb::Blank>) -> Result<Response<pb::Blank>, Status> {
+        self.check_caller(&req)?;
         campaign(self.raft.clone());
         Ok(Response::new(pb::Blank {}))
     }
@@ -70,7 +87,7 @@ impl RaftService for PeerService {
         &self,
         req: Request<pb::InstallSnapshotRequest>,
     ) -> Result<Response<pb::InstallSnapshotResponse>, Status> {
-        self.check_reachable()?;
+        self.check_caller(&req)?;
         let rpc = req.into_inner().try_into().map_err(bad_request)?;
         use pb::install_snapshot_response::Result as R;
         let result = match self.raft.install_snapshot(rpc).await {

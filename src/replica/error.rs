@@ -37,6 +37,8 @@ pub enum ReplicaError {
     InvalidArgument(String),
     #[error(transparent)]
     Barrier(#[from] crate::barrier::BarrierError),
+    #[error(transparent)]
+    Tls(#[from] crate::tls::TlsError),
 }
 
 impl ReplicaError {
@@ -54,6 +56,7 @@ impl ReplicaError {
             ReplicaError::NodeNotFound(_) => ErrorCode::NodeNotFound,
             ReplicaError::InvalidArgument(_) => ErrorCode::InvalidArgument,
             ReplicaError::Barrier(e) => e.code(),
+            ReplicaError::Tls(e) => e.code(),
         }
     }
 

@@ -40,7 +40,7 @@ impl Replica {
         let raft = self.raft();
         raft.runtime_config().heartbeat(false);
         raft.runtime_config().elect(false);
-        let asked = crate::raft::network::request_campaign(&raft_addr).await;
+        let asked = crate::raft::network::request_campaign(to, &raft_addr, &self.client_tls()).await;
         let outcome = match asked {
             Err(e) => Err(ReplicaError::Unavailable(format!("node {to} could not campaign: {e}"))),
             Ok(()) => {

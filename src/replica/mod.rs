@@ -11,6 +11,7 @@ pub mod cluster;
 pub mod error;
 pub mod leadership;
 pub mod operator;
+pub mod pki;
 pub mod proposer;
 pub mod purger;
 pub mod read_index;
@@ -29,6 +30,7 @@ use crate::raft::{NodeId, NodeInfo, Raft};
 use crate::state::kv::Kv;
 use crate::state::{OpOutput, StateError};
 use crate::storage::StateReader;
+use crate::tls::{ClientTls, NodeTls};
 
 /// How long a linearizable read may wait to confirm leadership.
 const READ_TIMEOUT: Duration = Duration::from_secs(5);
@@ -64,6 +66,8 @@ struct Inner {
     /// The local seal kind: "shamir", "passphrase" or "pkcs11".
     seal_type: &'static str,
     limits: Limits,
+    /// This node's certificates.
+    tls: NodeTls,
 }
 
 impl Replica {
@@ -75,6 +79,7 @@ impl Replica {
         reader: StateReader,
         limits: Limits,
         seal_type: &'static str,
+        tls: NodeTls,
     ) -> Self {
         let clock = Clock::default();
         let proposer = Proposer::start(raft.clone(), clock.clone());
@@ -93,6 +98,7 @@ impl Replica {
                 joining: Default::default(),
                 seal_type,
                 limits,
+                tls,
             }),
         }
     }
@@ -150,6 +156,16 @@ impl Replica {
     /// Request limits.
     pub fn limits(&self) -> &Limits {
         &self.inner.limits
+    }
+
+    /// This node's TLS material.
+    pub fn tls(&self) -> &NodeTls {
+        &self.inner.tls
+    }
+
+    /// How this node connects to others: with its node certificate.
+    pub fn client_tls(&self) -> ClientTls {
+        ClientTls::node(self.inner.tls.clone())
     }
 
     /// Replicates one operation; returns its result once applied.

@@ -108,17 +108,24 @@ impl Replica {
         let (root_token, token_record) =
             crate::auth::token::generate(crate::state::tokens::ROOT, "initial root", self.clock().now(), 0, false)
                 .map_err(BarrierError::from)?;
+        let cluster_ca = self.cluster_ca_for_init(&keyring)?;
+        let sealed_ca = cluster_ca.is_some();
         let op = InitSecurity {
             sealed_keyring,
             active_term: keyring.active_term(),
             key_shares,
             key_threshold,
             root_token: Some(token_record),
+            cluster_ca,
         };
         let record = match self.write(Kind::InitSecurity(op)).await? {
             OpOutput::Security(r) => r,
             _ => return Err(ReplicaError::Unavailable("unexpected apply output".into())),
         };
+        if sealed_ca {
+            // The cluster holds the CA key now (sealed); no plaintext copy stays.
+            self.tls().forget_pending_ca();
+        }
         self.barrier().unseal_with_root(root, &record)?;
         Ok(InitOutput { shares: split.iter().map(|s| Zeroizing::new(shares::encode(s))).collect(), root_token })
     }

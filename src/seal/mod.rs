@@ -10,7 +10,7 @@
 pub mod passphrase;
 pub mod pkcs11;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use prost::Message;
 
@@ -111,20 +111,7 @@ fn read_file(path: &Path) -> Result<Option<SealedRootFile>, SealError> {
 }
 
 fn write_file(path: &Path, file: &SealedRootFile) -> Result<(), SealError> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let dir: PathBuf = path.parent().map(Path::to_path_buf).unwrap_or_default();
-    std::fs::create_dir_all(&dir).map_err(|e| file_err(&dir, e))?;
-    let tmp = path.with_extension("tmp");
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&tmp)
-        .map_err(|e| file_err(&tmp, e))?;
-    f.write_all(&file.encode_to_vec()).and_then(|()| f.sync_all()).map_err(|e| file_err(&tmp, e))?;
-    std::fs::rename(&tmp, path).map_err(|e| file_err(path, e))
+    crate::fsutil::write_atomic(path, &file.encode_to_vec(), crate::fsutil::PRIVATE).map_err(|e| file_err(path, e))
 }
 
 /// Reads a secret setting (passphrase, PIN) from a file or an environment

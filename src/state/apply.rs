@@ -3,7 +3,7 @@
 
 use super::error::StateError;
 use super::kv::Txn;
-use super::{secrets, security, tokens, vaults, SecretView};
+use super::{join_tokens, secrets, security, tokens, vaults, SecretView};
 use crate::proto::storage::{op::Kind, Command, SecurityRecord, TokenRecord, VaultRecord};
 
 /// What a successful operation produced.
@@ -68,5 +68,7 @@ fn apply_op(txn: &mut Txn<'_>, now: i64, kind: &Kind) -> Result<OpOutput, StateE
         Kind::CreateToken(op) => tokens::create(txn, op).map(OpOutput::Token),
         Kind::RenewToken(op) => tokens::renew(txn, op).map(OpOutput::Token),
         Kind::RevokeToken(op) => tokens::revoke(txn, op).map(|()| OpOutput::Done),
+        Kind::CreateJoinToken(op) => join_tokens::create(txn, now, op).map(|_| OpOutput::Done),
+        Kind::ConsumeJoinToken(op) => join_tokens::consume(txn, now, op).map(|_| OpOutput::Done),
     }
 }

@@ -52,6 +52,10 @@ pub enum StateError {
     SecurityUninitialized,
     #[error("the last root token cannot be revoked: create another root token first")]
     LastRootToken,
+    #[error("invalid join token: {0}")]
+    InvalidJoinToken(&'static str),
+    #[error("this cluster has no managed CA (its certificates are brought by the operator)")]
+    NoClusterCa,
     #[error("storage: {0}")]
     Storage(String),
     #[error("corrupt record at '{0}'")]
@@ -83,6 +87,8 @@ impl StateError {
             SecurityInitialized => ErrorCode::AlreadyInitialized,
             SecurityUninitialized => ErrorCode::Uninitialized,
             LastRootToken => ErrorCode::LastRootToken,
+            InvalidJoinToken(_) => ErrorCode::InvalidJoinToken,
+            NoClusterCa => ErrorCode::NoClusterCa,
             Storage(_) => ErrorCode::Storage,
             Corrupt(_) => ErrorCode::Storage,
         }

@@ -4,6 +4,8 @@
 //! | key                          | record                |
 //! |------------------------------|-----------------------|
 //! | `sys/security`               | `SecurityRecord`      |
+//! | `sys/cluster-ca`             | `ClusterCa`           |
+//! | `jt/{hex(sha256(secret))}`   | `JoinTokenRecord`     |
 //! | `tok/{accessor}`             | `TokenRecord`         |
 //! | `toh/{hex(sha256(token))}`   | accessor              |
 //! | `v/{vault}`                  | `VaultRecord`         |
@@ -12,6 +14,14 @@
 
 /// The security record (sealed keyring, seal parameters).
 pub const SECURITY: &[u8] = b"sys/security";
+
+/// The cluster CA (certificate, sealed key).
+pub const CLUSTER_CA: &[u8] = b"sys/cluster-ca";
+
+/// Key of a join token record.
+pub fn join_token(hash: &[u8]) -> Vec<u8> {
+    format!("jt/{}", hex::encode(hash)).into_bytes()
+}
 
 /// Prefix of all token records.
 pub const TOKENS: &[u8] = b"tok/";

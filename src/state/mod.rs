@@ -10,6 +10,7 @@
 
 pub mod apply;
 pub mod error;
+pub mod join_tokens;
 pub mod keys;
 pub mod kv;
 pub mod secrets;

@@ -22,6 +22,9 @@ pub(super) fn init(txn: &mut Txn<'_>, now: i64, op: &InitSecurity) -> Result<Sec
     }
     let root = op.root_token.as_ref().ok_or_else(|| StateError::InvalidArgument("no root token".into()))?;
     super::tokens::insert(txn, root)?;
+    if let Some(ca) = &op.cluster_ca {
+        super::join_tokens::store_cluster_ca(txn, ca)?;
+    }
     let rec = SecurityRecord {
         sealed_keyring: op.sealed_keyring.clone(),
         active_term: op.active_term,

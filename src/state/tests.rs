@@ -207,6 +207,7 @@ fn rotate_and_rekey_check_both_term_and_root_generation() {
         key_shares: 1,
         key_threshold: 1,
         root_token: Some(root),
+        cluster_ca: None,
     };
     one(&mut kv, 1, Kind::InitSecurity(init)).unwrap();
     let rekey = |prev_gen, term| {

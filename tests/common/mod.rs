@@ -4,6 +4,7 @@
 
 #![allow(dead_code)]
 
+pub mod pki;
 pub mod process;
 
 use std::collections::BTreeMap;
@@ -41,7 +42,13 @@ pub fn test_config(id: u64, dir: &std::path::Path) -> Config {
     c.raft.heartbeat_ms = 50;
     c.raft.election_timeout_min_ms = 300;
     c.raft.election_timeout_max_ms = 600;
+    pki::pki().configure_node(&mut c, dir);
     c
+}
+
+/// A client of `addrs` trusting the test CA (no credential).
+pub fn client_for<S: Into<String>>(addrs: impl IntoIterator<Item = S>) -> Client {
+    Client::new(addrs).expect("client").with_tls(pki::pki().client_tls())
 }
 
 impl TestCluster {
@@ -146,12 +153,12 @@ impl TestCluster {
 
     /// A client without credentials.
     pub fn anonymous_client(&self) -> Client {
-        Client::new(self.configs.keys().map(|id| self.api_addr(*id))).expect("client")
+        client_for(self.configs.keys().map(|id| self.api_addr(*id)))
     }
 
     /// A root client that only knows node `id`.
     pub fn client_of(&self, id: u64) -> Client {
-        Client::new([self.api_addr(id)]).expect("client").with_token(&self.root_token)
+        client_for([self.api_addr(id)]).with_token(&self.root_token)
     }
 
     /// Waits until the running nodes agree on a leader among them.

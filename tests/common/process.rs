@@ -49,6 +49,16 @@ impl Servers {
             ]);
             a.extend(["--region".into(), format!("r{}", i + 1), "--data-dir".into()]);
             a.push(dir.join(format!("n{}", i + 1)).display().to_string());
+            // Certificates from the test CA, as files (bring-your-own).
+            let mut tls = coffer::config::Config { node_id: (i + 1) as u64, ..Default::default() };
+            super::pki::pki().configure_node(&mut tls, dir);
+            for (flag, path) in [
+                ("--tls-ca-file", tls.tls.ca_file),
+                ("--tls-cert-file", tls.tls.cert_file),
+                ("--tls-key-file", tls.tls.key_file),
+            ] {
+                a.extend([flag.into(), path.expect("tls file").display().to_string()]);
+            }
             if i == 0 {
                 a.push("--bootstrap".into());
             } else {
@@ -118,6 +128,15 @@ impl Servers {
     }
 }
 
+/// The test CA certificate as a file, for the CLI (`COFFER_CACERT`).
+pub fn ca_path() -> &'static Path {
+    static PATH: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    PATH.get_or_init(|| {
+        let dir = std::env::temp_dir().join(format!("coffer-test-ca-{}", std::process::id()));
+        super::pki::pki().ca_file(&dir)
+    })
+}
+
 thread_local! {
     /// The token CLI runs on this test's thread use (`COFFER_TOKEN`).
     pub static TOKEN_FOR_TESTS: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
@@ -135,6 +154,7 @@ pub fn coffer(addr: &str, args: &[&str], stdin: Option<&str>) -> Output {
         .args(args)
         .env("COFFER_ADDR", addr)
         .env("COFFER_TOKEN", token)
+        .env("COFFER_CACERT", ca_path())
         // No ambient credentials: no ~/.coffer-token, no ./coffer-dev.
         .env("HOME", "/nonexistent-coffer-test-home")
         .current_dir(std::env::temp_dir())

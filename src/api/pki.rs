@@ -1,0 +1,73 @@
+//! The certificate service: join tokens, node certificates for joining
+//! nodes, client certificates.
+
+use std::time::Duration;
+
+use tonic::{Request, Response, Status};
+use zeroize::Zeroizing;
+
+use super::status::invalid;
+use crate::auth::{authorize, Need};
+use crate::proto::api::pki_service_server::PkiService;
+use crate::proto::api::{self as pb};
+use crate::replica::pki::Admission;
+use crate::replica::Replica;
+use crate::tls::pki::CERT_VALIDITY;
+
+/// Longest client certificate lifetime: a year.
+const MAX_CLIENT_CERT_TTL: i64 = CERT_VALIDITY.as_secs() as i64;
+
+/// Serves join tokens and certificates.
+pub struct Pki {
+    replica: Replica,
+}
+
+impl Pki {
+    /// The service over `replica`.
+    pub fn new(replica: Replica) -> Self {
+        Pki { replica }
+    }
+}
+
+#[tonic::async_trait]
+impl PkiService for Pki {
+    async fn create_join_token(
+        &self,
+        req: Request<pb::CreateJoinTokenRequest>,
+    ) -> Result<Response<pb::CreatedJoinToken>, Status> {
+        authorize(&req, &self.replica, Need::Root)?;
+        let created = self.replica.create_join_token(req.into_inner().ttl).await?;
+        Ok(Response::new(pb::CreatedJoinToken { token: created.token.to_string(), expires: created.expires }))
+    }
+
+    async fn join(&self, req: Request<pb::JoinRequest>) -> Result<Response<pb::IssuedCertificate>, Status> {
+        // The join token in the body is the credential.
+        let r = req.into_inner();
+        if r.node_id == 0 || r.public_key.is_empty() || r.api_addr.is_empty() || r.raft_addr.is_empty() {
+            return Err(invalid("node_id, api_addr, raft_addr and public_key are required"));
+        }
+        let admission = Admission {
+            join_token: Zeroizing::new(r.join_token),
+            node_id: r.node_id,
+            hosts: crate::tls::managed::hosts(&r.api_addr, &r.raft_addr),
+            public_key: r.public_key,
+        };
+        let (cert_pem, ca_pem) = self.replica.admit(&admission).await?;
+        Ok(Response::new(pb::IssuedCertificate { cert_pem, ca_pem }))
+    }
+
+    async fn issue_client_certificate(
+        &self,
+        req: Request<pb::IssueClientCertificateRequest>,
+    ) -> Result<Response<pb::IssuedCertificate>, Status> {
+        authorize(&req, &self.replica, Need::Root)?;
+        let r = req.into_inner();
+        let ttl = if r.ttl == 0 { MAX_CLIENT_CERT_TTL } else { r.ttl };
+        if !(1..=MAX_CLIENT_CERT_TTL).contains(&ttl) {
+            return Err(invalid(format!("ttl must be 1..={MAX_CLIENT_CERT_TTL} seconds")));
+        }
+        let (cert_pem, ca_pem) =
+            self.replica.issue_client_certificate(&r.principal, Duration::from_secs(ttl as u64), &r.public_key)?;
+        Ok(Response::new(pb::IssuedCertificate { cert_pem, ca_pem }))
+    }
+}

@@ -1,0 +1,241 @@
+//! Mutual TLS: who may connect to the peer and client APIs, client
+//! certificate authentication, the managed cluster CA with join tokens, and
+//! certificate reload without restart.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use coffer::client::{Client, ClientTls};
+use coffer::config::{Config, JoinToken};
+use coffer::error_code::ErrorCode;
+use coffer::node::Node;
+use coffer::proto::raft::raft_service_client::RaftServiceClient;
+use coffer::proto::raft::Blank;
+use coffer::tls::pki::{self, node_dns_name, Ca, CERT_VALIDITY};
+use common::pki::pki as test_pki;
+use common::TestCluster;
+
+fn foreign_ca() -> (Ca, String) {
+    let issued = pki::new_ca("someone else's CA").unwrap();
+    (Ca::new(&issued.cert_pem, &issued.key).unwrap(), issued.cert_pem)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn clients_need_the_cluster_ca_and_a_credential() {
+    let cluster = TestCluster::start(1).await;
+    let addr = cluster.api_addr(1);
+    let (other, other_pem) = foreign_ca();
+
+    // A client certificate from another CA: the server refuses the handshake.
+    let stranger = other.issue_client("mallory", CERT_VALIDITY).unwrap();
+    let tls = ClientTls::new(&test_pki().ca_pem, Some((&stranger.cert_pem, &stranger.key))).unwrap();
+    let client = Client::new([addr.clone()]).unwrap().with_tls(tls).with_deadline(Duration::from_secs(2));
+    let err = client.cluster_status().await.unwrap_err();
+    assert_eq!(err.code(), ErrorCode::Unavailable, "{err}");
+
+    // A client that trusts another CA refuses the server.
+    let client = Client::new([addr.clone()])
+        .unwrap()
+        .with_tls(ClientTls::new(&other_pem, None).unwrap())
+        .with_deadline(Duration::from_secs(2));
+    assert_eq!(client.cluster_status().await.unwrap_err().code(), ErrorCode::Unavailable);
+
+    // No TLS configuration at all: a clear error, not plaintext.
+    let client = Client::new([addr.clone()]).unwrap().with_token(&cluster.root_token);
+    let err = client.cluster_status().await.unwrap_err();
+    assert_eq!(err.code(), ErrorCode::InvalidArgument);
+    assert!(err.message().contains("COFFER_CACERT"), "{err}");
+
+    // TLS without a credential: connected, but data requests are refused.
+    let anonymous = cluster.anonymous_client();
+    anonymous.cluster_status().await.unwrap();
+    assert_eq!(anonymous.create_vault("v", 0, false).await.unwrap_err().code(), ErrorCode::Unauthenticated);
+    assert_eq!(anonymous.who_am_i().await.unwrap_err().code(), ErrorCode::Unauthenticated);
+    cluster.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_client_certificate_authenticates_as_its_principal() {
+    let cluster = TestCluster::start(1).await;
+    let alice = Client::new([cluster.api_addr(1)]).unwrap().with_tls(test_pki().client_cert("alice"));
+    let id = alice.who_am_i().await.unwrap();
+    assert_eq!((id.principal.as_str(), id.credential.as_str()), ("cert:alice", "certificate"));
+    // Authenticated, but without a role it may do nothing else.
+    let err = alice.create_vault("v", 0, false).await.unwrap_err();
+    assert_eq!(err.code(), ErrorCode::Forbidden);
+    assert!(err.message().contains("cert:alice"), "{err}");
+    assert_eq!(alice.lookup_self().await.unwrap_err().code(), ErrorCode::Forbidden);
+    // A token on the same connection wins over the certificate.
+    let both = alice.with_token(&cluster.root_token);
+    assert_eq!(both.who_am_i().await.unwrap().principal, "token:initial root");
+    both.create_vault("v", 0, false).await.unwrap();
+    // A node certificate on the client API may not act beyond its own node.
+    let node9 = test_pki().ca.issue_node(9, &["127.0.0.1".into()]).unwrap();
+    let tls = ClientTls::new(&test_pki().ca_pem, Some((&node9.cert_pem, &node9.key))).unwrap();
+    let as_node = Client::new([cluster.api_addr(1)]).unwrap().with_tls(tls);
+    assert_eq!(as_node.who_am_i().await.unwrap().principal, "node:9");
+    assert_eq!(as_node.promote(vec![1]).await.unwrap_err().code(), ErrorCode::Forbidden);
+    assert_eq!(as_node.create_vault("w", 0, false).await.unwrap_err().code(), ErrorCode::Forbidden);
+    cluster.shutdown().await;
+}
+
+/// Calls the peer API of node 1 presenting `cert`.
+async fn campaign_as(cluster: &TestCluster, ca_pem: &str, cert: &pki::Issued) -> Result<(), tonic::Status> {
+    let tls = ClientTls::new(ca_pem, Some((&cert.cert_pem, &cert.key))).unwrap();
+    let raft_addr = cluster.node(1).raft_addr().to_string();
+    let channel = coffer::tls::channel(&raft_addr, &tls, Some(node_dns_name(1)), Duration::from_secs(2), None).unwrap();
+    RaftServiceClient::new(channel).campaign(Blank {}).await.map(drop)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn peers_must_be_members_with_a_cluster_certificate() {
+    let cluster = TestCluster::start(3).await;
+    let (other, _) = foreign_ca();
+    let foreign_node = other.issue_node(2, &["127.0.0.1".into()]).unwrap();
+    let err = campaign_as(&cluster, &test_pki().ca_pem, &foreign_node).await.unwrap_err();
+    // Refused in the TLS handshake (the connection is closed, with or
+    // without the alert arriving first), before any request reaches Raft.
+    let refused = [tonic::Code::Unavailable, tonic::Code::Unknown, tonic::Code::Cancelled];
+    assert!(refused.contains(&err.code()), "{err:?}");
+
+    let outsider = test_pki().ca.issue_node(42, &["127.0.0.1".into()]).unwrap();
+    let err = campaign_as(&cluster, &test_pki().ca_pem, &outsider).await.unwrap_err();
+    assert_eq!(err.code(), tonic::Code::PermissionDenied, "{err}");
+    assert!(err.message().contains("not a member"), "{err}");
+
+    let client_cert = test_pki().ca.issue_client("alice", CERT_VALIDITY).unwrap();
+    let err = campaign_as(&cluster, &test_pki().ca_pem, &client_cert).await.unwrap_err();
+    assert_eq!(err.code(), tonic::Code::PermissionDenied, "{err}");
+
+    // The members themselves still replicate.
+    cluster.client().create_vault("still-working", 0, false).await.unwrap();
+    cluster.shutdown().await;
+}
+
+fn managed_config(id: u64, dir: &std::path::Path) -> Config {
+    let mut c = common::test_config(id, dir);
+    c.tls = Default::default();
+    c
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_managed_cluster_admits_nodes_with_single_use_join_tokens() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut c1 = managed_config(1, dir.path());
+    c1.bootstrap = true;
+    let n1 = Node::start(c1.clone()).await.unwrap();
+    // The first node created the cluster CA; clients trust it.
+    let ca_pem = std::fs::read_to_string(c1.data_dir.join("tls/ca.pem")).unwrap();
+    let ca_key = c1.data_dir.join("tls/ca.key");
+    assert!(ca_key.exists());
+    let tls = ClientTls::new(&ca_pem, None).unwrap();
+    let anonymous = Client::new([n1.api_addr().to_string()]).unwrap().with_tls(tls.clone());
+    n1.replica().wait_for_leader(Duration::from_secs(10)).await.unwrap();
+    let init = anonymous.operator_init(1, 1).await.unwrap();
+    // init sealed the CA key into the cluster; no plaintext copy is left.
+    assert!(!ca_key.exists());
+    let root = anonymous.with_token(init.root_token.as_str());
+
+    let (token, expires) = root.create_join_token(600).await.unwrap();
+    assert!(token.starts_with("cjt_") && expires > 0);
+    let mut c2 = managed_config(2, dir.path());
+    c2.join = Some(n1.api_addr().to_string());
+    c2.join_token = JoinToken::new(&token);
+    let n2 = Node::start(c2.clone()).await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let st = root.cluster_status().await.unwrap();
+        if st.members.iter().any(|m| m.id == 2 && m.role != "learner") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "node 2 did not join: {st:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Its certificate came from the cluster CA and names it.
+    let cert = std::fs::read_to_string(c2.data_dir.join("tls/node.pem")).unwrap();
+    assert!(cert.contains(ca_pem.trim()), "the chain ends with the cluster CA");
+    n2.replica().unseal(&init.shares[0]).unwrap();
+    root.create_vault("joined", 0, false).await.unwrap();
+
+    // A join token admits once; expired and malformed ones are refused.
+    let (_, public_key) = pki::new_key().unwrap();
+    let join = |token: String| {
+        let tls = tls.clone();
+        let addr = n1.api_addr().to_string();
+        let public_key = public_key.clone();
+        async move {
+            let client = Client::new([addr]).unwrap().with_tls(tls);
+            client.join(&token, 3, "127.0.0.1:1", "127.0.0.1:2", &public_key).await
+        }
+    };
+    let err = join(token.to_string()).await.unwrap_err();
+    assert_eq!(err.code(), ErrorCode::InvalidJoinToken, "{err}");
+    assert!(err.message().contains("already used"), "{err}");
+    let (short, _) = root.create_join_token(60).await.unwrap();
+    n1.replica().clock().advance_for_tests(120);
+    let err = join(short.to_string()).await.unwrap_err();
+    assert_eq!(err.code(), ErrorCode::InvalidJoinToken);
+    assert!(err.message().contains("expired"), "{err}");
+    let err = join("cjt_nonsense".into()).await.unwrap_err();
+    assert_eq!(err.code(), ErrorCode::InvalidJoinToken);
+    // A fresh one works, and issues a certificate for the given key.
+    let (fresh, _) = root.create_join_token(600).await.unwrap();
+    let issued = join(fresh.to_string()).await.unwrap();
+    assert_eq!(issued.ca_pem, ca_pem);
+    // Only a root token may create join tokens or issue client certificates.
+    assert_eq!(anonymous_err(&tls, &n1).await, ErrorCode::Unauthenticated);
+    let client_cert = root.issue_client_certificate("bob", &public_key, 0).await.unwrap();
+    assert!(client_cert.cert_pem.contains("BEGIN CERTIFICATE"));
+    n2.shutdown().await;
+    n1.shutdown().await;
+}
+
+async fn anonymous_err(tls: &ClientTls, node: &Node) -> ErrorCode {
+    let client = Client::new([node.api_addr().to_string()]).unwrap().with_tls(tls.clone());
+    client.create_join_token(60).await.unwrap_err().code()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn join_tokens_need_a_managed_ca() {
+    let cluster = TestCluster::start(1).await;
+    let err = cluster.client().create_join_token(60).await.unwrap_err();
+    assert_eq!(err.code(), ErrorCode::NoClusterCa);
+    cluster.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn replaced_certificates_are_used_without_a_restart() {
+    let cluster = TestCluster::start_with(1, |c| c.tls.reload_secs = 1).await;
+    let addr = cluster.api_addr(1);
+    let old = cluster.anonymous_client();
+    old.cluster_status().await.unwrap();
+
+    // Replace node 1's CA, certificate and key with ones from a new CA.
+    let (new_ca, new_pem) = foreign_ca();
+    let node = new_ca.issue_node(1, &["127.0.0.1".into()]).unwrap();
+    let files = cluster.node(1).replica().tls().files().clone();
+    std::fs::write(&files.key, node.key.as_str()).unwrap();
+    std::fs::write(&files.cert, format!("{}\n{}", node.cert_pem.trim_end(), new_pem)).unwrap();
+    std::fs::write(&files.ca, &new_pem).unwrap();
+
+    let fresh = || {
+        Client::new([addr.clone()])
+            .unwrap()
+            .with_tls(ClientTls::new(&new_pem, None).unwrap())
+            .with_deadline(Duration::from_secs(1))
+    };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while fresh().cluster_status().await.is_err() {
+        assert!(Instant::now() < deadline, "the new certificate was never served");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // New connections that trust only the old CA are refused now.
+    let stale = common::client_for([addr.clone()]).with_deadline(Duration::from_secs(1));
+    assert_eq!(stale.cluster_status().await.unwrap_err().code(), ErrorCode::Unavailable);
+    // A broken file is refused and the working certificate stays in use.
+    std::fs::write(&files.key, "not a key").unwrap();
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    fresh().cluster_status().await.unwrap();
+    cluster.shutdown().await;
+}
