@@ -36,6 +36,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "proto/coffer/v1/operator.proto",
         "proto/coffer/v1/token.proto",
         "proto/coffer/v1/pki.proto",
+        "proto/coffer/v1/rbac.proto",
         "proto/raft/v1/raft.proto",
         "proto/etcd/kv.proto",
     ];

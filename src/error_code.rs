@@ -69,6 +69,9 @@ codes! {
     LastRootToken => FailedPrecondition, "The last root token cannot be revoked.";
     InvalidCertificate => InvalidArgument, "A certificate or key is malformed, expired, or not issued by the trusted CA.";
     InvalidJoinToken => Unauthenticated, "The join token is malformed, unknown, expired or already used.";
+    RoleNotFound => NotFound, "No role with that name.";
+    RoleAlreadyExists => AlreadyExists, "A role with that name exists.";
+    AssignmentNotFound => NotFound, "No role assignment with that id.";
     NoClusterCa => FailedPrecondition, "This cluster has no managed CA: its certificates are brought by the operator.";
     NotLeader => Unavailable, "This node is not the leader; retry on the leader.";
     NoLeader => Unavailable, "The cluster has no leader right now; retry later.";

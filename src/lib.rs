@@ -19,6 +19,7 @@
 //! | [`node`]      | one running node: storage, Raft, servers, background tasks          |
 //! | [`api`]       | gRPC services; the single error → status map; barrier crossings     |
 //! | [`auth`]      | tokens, the authenticating interceptor, `authorize`                 |
+//! | [`rbac`]      | actions, built-in and custom roles, scopes; evaluation              |
 //! | [`replica`]   | a node's view of the replicated state: proposer (group commit),     |
 //! |               | batched read index, membership, seal operations, purger             |
 //! | [`barrier`]   | the encryption barrier: keyring, AAD, seal state, key shares        |
@@ -50,6 +51,7 @@ pub mod fsutil;
 pub mod node;
 pub mod proto;
 pub mod raft;
+pub mod rbac;
 pub mod replica;
 pub mod seal;
 pub mod state;

@@ -335,3 +335,33 @@ fn a_managed_cluster_grows_with_join_tokens_and_issues_client_certificates() {
     assert_eq!(who["principal"], "cert:alice");
     assert!(fails(&a, &[&with_ca[..], &["whoami"]].concat(), None).contains("Unauthenticated"));
 }
+
+#[test]
+fn roles_and_scoped_tokens_through_the_cli() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Servers::start(dir.path(), &[], |_| vec![]);
+    let a = s.addr.as_str();
+    init_and_unseal(a);
+    ok(a, &["vault", "create", "payments"], None);
+    ok(a, &["secret", "set", "payments", "db-password"], Some("pw-1"));
+    ok(a, &["secret", "set", "payments", "other"], Some("pw-2"));
+    let roles = json(a, &["role", "list"], None);
+    assert!(roles["roles"].as_array().unwrap().iter().any(|r| r["name"] == "secrets-user"));
+    ok(a, &["role", "create", "no-purge", "--action", "secrets/*", "--not-action", "secrets/purge"], None);
+    assert_eq!(json(a, &["role", "show", "no-purge"], None)["not_actions"][0], "secrets/purge");
+
+    let created = json(
+        a,
+        &["token", "create", "--role", "secrets-user", "--scope", "vaults/payments/secrets/db-password", "--ttl", "600"],
+        None,
+    );
+    let principal = created["principal"].as_str().unwrap().to_owned();
+    let assignments = json(a, &["role", "assignments", "--principal", &principal], None);
+    assert_eq!(assignments["assignments"][0]["scope"], "vaults/payments/secrets/db-password");
+    common::process::use_token(created["token"].as_str().unwrap());
+    assert_eq!(ok(a, &["secret", "get", "payments", "db-password"], None).trim_end(), "pw-1");
+    let err = fails(a, &["secret", "get", "payments", "other"], None);
+    assert!(err.contains("Forbidden") && err.contains("secrets/get at vaults/payments/secrets/other"), "{err}");
+    assert!(!err.contains("pw-2"), "{err}");
+    assert!(fails(a, &["role", "create", "x", "--action", "*"], None).contains("Forbidden"));
+}

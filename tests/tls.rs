@@ -68,7 +68,9 @@ async fn a_client_certificate_authenticates_as_its_principal() {
     assert_eq!(alice.lookup_self().await.unwrap_err().code(), ErrorCode::Forbidden);
     // A token on the same connection wins over the certificate.
     let both = alice.with_token(&cluster.root_token);
-    assert_eq!(both.who_am_i().await.unwrap().principal, "token:initial root");
+    let id = both.who_am_i().await.unwrap();
+    assert_eq!((id.credential.as_str(), id.policy.as_str()), ("token", "root"));
+    assert_eq!(id.principal, format!("token:{}", id.accessor));
     both.create_vault("v", 0, false).await.unwrap();
     // A node certificate on the client API may not act beyond its own node.
     let node9 = test_pki().ca.issue_node(9, &["127.0.0.1".into()]).unwrap();

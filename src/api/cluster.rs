@@ -15,6 +15,7 @@ use crate::error_code::ErrorCode;
 use crate::proto::api::cluster_service_server::ClusterService;
 use crate::proto::api::{self as pb, Empty};
 use crate::raft::NodeInfo;
+use crate::rbac::Scope;
 use crate::replica::cluster::ClusterStatus;
 use crate::replica::{Replica, ReplicaError};
 
@@ -86,7 +87,7 @@ type ChunkStream = Pin<Box<dyn Stream<Item = Result<pb::SnapshotChunk, Status>> 
 #[tonic::async_trait]
 impl ClusterService for Cluster {
     async fn bootstrap(&self, req: Request<Empty>) -> Result<Response<pb::ClusterStatus>, Status> {
-        authorize(&req, &self.replica, Need::Admin)?;
+        authorize(&req, &self.replica, Need::Formation("cluster/membership"))?;
         self.replica.bootstrap().await?;
         self.replica.wait_for_leader(Duration::from_secs(10)).await?;
         Ok(Response::new(self.status_pb().await))
@@ -121,7 +122,7 @@ impl ClusterService for Cluster {
     }
 
     async fn remove_node(&self, req: Request<pb::NodeIdsRequest>) -> Result<Response<pb::ClusterStatus>, Status> {
-        authorize(&req, &self.replica, Need::Admin)?;
+        authorize(&req, &self.replica, Need::Formation("cluster/membership"))?;
         self.replica.remove(ids(req.into_inner())?).await?;
         Ok(Response::new(self.status_pb().await))
     }
@@ -130,7 +131,7 @@ impl ClusterService for Cluster {
         &self,
         req: Request<pb::TransferLeaderRequest>,
     ) -> Result<Response<pb::ClusterStatus>, Status> {
-        authorize(&req, &self.replica, Need::Admin)?;
+        authorize(&req, &self.replica, Need::Formation("cluster/membership"))?;
         self.replica.transfer_leader(req.into_inner().to).await?;
         Ok(Response::new(self.status_pb().await))
     }
@@ -151,7 +152,7 @@ impl ClusterService for Cluster {
     type SaveSnapshotStream = ChunkStream;
 
     async fn save_snapshot(&self, req: Request<Empty>) -> Result<Response<ChunkStream>, Status> {
-        authorize(&req, &self.replica, Need::Root)?;
+        authorize(&req, &self.replica, Need::Action("cluster/snapshot", Scope::Cluster))?;
         let snapshot = self.replica.fresh_snapshot(SNAPSHOT_TIMEOUT).await?;
         let mut file = snapshot.snapshot;
         let stream = async_stream(move |tx| async move {

@@ -8,6 +8,7 @@ pub mod convert;
 pub mod operator;
 pub mod paging;
 pub mod pki;
+pub mod rbac;
 pub mod sealing;
 pub mod secrets;
 pub mod status;
@@ -22,6 +23,7 @@ use crate::auth::Authenticator;
 use crate::proto::api::cluster_service_server::ClusterServiceServer;
 use crate::proto::api::operator_service_server::OperatorServiceServer;
 use crate::proto::api::pki_service_server::PkiServiceServer;
+use crate::proto::api::rbac_service_server::RbacServiceServer;
 use crate::proto::api::secret_service_server::SecretServiceServer;
 use crate::proto::api::token_service_server::TokenServiceServer;
 use crate::proto::api::vault_service_server::VaultServiceServer;
@@ -54,5 +56,6 @@ pub fn router(replica: Replica) -> Router {
             auth.clone(),
         ))
         .add_service(InterceptedService::new(PkiServiceServer::new(pki::Pki::new(replica.clone())), auth.clone()))
+        .add_service(InterceptedService::new(RbacServiceServer::new(rbac::Rbac::new(replica.clone())), auth.clone()))
         .add_service(InterceptedService::new(ClusterServiceServer::new(cluster::Cluster::new(replica)), auth))
 }

@@ -5,6 +5,7 @@ use tonic::{Request, Response, Status};
 use crate::auth::{authorize, Need};
 use crate::proto::api::operator_service_server::OperatorService;
 use crate::proto::api::{self as pb, Empty};
+use crate::rbac::Scope;
 use crate::replica::operator::SealStatus;
 use crate::replica::Replica;
 
@@ -38,7 +39,7 @@ impl Operator {
 impl OperatorService for Operator {
     async fn init(&self, req: Request<pb::InitRequest>) -> Result<Response<pb::InitResponse>, Status> {
         // Open only while uninitialized (then refused as AlreadyInitialized).
-        authorize(&req, &self.replica, Need::Admin)?;
+        authorize(&req, &self.replica, Need::Formation("cluster/membership"))?;
         let r = req.into_inner();
         let out = self.replica.init_security(r.key_shares, r.key_threshold).await?;
         Ok(Response::new(pb::InitResponse {
@@ -59,7 +60,7 @@ impl OperatorService for Operator {
     }
 
     async fn seal(&self, req: Request<Empty>) -> Result<Response<pb::SealStatus>, Status> {
-        authorize(&req, &self.replica, Need::Root)?;
+        authorize(&req, &self.replica, Need::Action("operator/seal", Scope::Cluster))?;
         self.replica.barrier().seal_by_operator();
         tracing::info!("sealed by operator request");
         Ok(Response::new(self.status_pb(self.replica.seal_status()?)))
@@ -70,13 +71,13 @@ impl OperatorService for Operator {
     }
 
     async fn rotate(&self, req: Request<Empty>) -> Result<Response<pb::SealStatus>, Status> {
-        authorize(&req, &self.replica, Need::Root)?;
+        authorize(&req, &self.replica, Need::Action("operator/rotate", Scope::Cluster))?;
         let status = self.replica.rotate_keyring().await?;
         Ok(Response::new(self.status_pb(status)))
     }
 
     async fn rekey(&self, req: Request<pb::RekeyRequest>) -> Result<Response<pb::InitResponse>, Status> {
-        authorize(&req, &self.replica, Need::Root)?;
+        authorize(&req, &self.replica, Need::Action("operator/rekey", Scope::Cluster))?;
         let r = req.into_inner();
         let shares = self.replica.rekey(&r.current_shares, r.key_shares, r.key_threshold).await?;
         Ok(Response::new(pb::InitResponse {
@@ -87,7 +88,7 @@ impl OperatorService for Operator {
     }
 
     async fn rewrap(&self, req: Request<Empty>) -> Result<Response<pb::RewrapResponse>, Status> {
-        authorize(&req, &self.replica, Need::Root)?;
+        authorize(&req, &self.replica, Need::Action("operator/rewrap", Scope::Cluster))?;
         let (rewrapped, remaining) = self.replica.rewrap().await?;
         Ok(Response::new(pb::RewrapResponse { rewrapped, remaining }))
     }

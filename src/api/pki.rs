@@ -10,6 +10,7 @@ use super::status::invalid;
 use crate::auth::{authorize, Need};
 use crate::proto::api::pki_service_server::PkiService;
 use crate::proto::api::{self as pb};
+use crate::rbac::Scope;
 use crate::replica::pki::Admission;
 use crate::replica::Replica;
 use crate::tls::pki::CERT_VALIDITY;
@@ -35,7 +36,7 @@ impl PkiService for Pki {
         &self,
         req: Request<pb::CreateJoinTokenRequest>,
     ) -> Result<Response<pb::CreatedJoinToken>, Status> {
-        authorize(&req, &self.replica, Need::Root)?;
+        authorize(&req, &self.replica, Need::Action("cluster/join-token", Scope::Cluster))?;
         let created = self.replica.create_join_token(req.into_inner().ttl).await?;
         Ok(Response::new(pb::CreatedJoinToken { token: created.token.to_string(), expires: created.expires }))
     }
@@ -60,7 +61,7 @@ impl PkiService for Pki {
         &self,
         req: Request<pb::IssueClientCertificateRequest>,
     ) -> Result<Response<pb::IssuedCertificate>, Status> {
-        authorize(&req, &self.replica, Need::Root)?;
+        authorize(&req, &self.replica, Need::Action("cluster/issue-certificate", Scope::Cluster))?;
         let r = req.into_inner();
         let ttl = if r.ttl == 0 { MAX_CLIENT_CERT_TTL } else { r.ttl };
         if !(1..=MAX_CLIENT_CERT_TTL).contains(&ttl) {

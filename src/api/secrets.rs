@@ -12,6 +12,7 @@ use crate::auth::{authorize, Need};
 use crate::proto::api::secret_service_server::SecretService;
 use crate::proto::api::{self as pb, Empty};
 use crate::proto::storage::{self as st, op::Kind, SecretMeta};
+use crate::rbac::Scope;
 use crate::replica::{Consistency, Replica};
 use crate::state::{secrets, validate, OpOutput, SecretView, StateError};
 
@@ -57,9 +58,7 @@ impl Secrets {
 
 /// A new random version id: 128 bits as 32 lowercase hex characters.
 fn new_version() -> Result<String, Status> {
-    let mut id = [0u8; 16];
-    crate::crypto::random_fill(&mut id).map_err(|_| internal("no randomness"))?;
-    Ok(hex::encode(id))
+    crate::crypto::random_id().map_err(|_| internal("no randomness"))
 }
 
 fn check_ref(vault: &str, name: &str) -> Result<(), StateError> {
@@ -70,7 +69,11 @@ fn check_ref(vault: &str, name: &str) -> Result<(), StateError> {
 #[tonic::async_trait]
 impl SecretService for Secrets {
     async fn set_secret(&self, req: Request<pb::SetSecretRequest>) -> Result<Response<pb::SecretProperties>, Status> {
-        authorize(&req, &self.replica, Need::Root)?;
+        authorize(
+            &req,
+            &self.replica,
+            Need::Action("secrets/set", Scope::secret(&req.get_ref().vault, &req.get_ref().name)),
+        )?;
         let r = req.into_inner();
         check_ref(&r.vault, &r.name)?;
         validate::value_size(r.value.len(), self.replica.limits().max_value_bytes)?;
@@ -103,7 +106,11 @@ impl SecretService for Secrets {
     }
 
     async fn get_secret(&self, req: Request<pb::GetSecretRequest>) -> Result<Response<pb::Secret>, Status> {
-        authorize(&req, &self.replica, Need::Root)?;
+        authorize(
+            &req,
+            &self.replica,
+            Need::Action("secrets/get", Scope::secret(&req.get_ref().vault, &req.get_ref().name)),
+        )?;
         let r = req.into_inner();
         check_ref(&r.vault, &r.name)?;
         self.ready()?;
@@ -121,7 +128,7 @@ impl SecretService for Secrets {
         &self,
         req: Request<pb::ListSecretsRequest>,
     ) -> Result<Response<pb::ListSecretsResponse>, Status> {
-        authorize(&req, &self.replica, Need::Root)?;
+        authorize(&req, &self.replica, Need::Action("secrets/metadata", Scope::vault(&req.get_ref().vault)))?;
         let r = req.into_inner();
         let (page, token) = self.list(&r, false).await?;
         Ok(Response::new(pb::ListSecretsResponse { secrets: self.describe(&page)?, continuation_token: token }))
@@ -131,7 +138,11 @@ impl SecretService for Secrets {
         &self,
         req: Request<pb::ListSecretVersionsRequest>,
     ) -> Result<Response<pb::ListSecretsResponse>, Status> {
-        authorize(&req, &self.replica, Need::Root)?;
+        authorize(
+            &req,
+            &self.replica,
+            Need::Action("secrets/metadata", Scope::secret(&req.get_ref().vault, &req.get_ref().name)),
+        )?;
         let r = req.into_inner();
         check_ref(&r.vault, &r.name)?;
         self.ready()?;
@@ -152,7 +163,11 @@ impl SecretService for Secrets {
         &self,
         req: Request<pb::UpdateSecretRequest>,
     ) -> Result<Response<pb::SecretProperties>, Status> {
-        authorize(&req, &self.replica, Need::Root)?;
+        authorize(
+            &req,
+            &self.replica,
+            Need::Action("secrets/update", Scope::secret(&req.get_ref().vault, &req.get_ref().name)),
+        )?;
         let r = req.into_inner();
         check_ref(&r.vault, &r.name)?;
         if !r.version.is_empty() {
@@ -197,7 +212,11 @@ impl SecretService for Secrets {
     }
 
     async fn delete_secret(&self, req: Request<pb::SecretRef>) -> Result<Response<pb::DeletedSecret>, Status> {
-        authorize(&req, &self.replica, Need::Root)?;
+        authorize(
+            &req,
+            &self.replica,
+            Need::Action("secrets/delete", Scope::secret(&req.get_ref().vault, &req.get_ref().name)),
+        )?;
         let r = req.into_inner();
         check_ref(&r.vault, &r.name)?;
         self.ready()?;
@@ -209,7 +228,11 @@ impl SecretService for Secrets {
         &self,
         req: Request<pb::GetDeletedSecretRequest>,
     ) -> Result<Response<pb::DeletedSecret>, Status> {
-        authorize(&req, &self.replica, Need::Root)?;
+        authorize(
+            &req,
+            &self.replica,
+            Need::Action("secrets/metadata", Scope::secret(&req.get_ref().vault, &req.get_ref().name)),
+        )?;
         let r = req.into_inner();
         check_ref(&r.vault, &r.name)?;
         self.ready()?;
@@ -222,7 +245,7 @@ impl SecretService for Secrets {
         &self,
         req: Request<pb::ListSecretsRequest>,
     ) -> Result<Response<pb::ListDeletedSecretsResponse>, Status> {
-        authorize(&req, &self.replica, Need::Root)?;
+        authorize(&req, &self.replica, Need::Action("secrets/metadata", Scope::vault(&req.get_ref().vault)))?;
         let r = req.into_inner();
         let (page, token) = self.list(&r, true).await?;
         let secrets = self.describe_deleted(&page)?;
@@ -233,7 +256,11 @@ impl SecretService for Secrets {
         &self,
         req: Request<pb::SecretRef>,
     ) -> Result<Response<pb::SecretProperties>, Status> {
-        authorize(&req, &self.replica, Need::Root)?;
+        authorize(
+            &req,
+            &self.replica,
+            Need::Action("secrets/recover", Scope::secret(&req.get_ref().vault, &req.get_ref().name)),
+        )?;
         let r = req.into_inner();
         check_ref(&r.vault, &r.name)?;
         self.ready()?;
@@ -242,7 +269,11 @@ impl SecretService for Secrets {
     }
 
     async fn purge_deleted_secret(&self, req: Request<pb::SecretRef>) -> Result<Response<Empty>, Status> {
-        authorize(&req, &self.replica, Need::Root)?;
+        authorize(
+            &req,
+            &self.replica,
+            Need::Action("secrets/purge", Scope::secret(&req.get_ref().vault, &req.get_ref().name)),
+        )?;
         let r = req.into_inner();
         check_ref(&r.vault, &r.name)?;
         self.ready()?;
@@ -255,7 +286,11 @@ impl SecretService for Secrets {
         &self,
         req: Request<pb::BackupSecretRequest>,
     ) -> Result<Response<pb::SecretBackupBlob>, Status> {
-        authorize(&req, &self.replica, Need::Root)?;
+        authorize(
+            &req,
+            &self.replica,
+            Need::Action("secrets/backup", Scope::secret(&req.get_ref().vault, &req.get_ref().name)),
+        )?;
         let r = req.into_inner();
         check_ref(&r.vault, &r.name)?;
         self.ready()?;
@@ -269,7 +304,7 @@ impl SecretService for Secrets {
         &self,
         req: Request<pb::RestoreSecretRequest>,
     ) -> Result<Response<pb::SecretProperties>, Status> {
-        authorize(&req, &self.replica, Need::Root)?;
+        authorize(&req, &self.replica, Need::Action("secrets/restore", Scope::vault(&req.get_ref().vault)))?;
         let r = req.into_inner();
         validate::name("vault", &r.vault)?;
         let backup = open_backup(&self.replica.unsealed()?, &r.vault, &r.blob)

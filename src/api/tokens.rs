@@ -3,10 +3,13 @@
 use tonic::{Request, Response, Status};
 
 use super::status::{internal, unexpected};
+use crate::api::status::status;
 use crate::auth::{authorize, token, Authorized, Credential, Need};
+use crate::error_code::ErrorCode;
 use crate::proto::api::token_service_server::TokenService;
 use crate::proto::api::{self as pb, Empty};
-use crate::proto::storage::{op::Kind, CreateToken, RenewToken, RevokeToken, TokenRecord};
+use crate::proto::storage::{self as st, op::Kind, CreateToken, RenewToken, RevokeToken, TokenRecord};
+use crate::rbac::Scope;
 use crate::replica::{Consistency, Replica};
 use crate::state::{tokens, OpOutput};
 
@@ -46,11 +49,22 @@ impl Tokens {
 #[tonic::async_trait]
 impl TokenService for Tokens {
     async fn create_token(&self, req: Request<pb::CreateTokenRequest>) -> Result<Response<pb::CreatedToken>, Status> {
-        authorize(&req, &self.replica, Need::Root)?;
+        let auth = authorize(&req, &self.replica, Need::Action("tokens/create", Scope::Cluster))?;
         let r = req.into_inner();
         let policy = if r.policy.is_empty() { tokens::DEFAULT.to_owned() } else { r.policy };
         if ![tokens::ROOT, tokens::DEFAULT].contains(&policy.as_str()) {
             return Err(crate::api::status::invalid("policy must be root or default"));
+        }
+        let caller = auth.principal.as_ref();
+        if policy == tokens::ROOT && caller.is_some_and(|p| p.policy != tokens::ROOT) {
+            return Err(status(ErrorCode::Forbidden, "only a root token may create root tokens", None));
+        }
+        // Giving the new token roles is assigning roles: needs that right at each scope.
+        let mut scopes = Vec::new();
+        for role in &r.roles {
+            let scope = Scope::parse(&role.scope).map_err(crate::api::status::invalid)?;
+            crate::auth::check(caller.cloned(), &self.replica, Need::Action("assignments/write", scope.clone()))?;
+            scopes.push(scope);
         }
         if r.ttl < 0 {
             return Err(crate::api::status::invalid("ttl must not be negative"));
@@ -58,7 +72,19 @@ impl TokenService for Tokens {
         let (secret, record) =
             token::generate(&policy, &r.display_name, self.replica.clock().now(), r.ttl, r.renewable)
                 .map_err(|e| internal(e.to_string()))?;
-        let created = match self.replica.write(Kind::CreateToken(CreateToken { token: Some(record) })).await? {
+        let principal = tokens::principal(&record);
+        let mut assignments = Vec::new();
+        for (role, scope) in r.roles.iter().zip(scopes) {
+            assignments.push(st::RoleAssignment {
+                id: crate::crypto::random_id().map_err(|e| internal(e.to_string()))?,
+                principal: principal.clone(),
+                role: role.role.clone(),
+                scope: scope.to_string(),
+                created: 0,
+            });
+        }
+        let op = CreateToken { token: Some(record), assignments };
+        let created = match self.replica.write(Kind::CreateToken(op)).await? {
             OpOutput::Token(t) => t,
             other => return Err(unexpected(other)),
         };
@@ -90,13 +116,13 @@ impl TokenService for Tokens {
     }
 
     async fn list_tokens(&self, req: Request<Empty>) -> Result<Response<pb::TokenList>, Status> {
-        authorize(&req, &self.replica, Need::Root)?;
+        authorize(&req, &self.replica, Need::Action("tokens/read", Scope::Cluster))?;
         let all = self.replica.read(Consistency::Linearizable, tokens::list).await?;
         Ok(Response::new(pb::TokenList { tokens: all.into_iter().map(info).collect() }))
     }
 
     async fn revoke_accessor(&self, req: Request<pb::AccessorRequest>) -> Result<Response<Empty>, Status> {
-        authorize(&req, &self.replica, Need::Root)?;
+        authorize(&req, &self.replica, Need::Action("tokens/revoke", Scope::Cluster))?;
         let accessor = req.into_inner().accessor;
         self.replica.write(Kind::RevokeToken(RevokeToken { accessor })).await?;
         Ok(Response::new(Empty {}))

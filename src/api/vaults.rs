@@ -8,6 +8,7 @@ use crate::auth::{authorize, Need};
 use crate::proto::api::vault_service_server::VaultService;
 use crate::proto::api::{self as pb, Empty};
 use crate::proto::storage::{self as st, op::Kind};
+use crate::rbac::Scope;
 use crate::replica::Replica;
 use crate::state::{validate, vaults, OpOutput};
 
@@ -39,7 +40,7 @@ impl Vaults {
 #[tonic::async_trait]
 impl VaultService for Vaults {
     async fn create_vault(&self, req: Request<pb::CreateVaultRequest>) -> Result<Response<pb::Vault>, Status> {
-        authorize(&req, &self.replica, Need::Root)?;
+        authorize(&req, &self.replica, Need::Action("vaults/create", Scope::vault(&req.get_ref().name)))?;
         let r = req.into_inner();
         self.ready()?;
         validate::name("vault", &r.name)?;
@@ -53,7 +54,7 @@ impl VaultService for Vaults {
     }
 
     async fn get_vault(&self, req: Request<pb::GetVaultRequest>) -> Result<Response<pb::Vault>, Status> {
-        authorize(&req, &self.replica, Need::Root)?;
+        authorize(&req, &self.replica, Need::Action("vaults/read", Scope::vault(&req.get_ref().name)))?;
         let r = req.into_inner();
         self.ready()?;
         let v = self.replica.read(consistency(r.read.as_ref()), |kv| vaults::get(kv, &r.name)).await?;
@@ -64,7 +65,7 @@ impl VaultService for Vaults {
         &self,
         req: Request<pb::ListVaultsRequest>,
     ) -> Result<Response<pb::ListVaultsResponse>, Status> {
-        authorize(&req, &self.replica, Need::Root)?;
+        authorize(&req, &self.replica, Need::Action("vaults/read", Scope::Cluster))?;
         let r = req.into_inner();
         self.ready()?;
         let size = paging::page_size(r.max_results, self.replica.limits())?;
@@ -77,7 +78,7 @@ impl VaultService for Vaults {
     }
 
     async fn update_vault(&self, req: Request<pb::UpdateVaultRequest>) -> Result<Response<pb::Vault>, Status> {
-        authorize(&req, &self.replica, Need::Root)?;
+        authorize(&req, &self.replica, Need::Action("vaults/update", Scope::vault(&req.get_ref().name)))?;
         let r = req.into_inner();
         self.ready()?;
         validate::name("vault", &r.name)?;
@@ -86,7 +87,7 @@ impl VaultService for Vaults {
     }
 
     async fn delete_vault(&self, req: Request<pb::DeleteVaultRequest>) -> Result<Response<Empty>, Status> {
-        authorize(&req, &self.replica, Need::Root)?;
+        authorize(&req, &self.replica, Need::Action("vaults/delete", Scope::vault(&req.get_ref().name)))?;
         let r = req.into_inner();
         self.ready()?;
         validate::name("vault", &r.name)?;

@@ -6,9 +6,10 @@
 //! certificate). Handlers then call [`authorize`], whose [`Authorized`]
 //! result is the only proof of access a handler can hold.
 //!
-//! Until roles exist, a root token may do everything; other tokens and
-//! client certificates only authenticate (`WhoAmI`, their own token); a
-//! node certificate may add and promote that node itself (joining).
+//! A root token may do everything; every other principal may do what its
+//! role assignments allow (see [`crate::rbac`]), plus look up, renew and
+//! revoke its own token; a node certificate may add and promote that node
+//! itself (joining).
 //!
 //! Until `coffer operator init` there are no tokens: cluster formation
 //! (membership changes) is open, and data requests answer `Uninitialized`.
@@ -22,6 +23,7 @@ use crate::api::status::status;
 use crate::error_code::ErrorCode;
 use crate::proto::storage::TokenRecord;
 use crate::raft::NodeId;
+use crate::rbac::Scope;
 use crate::replica::Replica;
 use crate::state::tokens;
 use crate::tls::{CertIdentity, ConnInfo};
@@ -65,10 +67,11 @@ impl Principal {
         }
     }
 
-    /// A stable name: `token:<label>`, `cert:<name>` or `node:<id>`.
+    /// The name role assignments use: `token:<accessor>`, `cert:<name>`
+    /// or `node:<id>`.
     pub fn name(&self) -> String {
         match (self.credential, self.node) {
-            (Credential::Token, _) => format!("token:{}", self.display_name),
+            (Credential::Token, _) => format!("token:{}", self.accessor),
             (Credential::Certificate, Some(id)) => format!("node:{id}"),
             (Credential::Certificate, None) => format!("cert:{}", self.display_name),
         }
@@ -76,18 +79,21 @@ impl Principal {
 }
 
 /// What an operation needs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Need {
-    /// Full access: a root token.
-    Root,
+    /// An action at a scope: a root token, or a role assignment allowing it
+    /// (see [`crate::rbac`]).
+    Action(&'static str, Scope),
     /// Any valid token (operations on the token itself).
     AnyToken,
     /// Any authenticated principal.
     Authenticated,
-    /// Cluster formation: open until security is initialized, root after.
-    Admin,
-    /// Adding or promoting a node: like `Admin`, and also a node
-    /// certificate acting for its own node (see [`Authorized::acting_node`]).
+    /// Cluster formation: open until security is initialized, then the
+    /// action at cluster scope.
+    Formation(&'static str),
+    /// Adding or promoting a node: like `Formation("cluster/membership")`,
+    /// and also a node certificate acting for its own node (see
+    /// [`Authorized::acting_node`]).
     Membership,
 }
 
@@ -170,13 +176,17 @@ impl tonic::service::Interceptor for Authenticator {
 
 /// Checks that the request may do something that needs `need`.
 pub fn authorize<T>(req: &Request<T>, replica: &Replica, need: Need) -> Result<Authorized, Status> {
-    let principal = req.extensions().get::<Principal>().cloned();
+    check(req.extensions().get::<Principal>().cloned(), replica, need)
+}
+
+/// Checks that `principal` (`None`: unauthenticated) may do what `need` says.
+pub fn check(principal: Option<Principal>, replica: &Replica, need: Need) -> Result<Authorized, Status> {
     if principal.is_none() {
         let initialized = replica.security_record().map_err(Status::from)?.is_some();
         match need {
             _ if initialized => {}
-            Need::Admin | Need::Membership => return Ok(Authorized { principal: None }),
-            Need::Root | Need::AnyToken | Need::Authenticated => {
+            Need::Formation(_) | Need::Membership => return Ok(Authorized { principal: None }),
+            Need::Action(..) | Need::AnyToken | Need::Authenticated => {
                 return Err(crate::barrier::BarrierError::Uninitialized.into());
             }
         }
@@ -188,15 +198,28 @@ pub fn authorize<T>(req: &Request<T>, replica: &Replica, need: Need) -> Result<A
             None,
         )
     })?;
-    let root = principal.policy == tokens::ROOT;
-    let allowed = match need {
-        Need::Authenticated => true,
-        Need::AnyToken => principal.credential == Credential::Token,
-        Need::Root | Need::Admin => root,
-        Need::Membership => root || principal.node.is_some(),
+    let (action, scope) = match need {
+        Need::Authenticated => return Ok(Authorized { principal: Some(principal) }),
+        Need::AnyToken if principal.credential == Credential::Token => {
+            return Ok(Authorized { principal: Some(principal) })
+        }
+        Need::AnyToken => return Err(forbidden(&principal, "this needs a token credential")),
+        Need::Membership if principal.node.is_some() => return Ok(Authorized { principal: Some(principal) }),
+        Need::Membership => ("cluster/membership", Scope::Cluster),
+        Need::Formation(action) => (action, Scope::Cluster),
+        Need::Action(action, scope) => (action, scope),
     };
+    if principal.policy == tokens::ROOT {
+        return Ok(Authorized { principal: Some(principal) });
+    }
+    let name = principal.name();
+    let allowed = replica.reader().read(|kv| crate::rbac::allowed(kv, &name, action, &scope)).map_err(Status::from)?;
     if !allowed {
-        return Err(status(ErrorCode::Forbidden, format!("{} may not do this", principal.name()), None));
+        return Err(forbidden(&principal, &format!("may not {action} at {scope}")));
     }
     Ok(Authorized { principal: Some(principal) })
+}
+
+fn forbidden(principal: &Principal, what: &str) -> Status {
+    status(ErrorCode::Forbidden, format!("{} {what}", principal.name()), None)
 }

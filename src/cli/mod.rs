@@ -10,6 +10,7 @@ mod cluster;
 mod dev;
 mod operator;
 mod output;
+mod role;
 mod secret;
 mod server;
 mod token;
@@ -94,6 +95,12 @@ enum Command {
     Cert(cert::CertCmd),
     /// Show who the CLI authenticates as (token or client certificate).
     Whoami,
+    /// Roles and role assignments (who may do what, where).
+    #[command(subcommand)]
+    Role(role::RoleCmd),
+    /// Groups of principals (roles assigned to a group apply to its members).
+    #[command(subcommand)]
+    Group(role::GroupCmd),
 }
 
 /// A failure of a CLI command: a stable code and a message.
@@ -160,6 +167,8 @@ async fn run(cli: Cli) -> CliResult {
                 Command::Bench(args) => bench::run(args, conn.authenticated()?, format).await,
                 Command::Cert(cmd) => cert::run(cmd, || conn.authenticated(), format).await,
                 Command::Whoami => token::whoami(&conn.authenticated()?, format).await,
+                Command::Role(cmd) => role::run(cmd, &conn.authenticated()?, format).await,
+                Command::Group(cmd) => role::run_group(cmd, &conn.authenticated()?, format).await,
                 Command::Server(_) | Command::Dev(_) => unreachable!("handled above"),
             }
         }

@@ -41,6 +41,19 @@ pub fn record(format: Format, value: Value) {
     }
 }
 
+/// Prints `items` (JSON objects) as `{key: [...]}` or as a table of the
+/// fields named by `columns`.
+pub fn list(format: Format, key: &str, columns: &[&str], items: Vec<Value>) {
+    match format {
+        Format::Json => json(&json!({ key: items })),
+        Format::Table => {
+            let rows: Vec<Vec<String>> =
+                items.iter().map(|item| columns.iter().map(|c| plain(&item[*c])).collect()).collect();
+            table(columns, &rows);
+        }
+    }
+}
+
 /// A JSON value as plain text for a table cell.
 pub fn plain(v: &Value) -> String {
     match v {
@@ -48,6 +61,8 @@ pub fn plain(v: &Value) -> String {
         Value::String(s) => s.clone(),
         Value::Object(m) if m.is_empty() => "-".into(),
         Value::Object(m) => m.iter().map(|(k, v)| format!("{k}={}", plain(v))).collect::<Vec<_>>().join(","),
+        Value::Array(a) if a.is_empty() => "-".into(),
+        Value::Array(a) => a.iter().map(plain).collect::<Vec<_>>().join(","),
         other => other.to_string(),
     }
 }

@@ -14,11 +14,18 @@ use crate::client::Client;
 
 #[derive(Subcommand)]
 pub enum TokenCmd {
-    /// Create a token (needs a root token). Prints it once.
+    /// Create a token. Prints it once.
     Create {
-        /// "default" (may only manage itself) or "root" (may do everything).
+        /// "default" (its roles decide) or "root" (may do everything; only
+        /// a root token may create one).
         #[arg(long, default_value = "default")]
         policy: String,
+        /// Roles for the new token (repeatable, each with a --scope).
+        #[arg(long = "role")]
+        roles: Vec<String>,
+        /// Scope of each --role, in order ("/", vaults/<v>, vaults/<v>/secrets/<name>).
+        #[arg(long = "scope")]
+        scopes: Vec<String>,
         #[arg(long, default_value = "")]
         display_name: String,
         /// Lifetime in seconds (0: no expiry).
@@ -64,6 +71,7 @@ pub fn resolve_token() -> Option<zeroize::Zeroizing<String>> {
 
 fn info_json(t: &pb::TokenInfo) -> serde_json::Value {
     json!({
+        "principal": format!("token:{}", t.accessor),
         "accessor": t.accessor, "policy": t.policy, "display_name": t.display_name,
         "created": t.created, "expires": t.expires, "ttl": t.ttl, "renewable": t.renewable,
     })
@@ -95,8 +103,20 @@ pub async fn login(client: Client, format: Format) -> CliResult {
 
 pub async fn run(cmd: TokenCmd, client: &Client, format: Format) -> CliResult {
     match cmd {
-        TokenCmd::Create { policy, display_name, ttl, renewable } => {
-            let (token, info) = client.create_token(&policy, &display_name, ttl, renewable).await?;
+        TokenCmd::Create { policy, roles, scopes, display_name, ttl, renewable } => {
+            if roles.len() != scopes.len() {
+                return Err(CliError::usage("give one --scope for each --role"));
+            }
+            let (token, info) = if roles.is_empty() {
+                client.create_token(&policy, &display_name, ttl, renewable).await?
+            } else {
+                if policy != "default" {
+                    return Err(CliError::usage("--role goes with default tokens only"));
+                }
+                let pairs: Vec<(&str, &str)> =
+                    roles.iter().map(String::as_str).zip(scopes.iter().map(String::as_str)).collect();
+                client.create_token_with_roles(&display_name, ttl, renewable, &pairs).await?
+            };
             let mut v = info_json(&info);
             v["token"] = json!(token.as_str());
             output::record(format, v);

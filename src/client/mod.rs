@@ -24,6 +24,7 @@ mod cluster;
 mod error;
 mod operator;
 mod pki;
+mod rbac;
 mod secrets;
 mod tokens;
 mod vaults;

@@ -24,7 +24,32 @@ impl Client {
             display_name: display_name.into(),
             ttl: ttl_secs,
             renewable,
+            roles: Vec::new(),
         };
+        self.create_token_with(req).await
+    }
+
+    /// Creates a default token holding `roles` (role, scope) — its only
+    /// rights. Needs `tokens/create`, and `assignments/write` at each scope.
+    pub async fn create_token_with_roles(
+        &self,
+        display_name: &str,
+        ttl_secs: i64,
+        renewable: bool,
+        roles: &[(&str, &str)],
+    ) -> Result<(Zeroizing<String>, pb::TokenInfo)> {
+        let roles = roles.iter().map(|(r, s)| pb::RoleAtScope { role: (*r).into(), scope: (*s).into() }).collect();
+        let req = pb::CreateTokenRequest {
+            policy: String::new(),
+            display_name: display_name.into(),
+            ttl: ttl_secs,
+            renewable,
+            roles,
+        };
+        self.create_token_with(req).await
+    }
+
+    async fn create_token_with(&self, req: pb::CreateTokenRequest) -> Result<(Zeroizing<String>, pb::TokenInfo)> {
         let created = self
             .run(Retry::IfNotSent, |ch| {
                 let req = req.clone();

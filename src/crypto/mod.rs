@@ -36,6 +36,13 @@ pub fn random_fill(buf: &mut [u8]) -> Result<(), CryptoError> {
     aws_lc_rs::rand::fill(buf).map_err(|_| CryptoError::Random)
 }
 
+/// A random 128-bit id as 32 lowercase hex characters.
+pub fn random_id() -> Result<String, CryptoError> {
+    let mut id = [0u8; 16];
+    random_fill(&mut id)?;
+    Ok(hex::encode(id))
+}
+
 /// Compares two byte strings in constant time (for tokens and digests).
 pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     aws_lc_rs::constant_time::verify_slices_are_equal(a, b).is_ok()

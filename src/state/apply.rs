@@ -3,8 +3,10 @@
 
 use super::error::StateError;
 use super::kv::Txn;
-use super::{join_tokens, secrets, security, tokens, vaults, SecretView};
-use crate::proto::storage::{op::Kind, Command, SecurityRecord, TokenRecord, VaultRecord};
+use super::{join_tokens, rbac, secrets, security, tokens, vaults, SecretView};
+use crate::proto::storage::{
+    op::Kind, Command, RoleAssignment, RoleDefinition, SecurityRecord, TokenRecord, VaultRecord,
+};
 
 /// What a successful operation produced.
 #[derive(Debug, Clone)]
@@ -17,6 +19,10 @@ pub enum OpOutput {
     Security(SecurityRecord),
     /// A token record after the operation.
     Token(TokenRecord),
+    /// A role definition after the operation.
+    Role(RoleDefinition),
+    /// A role assignment made or removed.
+    Assignment(RoleAssignment),
     /// Nothing to report.
     Done,
 }
@@ -65,10 +71,15 @@ fn apply_op(txn: &mut Txn<'_>, now: i64, kind: &Kind) -> Result<OpOutput, StateE
         Kind::InitSecurity(op) => security::init(txn, now, op).map(OpOutput::Security),
         Kind::RotateKeyring(op) => security::rotate(txn, now, op).map(OpOutput::Security),
         Kind::Rekey(op) => security::rekey(txn, op).map(OpOutput::Security),
-        Kind::CreateToken(op) => tokens::create(txn, op).map(OpOutput::Token),
+        Kind::CreateToken(op) => tokens::create(txn, now, op).map(OpOutput::Token),
         Kind::RenewToken(op) => tokens::renew(txn, op).map(OpOutput::Token),
         Kind::RevokeToken(op) => tokens::revoke(txn, op).map(|()| OpOutput::Done),
         Kind::CreateJoinToken(op) => join_tokens::create(txn, now, op).map(|_| OpOutput::Done),
         Kind::ConsumeJoinToken(op) => join_tokens::consume(txn, now, op).map(|_| OpOutput::Done),
+        Kind::PutRole(op) => rbac::put_role(txn, now, op).map(OpOutput::Role),
+        Kind::DeleteRole(op) => rbac::delete_role(txn, op).map(|()| OpOutput::Done),
+        Kind::AssignRole(op) => rbac::assign(txn, now, op).map(OpOutput::Assignment),
+        Kind::UnassignRole(op) => rbac::unassign(txn, &op.id).map(OpOutput::Assignment),
+        Kind::SetGroupMember(op) => rbac::set_group_member(txn, op).map(|()| OpOutput::Done),
     }
 }

@@ -52,6 +52,12 @@ pub enum StateError {
     SecurityUninitialized,
     #[error("the last root token cannot be revoked: create another root token first")]
     LastRootToken,
+    #[error("role '{0}' not found")]
+    RoleNotFound(String),
+    #[error("role '{0}' already exists")]
+    RoleExists(String),
+    #[error("role assignment '{0}' not found")]
+    AssignmentNotFound(String),
     #[error("invalid join token: {0}")]
     InvalidJoinToken(&'static str),
     #[error("this cluster has no managed CA (its certificates are brought by the operator)")]
@@ -88,6 +94,9 @@ impl StateError {
             SecurityUninitialized => ErrorCode::Uninitialized,
             LastRootToken => ErrorCode::LastRootToken,
             InvalidJoinToken(_) => ErrorCode::InvalidJoinToken,
+            RoleNotFound(_) => ErrorCode::RoleNotFound,
+            RoleExists(_) => ErrorCode::RoleAlreadyExists,
+            AssignmentNotFound(_) => ErrorCode::AssignmentNotFound,
             NoClusterCa => ErrorCode::NoClusterCa,
             Storage(_) => ErrorCode::Storage,
             Corrupt(_) => ErrorCode::Storage,

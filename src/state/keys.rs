@@ -6,6 +6,12 @@
 //! | `sys/security`               | `SecurityRecord`      |
 //! | `sys/cluster-ca`             | `ClusterCa`           |
 //! | `jt/{hex(sha256(secret))}`   | `JoinTokenRecord`     |
+//! | `rd/{role}`                  | `RoleDefinition`      |
+//! | `ra/{id}`                    | `RoleAssignment`      |
+//! | `rap/{hex(principal)}/{id}`  | id (index)            |
+//! | `rar/{role}/{id}`            | empty (index)         |
+//! | `grp/{group}/{hex(principal)}`| principal            |
+//! | `gm/{hex(principal)}/{group}`| group (index)         |
 //! | `tok/{accessor}`             | `TokenRecord`         |
 //! | `toh/{hex(sha256(token))}`   | accessor              |
 //! | `v/{vault}`                  | `VaultRecord`         |
@@ -21,6 +27,60 @@ pub const CLUSTER_CA: &[u8] = b"sys/cluster-ca";
 /// Key of a join token record.
 pub fn join_token(hash: &[u8]) -> Vec<u8> {
     format!("jt/{}", hex::encode(hash)).into_bytes()
+}
+
+/// Prefix of all custom role definitions.
+pub const ROLES: &[u8] = b"rd/";
+
+/// Key of a custom role definition.
+pub fn role(name: &str) -> Vec<u8> {
+    format!("rd/{name}").into_bytes()
+}
+
+/// Prefix of all role assignments.
+pub const ASSIGNMENTS: &[u8] = b"ra/";
+
+/// Key of a role assignment.
+pub fn assignment(id: &str) -> Vec<u8> {
+    format!("ra/{id}").into_bytes()
+}
+
+/// Prefix of the index of `principal`'s assignments.
+pub fn assignments_of(principal: &str) -> Vec<u8> {
+    format!("rap/{}/", hex::encode(principal)).into_bytes()
+}
+
+/// Index entry: `principal` has assignment `id`.
+pub fn assignment_of(principal: &str, id: &str) -> Vec<u8> {
+    format!("rap/{}/{id}", hex::encode(principal)).into_bytes()
+}
+
+/// Prefix of the index of `role`'s assignments.
+pub fn assignments_by_role(role: &str) -> Vec<u8> {
+    format!("rar/{role}/").into_bytes()
+}
+
+/// Index entry: assignment `id` uses `role`.
+pub fn assignment_by_role(role: &str, id: &str) -> Vec<u8> {
+    format!("rar/{role}/{id}").into_bytes()
+}
+
+/// Prefix of all group members.
+pub const GROUPS: &[u8] = b"grp/";
+
+/// Key of `principal`'s membership in `group`.
+pub fn group_member(group: &str, principal: &str) -> Vec<u8> {
+    format!("grp/{group}/{}", hex::encode(principal)).into_bytes()
+}
+
+/// Prefix of the index of `principal`'s groups.
+pub fn groups_of(principal: &str) -> Vec<u8> {
+    format!("gm/{}/", hex::encode(principal)).into_bytes()
+}
+
+/// Index entry: `principal` is in `group`.
+pub fn group_of(principal: &str, group: &str) -> Vec<u8> {
+    format!("gm/{}/{group}", hex::encode(principal)).into_bytes()
 }
 
 /// Prefix of all token records.

@@ -13,6 +13,7 @@ pub mod error;
 pub mod join_tokens;
 pub mod keys;
 pub mod kv;
+pub mod rbac;
 pub mod secrets;
 pub mod security;
 pub mod tokens;

@@ -54,10 +54,22 @@ pub(super) fn insert(txn: &mut Txn<'_>, token: &TokenRecord) -> Result<()> {
     Ok(())
 }
 
-pub(super) fn create(txn: &mut Txn<'_>, op: &CreateToken) -> Result<TokenRecord> {
+pub(super) fn create(txn: &mut Txn<'_>, now: i64, op: &CreateToken) -> Result<TokenRecord> {
     let token = op.token.clone().ok_or_else(|| StateError::InvalidArgument("no token".into()))?;
     insert(txn, &token)?;
+    let principal = principal(&token);
+    for a in &op.assignments {
+        if a.principal != principal {
+            return Err(StateError::InvalidArgument("a new token's assignments must name it".into()));
+        }
+        super::rbac::insert_assignment(txn, now, a.clone())?;
+    }
     Ok(token)
+}
+
+/// The principal name of a token: `token:<accessor>`.
+pub fn principal(token: &TokenRecord) -> String {
+    format!("token:{}", token.accessor)
 }
 
 pub(super) fn renew(txn: &mut Txn<'_>, op: &RenewToken) -> Result<TokenRecord> {
@@ -77,5 +89,5 @@ pub(super) fn revoke(txn: &mut Txn<'_>, op: &RevokeToken) -> Result<()> {
     }
     txn.delete(keys::token(&t.accessor));
     txn.delete(keys::token_hash(&t.hash));
-    Ok(())
+    super::rbac::unassign_all(txn, &principal(&t))
 }

@@ -1,0 +1,166 @@
+//! The authorization service: roles, assignments, groups.
+
+use tonic::{Request, Response, Status};
+
+use super::status::{internal, invalid, unexpected};
+use crate::auth::{authorize, check, Need};
+use crate::proto::api::rbac_service_server::RbacService;
+use crate::proto::api::{self as pb, Empty};
+use crate::proto::storage::{self as st, op::Kind};
+use crate::rbac::{actions, roles, Scope};
+use crate::replica::{Consistency, Replica};
+use crate::state::{rbac, OpOutput, StateError};
+
+/// Serves role definitions, assignments and groups.
+pub struct Rbac {
+    replica: Replica,
+}
+
+impl Rbac {
+    /// The service over `replica`.
+    pub fn new(replica: Replica) -> Self {
+        Rbac { replica }
+    }
+}
+
+fn role_pb(r: st::RoleDefinition) -> pb::Role {
+    pb::Role {
+        built_in: roles::is_built_in(&r.name),
+        name: r.name,
+        description: r.description,
+        actions: r.actions,
+        not_actions: r.not_actions,
+        created: r.created,
+        updated: r.updated,
+    }
+}
+
+fn assignment_pb(a: st::RoleAssignment) -> pb::Assignment {
+    pb::Assignment { id: a.id, principal: a.principal, role: a.role, scope: a.scope, created: a.created }
+}
+
+const CLUSTER: Scope = Scope::Cluster;
+
+#[tonic::async_trait]
+impl RbacService for Rbac {
+    async fn list_actions(&self, req: Request<Empty>) -> Result<Response<pb::ActionList>, Status> {
+        authorize(&req, &self.replica, Need::Action("roles/read", CLUSTER))?;
+        let actions =
+            actions::ACTIONS.iter().map(|(a, d)| pb::Action { name: (*a).into(), description: (*d).into() }).collect();
+        Ok(Response::new(pb::ActionList { actions }))
+    }
+
+    async fn list_roles(&self, req: Request<Empty>) -> Result<Response<pb::RoleList>, Status> {
+        authorize(&req, &self.replica, Need::Action("roles/read", CLUSTER))?;
+        let all = self.replica.read(Consistency::Linearizable, rbac::roles).await?;
+        Ok(Response::new(pb::RoleList { roles: all.into_iter().map(role_pb).collect() }))
+    }
+
+    async fn get_role(&self, req: Request<pb::RoleName>) -> Result<Response<pb::Role>, Status> {
+        authorize(&req, &self.replica, Need::Action("roles/read", CLUSTER))?;
+        let name = req.into_inner().name;
+        let role = self.replica.read(Consistency::Linearizable, |kv| rbac::role(kv, &name)).await?;
+        Ok(Response::new(role_pb(role.ok_or(StateError::RoleNotFound(name))?)))
+    }
+
+    async fn put_role(&self, req: Request<pb::PutRoleRequest>) -> Result<Response<pb::Role>, Status> {
+        authorize(&req, &self.replica, Need::Action("roles/write", CLUSTER))?;
+        let r = req.into_inner();
+        let role = r.role.ok_or_else(|| invalid("no role given"))?;
+        let def = st::RoleDefinition {
+            name: role.name,
+            description: role.description,
+            actions: role.actions,
+            not_actions: role.not_actions,
+            created: 0,
+            updated: 0,
+        };
+        roles::check(&def).map_err(invalid)?;
+        match self.replica.write(Kind::PutRole(st::PutRole { role: Some(def), create: r.create })).await? {
+            OpOutput::Role(r) => Ok(Response::new(role_pb(r))),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    async fn delete_role(&self, req: Request<pb::RoleName>) -> Result<Response<Empty>, Status> {
+        authorize(&req, &self.replica, Need::Action("roles/write", CLUSTER))?;
+        let name = req.into_inner().name;
+        self.replica.write(Kind::DeleteRole(st::DeleteRole { name })).await?;
+        Ok(Response::new(Empty {}))
+    }
+
+    async fn assign(&self, req: Request<pb::AssignRequest>) -> Result<Response<pb::Assignment>, Status> {
+        let scope = Scope::parse(&req.get_ref().scope).map_err(invalid)?;
+        authorize(&req, &self.replica, Need::Action("assignments/write", scope.clone()))?;
+        let r = req.into_inner();
+        crate::rbac::check_principal(&r.principal).map_err(invalid)?;
+        let assignment = st::RoleAssignment {
+            id: crate::crypto::random_id().map_err(|e| internal(e.to_string()))?,
+            principal: r.principal,
+            role: r.role,
+            scope: scope.to_string(),
+            created: 0,
+        };
+        match self.replica.write(Kind::AssignRole(st::AssignRole { assignment: Some(assignment) })).await? {
+            OpOutput::Assignment(a) => Ok(Response::new(assignment_pb(a))),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    async fn unassign(&self, req: Request<pb::AssignmentId>) -> Result<Response<pb::Assignment>, Status> {
+        // Authorized at the assignment's own scope, so a vault's access
+        // administrator can only remove assignments within that vault.
+        let principal = req.extensions().get::<crate::auth::Principal>().cloned();
+        let id = req.into_inner().id;
+        let found = self.replica.read(Consistency::Linearizable, |kv| rbac::assignment(kv, &id)).await?;
+        let scope = match &found {
+            Some(a) => Scope::parse(&a.scope).map_err(|e| internal(e.to_string()))?,
+            None => CLUSTER,
+        };
+        check(principal, &self.replica, Need::Action("assignments/write", scope))?;
+        match self.replica.write(Kind::UnassignRole(st::UnassignRole { id })).await? {
+            OpOutput::Assignment(a) => Ok(Response::new(assignment_pb(a))),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    async fn list_assignments(
+        &self,
+        req: Request<pb::ListAssignmentsRequest>,
+    ) -> Result<Response<pb::AssignmentList>, Status> {
+        let scope = match req.get_ref().scope.as_str() {
+            "" => None,
+            s => Some(Scope::parse(s).map_err(invalid)?),
+        };
+        authorize(&req, &self.replica, Need::Action("assignments/read", scope.clone().unwrap_or(CLUSTER)))?;
+        let principal = req.into_inner().principal;
+        let all = self
+            .replica
+            .read(Consistency::Linearizable, |kv| match principal.as_str() {
+                "" => rbac::assignments(kv),
+                p => rbac::assignments_of(kv, p),
+            })
+            .await?;
+        let assignments = all
+            .into_iter()
+            .filter(|a| scope.as_ref().is_none_or(|s| Scope::parse(&a.scope).is_ok_and(|at| s.contains(&at))))
+            .map(assignment_pb)
+            .collect();
+        Ok(Response::new(pb::AssignmentList { assignments }))
+    }
+
+    async fn set_group_member(&self, req: Request<pb::GroupMemberRequest>) -> Result<Response<Empty>, Status> {
+        authorize(&req, &self.replica, Need::Action("assignments/write", CLUSTER))?;
+        let r = req.into_inner();
+        let op = st::SetGroupMember { group: r.group, principal: r.principal, member: r.member };
+        self.replica.write(Kind::SetGroupMember(op)).await?;
+        Ok(Response::new(Empty {}))
+    }
+
+    async fn list_groups(&self, req: Request<Empty>) -> Result<Response<pb::GroupList>, Status> {
+        authorize(&req, &self.replica, Need::Action("assignments/read", CLUSTER))?;
+        let all = self.replica.read(Consistency::Linearizable, rbac::groups).await?;
+        let groups = all.into_iter().map(|(name, members)| pb::Group { name, members }).collect();
+        Ok(Response::new(pb::GroupList { groups }))
+    }
+}

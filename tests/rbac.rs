@@ -1,0 +1,336 @@
+//! Role-based access control: every built-in role × every operation ×
+//! scope, custom roles, groups, assignments taking effect on every node,
+//! and the "read exactly one secret" token.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::future::Future;
+use std::pin::Pin;
+use std::time::{Duration, Instant};
+
+use coffer::client::types::UpdateSecretRequest;
+use coffer::client::{Client, ReadConsistency, SetSecret};
+use coffer::error_code::ErrorCode;
+use common::TestCluster;
+
+const L: ReadConsistency = ReadConsistency::Linearizable;
+
+/// What each built-in role may do among the operations below, written out
+/// by hand from the role descriptions (not computed from the code).
+fn expected_actions(role: &str) -> &'static [&'static str] {
+    const SECRETS_ALL: &[&str] = &[
+        "vaults/read",
+        "secrets/get",
+        "secrets/metadata",
+        "secrets/set",
+        "secrets/update",
+        "secrets/delete",
+        "secrets/recover",
+        "secrets/backup",
+        "secrets/restore",
+        "secrets/purge",
+    ];
+    match role {
+        "administrator" => &[
+            "vaults/read",
+            "vaults/create",
+            "vaults/update",
+            "vaults/delete",
+            "secrets/get",
+            "secrets/metadata",
+            "secrets/set",
+            "secrets/update",
+            "secrets/delete",
+            "secrets/recover",
+            "secrets/backup",
+            "secrets/restore",
+            "secrets/purge",
+        ],
+        "secrets-officer" => SECRETS_ALL,
+        "secrets-user" => &["secrets/get", "secrets/metadata"],
+        "reader" => &["vaults/read", "secrets/metadata"],
+        "purge-operator" => &["vaults/read", "secrets/purge"],
+        "crypto-officer" | "certificates-officer" => &["vaults/read"],
+        "crypto-user" | "crypto-service-encryption-user" | "certificate-user" | "auditor" => &[],
+        "data-access-administrator" => &["vaults/read", "roles/read", "assignments/read", "assignments/write"],
+        "operator" => &["operator/rotate", "operator/rewrap", "cluster/snapshot", "cluster/join-token"],
+        other => panic!("no expectation for role {other}"),
+    }
+}
+
+/// Where an operation acts.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum At {
+    Cluster,
+    Vault,
+    Secret,
+}
+
+type Call<'a> = Pin<Box<dyn Future<Output = Result<(), coffer::client::ClientError>> + Send + 'a>>;
+
+/// Every operation of the API that a role can be granted (sealing and
+/// rekeying aside: they would stop the test cluster), in an order where
+/// allowed destructive ones still leave later ones meaningful.
+fn operations<'a>(c: &'a Client, v: &'a str, backup: &'a [u8]) -> Vec<(&'static str, At, Call<'a>)> {
+    let s = "s";
+    vec![
+        ("vaults/read", At::Vault, Box::pin(async move { c.get_vault(v, L).await.map(drop) })),
+        ("vaults/read", At::Cluster, Box::pin(async move { c.list_vaults(0, "", L).await.map(drop) })),
+        ("vaults/create", At::Vault, Box::pin(async move { c.create_vault(v, 0, false).await.map(drop) })),
+        ("vaults/update", At::Vault, Box::pin(async move { c.update_vault(v, Some(false)).await.map(drop) })),
+        ("vaults/delete", At::Vault, Box::pin(async move { c.delete_vault(v).await })),
+        ("secrets/get", At::Secret, Box::pin(async move { c.get_secret(v, s, None, L).await.map(drop) })),
+        ("secrets/metadata", At::Vault, Box::pin(async move { c.list_secrets(v, 0, "", L).await.map(drop) })),
+        (
+            "secrets/metadata",
+            At::Secret,
+            Box::pin(async move { c.list_secret_versions(v, s, 0, "", L).await.map(drop) }),
+        ),
+        ("secrets/set", At::Secret, Box::pin(async move { c.set_secret(SetSecret::new(v, s, "new")).await.map(drop) })),
+        (
+            "secrets/update",
+            At::Secret,
+            Box::pin(async move {
+                let req =
+                    UpdateSecretRequest { vault: v.into(), name: s.into(), enabled: Some(true), ..Default::default() };
+                c.update_secret(req).await.map(drop)
+            }),
+        ),
+        ("secrets/backup", At::Secret, Box::pin(async move { c.backup_secret(v, s).await.map(drop) })),
+        ("secrets/delete", At::Secret, Box::pin(async move { c.delete_secret(v, s).await.map(drop) })),
+        ("secrets/metadata", At::Secret, Box::pin(async move { c.get_deleted_secret(v, s, L).await.map(drop) })),
+        ("secrets/metadata", At::Vault, Box::pin(async move { c.list_deleted_secrets(v, 0, "", L).await.map(drop) })),
+        ("secrets/recover", At::Secret, Box::pin(async move { c.recover_deleted_secret(v, s).await.map(drop) })),
+        ("secrets/purge", At::Secret, Box::pin(async move { c.purge_deleted_secret(v, s).await })),
+        ("secrets/restore", At::Vault, Box::pin(async move { c.restore_secret(v, backup.to_vec()).await.map(drop) })),
+        ("tokens/read", At::Cluster, Box::pin(async move { c.list_tokens().await.map(drop) })),
+        ("roles/read", At::Cluster, Box::pin(async move { c.list_roles().await.map(drop) })),
+        ("assignments/read", At::Cluster, Box::pin(async move { c.list_assignments("", "").await.map(drop) })),
+        (
+            "assignments/write",
+            At::Cluster,
+            Box::pin(async move { c.set_group_member("matrix", "cert:nobody", true).await }),
+        ),
+        ("operator/rotate", At::Cluster, Box::pin(async move { c.rotate().await.map(drop) })),
+        ("operator/rewrap", At::Cluster, Box::pin(async move { c.rewrap().await.map(drop) })),
+        (
+            "cluster/snapshot",
+            At::Cluster,
+            Box::pin(async move { c.save_snapshot(&mut std::io::sink()).await.map(drop) }),
+        ),
+        ("cluster/join-token", At::Cluster, Box::pin(async move { c.create_join_token(60).await.map(drop) })),
+    ]
+}
+
+/// Whether an assignment at `scope` (as written in the matrix) covers an
+/// operation at `at` on vault `v`, secret `s`.
+fn covers(scope: &str, at: At) -> bool {
+    match scope {
+        "/" => true,
+        "vaults/v" => at != At::Cluster,
+        "vaults/v/secrets/s" => at == At::Secret,
+        "vaults/other" => false,
+        other => panic!("unknown scope {other}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn every_built_in_role_at_every_scope_allows_exactly_its_operations() {
+    let cluster = TestCluster::start(1).await;
+    let root = cluster.client();
+    let roles: Vec<String> =
+        root.list_roles().await.unwrap().into_iter().filter(|r| r.built_in).map(|r| r.name).collect();
+    assert_eq!(roles.len(), 13, "{roles:?}");
+    let mut failures = Vec::new();
+    let mut checked = 0;
+    for (i, role) in roles.iter().enumerate() {
+        for (j, scope) in ["/", "vaults/v", "vaults/v/secrets/s", "vaults/other"].iter().enumerate() {
+            // A fresh vault per case (operations change it); the scope
+            // names it as "v", so map the names.
+            let v = format!("m{i}x{j}");
+            root.create_vault(&v, 0, false).await.unwrap();
+            root.create_vault(&format!("{v}-other"), 0, false).await.unwrap();
+            root.set_secret(SetSecret::new(&v, "s", "value")).await.unwrap();
+            let backup = root.backup_secret(&v, "s").await.unwrap();
+            let real_scope =
+                scope.replace("vaults/v", &format!("vaults/{v}")).replace("vaults/other", &format!("vaults/{v}-other"));
+            let (token, _) = root.create_token_with_roles("matrix", 0, false, &[(role, &real_scope)]).await.unwrap();
+            let client = cluster.anonymous_client().with_token(token.as_str());
+            let allowed: BTreeSet<&str> = expected_actions(role).iter().copied().collect();
+            for (action, at, call) in operations(&client, &v, &backup) {
+                let expect = allowed.contains(action) && covers(scope, at);
+                let result = call.await;
+                let forbidden = matches!(&result, Err(e) if e.code() == ErrorCode::Forbidden);
+                checked += 1;
+                if forbidden == expect {
+                    failures.push(format!(
+                        "{role} at {scope}: {action} ({at:?}) expected allowed={expect}, got {result:?}"
+                    ));
+                }
+                if let Err(e) = &result {
+                    if forbidden {
+                        // A denial names the action and the scope, nothing more.
+                        assert!(e.message().contains(action), "{e}");
+                        assert!(!e.message().contains("value"), "{e}");
+                    }
+                }
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{} of {checked} checks failed:\n{}", failures.len(), failures.join("\n"));
+    cluster.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_token_for_one_secret_reads_only_that_secret() {
+    let cluster = TestCluster::start(3).await;
+    let root = cluster.client();
+    root.create_vault("payments", 0, false).await.unwrap();
+    root.create_vault("billing", 0, false).await.unwrap();
+    root.set_secret(SetSecret::new("payments", "db-password", "hunter2")).await.unwrap();
+    root.set_secret(SetSecret::new("payments", "api-key", "other")).await.unwrap();
+    root.set_secret(SetSecret::new("billing", "db-password", "billing-pw")).await.unwrap();
+    let (token, info) = root
+        .create_token_with_roles(
+            "payments-app",
+            3600,
+            false,
+            &[("secrets-user", "vaults/payments/secrets/db-password")],
+        )
+        .await
+        .unwrap();
+    let app = cluster.anonymous_client().with_token(token.as_str());
+    assert_eq!(app.get_secret("payments", "db-password", None, L).await.unwrap().value, "hunter2");
+    for (vault, name) in [("payments", "api-key"), ("billing", "db-password")] {
+        let err = app.get_secret(vault, name, None, L).await.unwrap_err();
+        assert_eq!(err.code(), ErrorCode::Forbidden);
+        assert!(err.message().contains(&format!("secrets/get at vaults/{vault}/secrets/{name}")), "{err}");
+        assert!(!err.message().contains("other") && !err.message().contains("billing-pw"), "{err}");
+    }
+    assert_eq!(app.list_secrets("payments", 0, "", L).await.unwrap_err().code(), ErrorCode::Forbidden);
+    let write = app.set_secret(SetSecret::new("payments", "db-password", "x")).await.unwrap_err();
+    assert_eq!(write.code(), ErrorCode::Forbidden);
+    // Its assignment is listed under its principal; revoking the token removes it.
+    let principal = format!("token:{}", info.accessor);
+    assert_eq!(root.list_assignments(&principal, "").await.unwrap().len(), 1);
+    root.revoke_accessor(&info.accessor).await.unwrap();
+    assert!(root.list_assignments(&principal, "").await.unwrap().is_empty());
+    cluster.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn assignment_changes_take_effect_on_every_node() {
+    let cluster = TestCluster::start(3).await;
+    let root = cluster.client();
+    root.create_vault("v", 0, false).await.unwrap();
+    root.set_secret(SetSecret::new("v", "s", "x")).await.unwrap();
+    let (token, info) = root.create_token("default", "app", 0, false).await.unwrap();
+    let principal = format!("token:{}", info.accessor);
+    // Stale reads are served by each node from its own state, so each
+    // node's answer shows when it applied the change.
+    let on = |id: u64| common::client_for([cluster.api_addr(id)]).with_token(token.as_str());
+    for id in 1..=3 {
+        let err = on(id).get_secret("v", "s", None, ReadConsistency::Stale).await.unwrap_err();
+        assert_eq!(err.code(), ErrorCode::Forbidden);
+    }
+    let assignment = root.assign_role(&principal, "secrets-user", "vaults/v").await.unwrap();
+    for id in 1..=3 {
+        wait_until(|| async move { on(id).get_secret("v", "s", None, ReadConsistency::Stale).await.is_ok() }).await;
+    }
+    root.unassign_role(&assignment.id).await.unwrap();
+    for id in 1..=3 {
+        wait_until(|| async move {
+            on(id)
+                .get_secret("v", "s", None, ReadConsistency::Stale)
+                .await
+                .is_err_and(|e| e.code() == ErrorCode::Forbidden)
+        })
+        .await;
+    }
+    cluster.shutdown().await;
+}
+
+async fn wait_until<F, Fut>(check: F)
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !check().await {
+        assert!(Instant::now() < deadline, "the change never took effect");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn custom_roles_groups_and_delegation() {
+    let cluster = TestCluster::start(1).await;
+    let root = cluster.client();
+    root.create_vault("v", 0, false).await.unwrap();
+    root.set_secret(SetSecret::new("v", "s", "x")).await.unwrap();
+
+    // A custom role with a not-action.
+    let role = coffer::client::types::Role {
+        name: "writer-no-purge".into(),
+        description: "everything on secrets but purge".into(),
+        actions: vec!["secrets/*".into()],
+        not_actions: vec!["secrets/purge".into()],
+        ..Default::default()
+    };
+    root.put_role(role.clone(), true).await.unwrap();
+    assert_eq!(root.put_role(role.clone(), true).await.unwrap_err().code(), ErrorCode::RoleAlreadyExists);
+    let typo = coffer::client::types::Role { actions: vec!["secret/get".into()], ..role.clone() };
+    assert_eq!(root.put_role(typo, false).await.unwrap_err().code(), ErrorCode::InvalidArgument);
+    let builtin = coffer::client::types::Role { name: "reader".into(), ..role.clone() };
+    assert_eq!(root.put_role(builtin, false).await.unwrap_err().code(), ErrorCode::InvalidArgument);
+
+    // Granted through a group: a client certificate in group "team".
+    let alice = common::client_for([cluster.api_addr(1)]).with_tls(common::pki::pki().client_cert("alice"));
+    assert_eq!(alice.get_secret("v", "s", None, L).await.unwrap_err().code(), ErrorCode::Forbidden);
+    root.set_group_member("team", "cert:alice", true).await.unwrap();
+    let a = root.assign_role("group:team", "writer-no-purge", "vaults/v").await.unwrap();
+    assert_eq!(alice.get_secret("v", "s", None, L).await.unwrap().value, "x");
+    alice.delete_secret("v", "s").await.unwrap();
+    assert_eq!(alice.purge_deleted_secret("v", "s").await.unwrap_err().code(), ErrorCode::Forbidden);
+    alice.recover_deleted_secret("v", "s").await.unwrap();
+    // A role in use cannot be deleted; once unassigned it can.
+    assert_eq!(root.delete_role("writer-no-purge").await.unwrap_err().code(), ErrorCode::InvalidArgument);
+    root.set_group_member("team", "cert:alice", false).await.unwrap();
+    assert_eq!(alice.get_secret("v", "s", None, L).await.unwrap_err().code(), ErrorCode::Forbidden);
+    root.unassign_role(&a.id).await.unwrap();
+    root.delete_role("writer-no-purge").await.unwrap();
+    assert_eq!(root.get_role("writer-no-purge").await.unwrap_err().code(), ErrorCode::RoleNotFound);
+
+    // A vault's data access administrator delegates within that vault only,
+    // and cannot mint root tokens.
+    let (admin, _) = root
+        .create_token_with_roles(
+            "dar",
+            0,
+            false,
+            &[("data-access-administrator", "vaults/v"), ("secrets-user", "vaults/v")],
+        )
+        .await
+        .unwrap();
+    let admin = cluster.anonymous_client().with_token(admin.as_str());
+    admin.assign_role("cert:bob", "secrets-user", "vaults/v/secrets/s").await.unwrap();
+    let err = admin.assign_role("cert:bob", "secrets-user", "/").await.unwrap_err();
+    assert_eq!(err.code(), ErrorCode::Forbidden);
+    assert!(err.message().contains("assignments/write at /"), "{err}");
+    let err = root.create_token_with_roles("tc", 0, false, &[("token-maker", "/")]).await.unwrap_err();
+    assert_eq!(err.code(), ErrorCode::RoleNotFound, "assigning an unknown role fails");
+    let maker = coffer::client::types::Role {
+        name: "token-maker".into(),
+        actions: vec!["tokens/create".into()],
+        ..Default::default()
+    };
+    root.put_role(maker, true).await.unwrap();
+    let (maker_token, _) = root.create_token_with_roles("tc", 0, false, &[("token-maker", "/")]).await.unwrap();
+    let maker = cluster.anonymous_client().with_token(maker_token.as_str());
+    assert_eq!(maker.create_token("root", "escalate", 0, false).await.unwrap_err().code(), ErrorCode::Forbidden);
+    let err = maker.create_token_with_roles("x", 0, false, &[("administrator", "/")]).await.unwrap_err();
+    assert_eq!(err.code(), ErrorCode::Forbidden);
+    maker.create_token("default", "plain", 60, false).await.unwrap();
+    cluster.shutdown().await;
+}
