@@ -22,6 +22,7 @@ const REDACTED: &[&str] = &[
     ".coffer.v1.CreatedJoinToken",
     ".coffer.v1.JoinRequest",
     ".coffer.storage.v1.ClusterCa",
+    ".coffer.v1.AuditHmacRequest",
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -37,6 +38,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "proto/coffer/v1/token.proto",
         "proto/coffer/v1/pki.proto",
         "proto/coffer/v1/rbac.proto",
+        "proto/coffer/v1/audit.proto",
         "proto/raft/v1/raft.proto",
         "proto/etcd/kv.proto",
     ];

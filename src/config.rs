@@ -36,10 +36,33 @@ pub struct Config {
     pub seal: SealConfig,
     /// Certificates for mutual TLS on both APIs.
     pub tls: TlsConfig,
+    /// The audit log.
+    pub audit: AuditConfig,
     /// The join token of a node that joins with `join` and has no
     /// certificate yet (`COFFER_JOIN_TOKEN`; never in the file).
     #[serde(skip)]
     pub join_token: JoinToken,
+}
+
+/// The audit log: on by default; optionally also copied to a local file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuditConfig {
+    /// Audit every request (fail closed). Turning it off is for measuring
+    /// its cost only.
+    pub enabled: bool,
+    /// Also write the records this node applies to this JSON Lines file.
+    pub file: Option<PathBuf>,
+    /// Rotate the file at this size, bytes.
+    pub file_max_bytes: u64,
+    /// Rotated files kept.
+    pub file_keep: u32,
+}
+
+impl Default for AuditConfig {
+    fn default() -> Self {
+        AuditConfig { enabled: true, file: None, file_max_bytes: 64 << 20, file_keep: 4 }
+    }
 }
 
 /// A join token held in memory: wiped on drop, never printed.
@@ -194,6 +217,7 @@ impl Default for Config {
             limits: Limits::default(),
             seal: SealConfig::default(),
             tls: TlsConfig::default(),
+            audit: AuditConfig::default(),
             join_token: JoinToken::default(),
         }
     }
@@ -287,6 +311,15 @@ pkcs11_key_label = "coffer-root-wrap"
 # client_ca_file = "/etc/coffer/clients-ca.pem"
 # Changed files are picked up (new connections use them) within this many seconds.
 reload_secs = 10
+
+[audit]
+# Every request gets a hash-chained audit record, replicated through Raft,
+# before its result is returned. Off only to measure what it costs.
+enabled = true
+# Also copy the records this node applies to a JSON Lines file, rotated by size.
+# file = "/var/log/coffer/audit.jsonl"
+file_max_bytes = 67108864
+file_keep = 4
 "#;
 
 impl Config {

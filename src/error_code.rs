@@ -73,6 +73,7 @@ codes! {
     RoleAlreadyExists => AlreadyExists, "A role with that name exists.";
     AssignmentNotFound => NotFound, "No role assignment with that id.";
     NoClusterCa => FailedPrecondition, "This cluster has no managed CA: its certificates are brought by the operator.";
+    AuditFailed => Unavailable, "The request's audit record could not be committed, so its result is withheld.";
     NotLeader => Unavailable, "This node is not the leader; retry on the leader.";
     NoLeader => Unavailable, "The cluster has no leader right now; retry later.";
     NotInitialized => FailedPrecondition, "The cluster has not been bootstrapped.";

@@ -18,6 +18,7 @@
 //! | [`config`]    | server configuration (TOML, flags, environment)                     |
 //! | [`node`]      | one running node: storage, Raft, servers, background tasks          |
 //! | [`api`]       | gRPC services; the single error → status map; barrier crossings     |
+//! | [`audit`]     | the audit log: hash chain, checkpoints, verification, file sink     |
 //! | [`auth`]      | tokens, the authenticating interceptor, `authorize`                 |
 //! | [`rbac`]      | actions, built-in and custom roles, scopes; evaluation              |
 //! | [`replica`]   | a node's view of the replicated state: proposer (group commit),     |
@@ -39,6 +40,7 @@
 #![warn(missing_docs)]
 
 pub mod api;
+pub mod audit;
 pub mod auth;
 pub mod barrier;
 pub mod bench;

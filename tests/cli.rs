@@ -352,7 +352,16 @@ fn roles_and_scoped_tokens_through_the_cli() {
 
     let created = json(
         a,
-        &["token", "create", "--role", "secrets-user", "--scope", "vaults/payments/secrets/db-password", "--ttl", "600"],
+        &[
+            "token",
+            "create",
+            "--role",
+            "secrets-user",
+            "--scope",
+            "vaults/payments/secrets/db-password",
+            "--ttl",
+            "600",
+        ],
         None,
     );
     let principal = created["principal"].as_str().unwrap().to_owned();
@@ -364,4 +373,64 @@ fn roles_and_scoped_tokens_through_the_cli() {
     assert!(err.contains("Forbidden") && err.contains("secrets/get at vaults/payments/secrets/other"), "{err}");
     assert!(!err.contains("pw-2"), "{err}");
     assert!(fails(a, &["role", "create", "x", "--action", "*"], None).contains("Forbidden"));
+}
+
+#[test]
+fn audit_query_export_verify_trim_and_tail_through_the_cli() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Servers::start(dir.path(), &[], |_| vec![]);
+    let a = s.addr.as_str();
+    init_and_unseal(a);
+    ok(a, &["vault", "create", "audited"], None);
+    ok(a, &["secret", "set", "audited", "s"], Some("audit-cli-marker"));
+    ok(a, &["secret", "get", "audited", "s"], None);
+    assert!(fails(a, &["secret", "get", "audited", "missing"], None).contains("SecretNotFound"));
+
+    let out = ok(a, &["audit", "query", "--vault", "audited", "--format", "json"], None);
+    let records: Vec<serde_json::Value> = out.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let ops: Vec<&str> = records.iter().map(|r| r["operation"].as_str().unwrap()).collect();
+    assert_eq!(ops, ["VaultCreate", "SecretSet", "SecretGet", "SecretGet"], "{out}");
+    assert_eq!(records[3]["result"], "SecretNotFound");
+    let errors = ok(a, &["audit", "query", "--result", "error", "--operation", "SecretGet"], None);
+    assert_eq!(errors.lines().count(), 1, "{errors}");
+
+    let file = dir.path().join("export.jsonl");
+    let exported = json(a, &["audit", "export", "--out", file.to_str().unwrap()], None);
+    let lines = std::fs::read_to_string(&file).unwrap();
+    assert_eq!(lines.lines().count() as u64, exported["records"].as_u64().unwrap());
+    assert!(!lines.contains("audit-cli-marker"));
+    assert_eq!(json(a, &["audit", "verify"], None)["ok"], true);
+    let through = exported["exported_through_seq"].as_u64().unwrap().to_string();
+    let trimmed = json(a, &["audit", "trim", "--exported-through", &through, "--older-than-days", "0"], None);
+    assert!(trimmed["trimmed"].as_u64().unwrap() > 0, "{trimmed}");
+    let verified = json(a, &["audit", "verify"], None);
+    assert_eq!((verified["ok"].as_bool(), verified["checkpoint_verified"].as_bool()), (Some(true), Some(true)));
+
+    // tail prints records as they are committed.
+    let token = common::process::TOKEN_FOR_TESTS.with(|t| t.borrow().clone());
+    let mut tail = Command::new(BIN)
+        .args(["audit", "tail", "--operation", "VaultCreate"])
+        .env("COFFER_ADDR", a)
+        .env("COFFER_TOKEN", &token)
+        .env("COFFER_CACERT", common::process::ca_path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = tail.stdout.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut line = String::new();
+        std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut line).unwrap();
+        line
+    });
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !reader.is_finished() {
+        ok(a, &["vault", "create", &format!("tailed-{}", free_port())], None);
+        assert!(Instant::now() < deadline, "tail printed nothing");
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    let line = reader.join().unwrap();
+    assert!(line.contains("VaultCreate") && line.contains("tailed-"), "{line}");
+    let _ = tail.kill();
+    let _ = tail.wait();
 }

@@ -8,6 +8,8 @@ use futures::Stream;
 use tokio::io::AsyncReadExt;
 use tonic::{Request, Response, Status};
 
+use super::audited::{audited, Target};
+
 use super::status::{invalid, status};
 use crate::auth::{authorize, Need};
 use crate::client::Client;
@@ -87,92 +89,128 @@ type ChunkStream = Pin<Box<dyn Stream<Item = Result<pb::SnapshotChunk, Status>> 
 #[tonic::async_trait]
 impl ClusterService for Cluster {
     async fn bootstrap(&self, req: Request<Empty>) -> Result<Response<pb::ClusterStatus>, Status> {
-        authorize(&req, &self.replica, Need::Formation("cluster/membership"))?;
-        self.replica.bootstrap().await?;
-        self.replica.wait_for_leader(Duration::from_secs(10)).await?;
-        Ok(Response::new(self.status_pb().await))
+        let target = Target::none();
+        audited(&self.replica, req, "ClusterBootstrap", target, |req| async move {
+            authorize(&req, &self.replica, Need::Formation("cluster/membership"))?;
+            self.replica.bootstrap().await?;
+            self.replica.wait_for_leader(Duration::from_secs(10)).await?;
+            Ok(Response::new(self.status_pb().await))
+        })
+        .await
     }
 
-    async fn status(&self, _: Request<pb::StatusRequest>) -> Result<Response<pb::ClusterStatus>, Status> {
-        Ok(Response::new(self.status_pb().await))
+    async fn status(&self, req: Request<pb::StatusRequest>) -> Result<Response<pb::ClusterStatus>, Status> {
+        let target = Target::none();
+        audited(
+            &self.replica,
+            req,
+            "ClusterStatus",
+            target,
+            |_| async move { Ok(Response::new(self.status_pb().await)) },
+        )
+        .await
     }
 
     async fn add_learner(&self, req: Request<pb::AddLearnerRequest>) -> Result<Response<pb::ClusterStatus>, Status> {
-        let auth = authorize(&req, &self.replica, Need::Membership)?;
-        let addr = req.into_inner().api_addr;
-        self.require_leader(&self.replica.status().await)?;
-        let client =
-            Client::new([addr.clone()]).map_err(|e| invalid(e.to_string()))?.with_tls(self.replica.client_tls());
-        let member = client
-            .node_info(&addr)
-            .await
-            .map_err(|e| status(ErrorCode::Unavailable, format!("cannot reach {addr}: {e}"), None))?;
-        only_itself(&auth, &[member.id])?;
-        let info = NodeInfo { raft_addr: member.raft_addr, api_addr: member.api_addr, region: member.region };
-        self.replica.add_learner(member.id, info).await?;
-        Ok(Response::new(self.status_pb().await))
+        let target = Target::none();
+        audited(&self.replica, req, "ClusterAddLearner", target, |req| async move {
+            let auth = authorize(&req, &self.replica, Need::Membership)?;
+            let addr = req.into_inner().api_addr;
+            self.require_leader(&self.replica.status().await)?;
+            let client =
+                Client::new([addr.clone()]).map_err(|e| invalid(e.to_string()))?.with_tls(self.replica.client_tls());
+            let member = client
+                .node_info(&addr)
+                .await
+                .map_err(|e| status(ErrorCode::Unavailable, format!("cannot reach {addr}: {e}"), None))?;
+            only_itself(&auth, &[member.id])?;
+            let info = NodeInfo { raft_addr: member.raft_addr, api_addr: member.api_addr, region: member.region };
+            self.replica.add_learner(member.id, info).await?;
+            Ok(Response::new(self.status_pb().await))
+        })
+        .await
     }
 
     async fn promote(&self, req: Request<pb::NodeIdsRequest>) -> Result<Response<pb::ClusterStatus>, Status> {
-        let auth = authorize(&req, &self.replica, Need::Membership)?;
-        let ids = ids(req.into_inner())?;
-        only_itself(&auth, &ids.iter().copied().collect::<Vec<_>>())?;
-        self.replica.promote(ids).await?;
-        Ok(Response::new(self.status_pb().await))
+        let target = Target::none();
+        audited(&self.replica, req, "ClusterPromote", target, |req| async move {
+            let auth = authorize(&req, &self.replica, Need::Membership)?;
+            let ids = ids(req.into_inner())?;
+            only_itself(&auth, &ids.iter().copied().collect::<Vec<_>>())?;
+            self.replica.promote(ids).await?;
+            Ok(Response::new(self.status_pb().await))
+        })
+        .await
     }
 
     async fn remove_node(&self, req: Request<pb::NodeIdsRequest>) -> Result<Response<pb::ClusterStatus>, Status> {
-        authorize(&req, &self.replica, Need::Formation("cluster/membership"))?;
-        self.replica.remove(ids(req.into_inner())?).await?;
-        Ok(Response::new(self.status_pb().await))
+        let target = Target::none();
+        audited(&self.replica, req, "ClusterRemove", target, |req| async move {
+            authorize(&req, &self.replica, Need::Formation("cluster/membership"))?;
+            self.replica.remove(ids(req.into_inner())?).await?;
+            Ok(Response::new(self.status_pb().await))
+        })
+        .await
     }
 
     async fn transfer_leader(
         &self,
         req: Request<pb::TransferLeaderRequest>,
     ) -> Result<Response<pb::ClusterStatus>, Status> {
-        authorize(&req, &self.replica, Need::Formation("cluster/membership"))?;
-        self.replica.transfer_leader(req.into_inner().to).await?;
-        Ok(Response::new(self.status_pb().await))
+        let target = Target::none();
+        audited(&self.replica, req, "ClusterTransferLeader", target, |req| async move {
+            authorize(&req, &self.replica, Need::Formation("cluster/membership"))?;
+            self.replica.transfer_leader(req.into_inner().to).await?;
+            Ok(Response::new(self.status_pb().await))
+        })
+        .await
     }
 
-    async fn node_info(&self, _: Request<Empty>) -> Result<Response<pb::Member>, Status> {
-        let info = self.replica.info().clone();
-        Ok(Response::new(pb::Member {
-            id: self.replica.id(),
-            raft_addr: info.raft_addr,
-            api_addr: info.api_addr,
-            region: info.region,
-            role: self.replica.status().await.state,
-            matched_index: None,
-            lag: None,
-        }))
+    async fn node_info(&self, req: Request<Empty>) -> Result<Response<pb::Member>, Status> {
+        let target = Target::none();
+        audited(&self.replica, req, "ClusterNodeInfo", target, |_| async move {
+            let info = self.replica.info().clone();
+            Ok(Response::new(pb::Member {
+                id: self.replica.id(),
+                raft_addr: info.raft_addr,
+                api_addr: info.api_addr,
+                region: info.region,
+                role: self.replica.status().await.state,
+                matched_index: None,
+                lag: None,
+            }))
+        })
+        .await
     }
 
     type SaveSnapshotStream = ChunkStream;
 
     async fn save_snapshot(&self, req: Request<Empty>) -> Result<Response<ChunkStream>, Status> {
-        authorize(&req, &self.replica, Need::Action("cluster/snapshot", Scope::Cluster))?;
-        let snapshot = self.replica.fresh_snapshot(SNAPSHOT_TIMEOUT).await?;
-        let mut file = snapshot.snapshot;
-        let stream = async_stream(move |tx| async move {
-            loop {
-                let mut buf = vec![0u8; CHUNK];
-                let n = match file.read(&mut buf).await {
-                    Ok(0) => return,
-                    Ok(n) => n,
-                    Err(e) => {
-                        let _ = tx.send(Err(status(ErrorCode::Storage, e.to_string(), None))).await;
+        let target = Target::none();
+        audited(&self.replica, req, "ClusterSaveSnapshot", target, |req| async move {
+            authorize(&req, &self.replica, Need::Action("cluster/snapshot", Scope::Cluster))?;
+            let snapshot = self.replica.fresh_snapshot(SNAPSHOT_TIMEOUT).await?;
+            let mut file = snapshot.snapshot;
+            let stream = async_stream(move |tx| async move {
+                loop {
+                    let mut buf = vec![0u8; CHUNK];
+                    let n = match file.read(&mut buf).await {
+                        Ok(0) => return,
+                        Ok(n) => n,
+                        Err(e) => {
+                            let _ = tx.send(Err(status(ErrorCode::Storage, e.to_string(), None))).await;
+                            return;
+                        }
+                    };
+                    buf.truncate(n);
+                    if tx.send(Ok(pb::SnapshotChunk { data: buf })).await.is_err() {
                         return;
                     }
-                };
-                buf.truncate(n);
-                if tx.send(Ok(pb::SnapshotChunk { data: buf })).await.is_err() {
-                    return;
                 }
-            }
-        });
-        Ok(Response::new(stream))
+            });
+            Ok(Response::new(stream))
+        })
+        .await
     }
 }
 

@@ -3,6 +3,8 @@
 //! [`crate::replica::Replica`], convert the answer. Errors become
 //! statuses only in [`status`].
 
+pub mod audit;
+pub mod audited;
 pub mod cluster;
 pub mod convert;
 pub mod operator;
@@ -20,6 +22,7 @@ use tonic::transport::server::Router;
 use tonic::transport::Server;
 
 use crate::auth::Authenticator;
+use crate::proto::api::audit_service_server::AuditServiceServer;
 use crate::proto::api::cluster_service_server::ClusterServiceServer;
 use crate::proto::api::operator_service_server::OperatorServiceServer;
 use crate::proto::api::pki_service_server::PkiServiceServer;
@@ -57,5 +60,6 @@ pub fn router(replica: Replica) -> Router {
         ))
         .add_service(InterceptedService::new(PkiServiceServer::new(pki::Pki::new(replica.clone())), auth.clone()))
         .add_service(InterceptedService::new(RbacServiceServer::new(rbac::Rbac::new(replica.clone())), auth.clone()))
+        .add_service(InterceptedService::new(AuditServiceServer::new(audit::Audit::new(replica.clone())), auth.clone()))
         .add_service(InterceptedService::new(ClusterServiceServer::new(cluster::Cluster::new(replica)), auth))
 }

@@ -2,6 +2,8 @@
 
 use tonic::{Request, Response, Status};
 
+use super::audited::{audited, Target};
+
 use crate::auth::{authorize, Need};
 use crate::proto::api::operator_service_server::OperatorService;
 use crate::proto::api::{self as pb, Empty};
@@ -38,58 +40,86 @@ impl Operator {
 #[tonic::async_trait]
 impl OperatorService for Operator {
     async fn init(&self, req: Request<pb::InitRequest>) -> Result<Response<pb::InitResponse>, Status> {
-        // Open only while uninitialized (then refused as AlreadyInitialized).
-        authorize(&req, &self.replica, Need::Formation("cluster/membership"))?;
-        let r = req.into_inner();
-        let out = self.replica.init_security(r.key_shares, r.key_threshold).await?;
-        Ok(Response::new(pb::InitResponse {
-            key_shares: out.shares.iter().map(|s| s.as_str().to_owned()).collect(),
-            key_threshold: r.key_threshold,
-            root_token: out.root_token.as_str().to_owned(),
-        }))
+        let target = Target::none();
+        audited(&self.replica, req, "OperatorInit", target, |req| async move {
+            // Open only while uninitialized (then refused as AlreadyInitialized).
+            authorize(&req, &self.replica, Need::Formation("cluster/membership"))?;
+            let r = req.into_inner();
+            let out = self.replica.init_security(r.key_shares, r.key_threshold).await?;
+            Ok(Response::new(pb::InitResponse {
+                key_shares: out.shares.iter().map(|s| s.as_str().to_owned()).collect(),
+                key_threshold: r.key_threshold,
+                root_token: out.root_token.as_str().to_owned(),
+            }))
+        })
+        .await
     }
 
     async fn unseal(&self, req: Request<pb::UnsealRequest>) -> Result<Response<pb::SealStatus>, Status> {
-        let r = req.into_inner();
-        if r.reset {
-            self.replica.barrier().reset_progress();
-            return Ok(Response::new(self.status_pb(self.replica.seal_status()?)));
-        }
-        let status = self.replica.unseal(&r.key_share)?;
-        Ok(Response::new(self.status_pb(status)))
+        let target = Target::none();
+        audited(&self.replica, req, "OperatorUnseal", target, |req| async move {
+            let r = req.into_inner();
+            if r.reset {
+                self.replica.barrier().reset_progress();
+                return Ok(Response::new(self.status_pb(self.replica.seal_status()?)));
+            }
+            let status = self.replica.unseal(&r.key_share)?;
+            Ok(Response::new(self.status_pb(status)))
+        })
+        .await
     }
 
     async fn seal(&self, req: Request<Empty>) -> Result<Response<pb::SealStatus>, Status> {
-        authorize(&req, &self.replica, Need::Action("operator/seal", Scope::Cluster))?;
-        self.replica.barrier().seal_by_operator();
-        tracing::info!("sealed by operator request");
-        Ok(Response::new(self.status_pb(self.replica.seal_status()?)))
+        let target = Target::none();
+        audited(&self.replica, req, "OperatorSeal", target, |req| async move {
+            authorize(&req, &self.replica, Need::Action("operator/seal", Scope::Cluster))?;
+            self.replica.barrier().seal_by_operator();
+            tracing::info!("sealed by operator request");
+            Ok(Response::new(self.status_pb(self.replica.seal_status()?)))
+        })
+        .await
     }
 
-    async fn status(&self, _: Request<Empty>) -> Result<Response<pb::SealStatus>, Status> {
-        Ok(Response::new(self.status_pb(self.replica.seal_status()?)))
+    async fn status(&self, req: Request<Empty>) -> Result<Response<pb::SealStatus>, Status> {
+        let target = Target::none();
+        audited(&self.replica, req, "OperatorStatus", target, |_| async move {
+            Ok(Response::new(self.status_pb(self.replica.seal_status()?)))
+        })
+        .await
     }
 
     async fn rotate(&self, req: Request<Empty>) -> Result<Response<pb::SealStatus>, Status> {
-        authorize(&req, &self.replica, Need::Action("operator/rotate", Scope::Cluster))?;
-        let status = self.replica.rotate_keyring().await?;
-        Ok(Response::new(self.status_pb(status)))
+        let target = Target::none();
+        audited(&self.replica, req, "OperatorRotate", target, |req| async move {
+            authorize(&req, &self.replica, Need::Action("operator/rotate", Scope::Cluster))?;
+            let status = self.replica.rotate_keyring().await?;
+            Ok(Response::new(self.status_pb(status)))
+        })
+        .await
     }
 
     async fn rekey(&self, req: Request<pb::RekeyRequest>) -> Result<Response<pb::InitResponse>, Status> {
-        authorize(&req, &self.replica, Need::Action("operator/rekey", Scope::Cluster))?;
-        let r = req.into_inner();
-        let shares = self.replica.rekey(&r.current_shares, r.key_shares, r.key_threshold).await?;
-        Ok(Response::new(pb::InitResponse {
-            key_shares: shares.iter().map(|s| s.as_str().to_owned()).collect(),
-            key_threshold: r.key_threshold,
-            root_token: String::new(),
-        }))
+        let target = Target::none();
+        audited(&self.replica, req, "OperatorRekey", target, |req| async move {
+            authorize(&req, &self.replica, Need::Action("operator/rekey", Scope::Cluster))?;
+            let r = req.into_inner();
+            let shares = self.replica.rekey(&r.current_shares, r.key_shares, r.key_threshold).await?;
+            Ok(Response::new(pb::InitResponse {
+                key_shares: shares.iter().map(|s| s.as_str().to_owned()).collect(),
+                key_threshold: r.key_threshold,
+                root_token: String::new(),
+            }))
+        })
+        .await
     }
 
     async fn rewrap(&self, req: Request<Empty>) -> Result<Response<pb::RewrapResponse>, Status> {
-        authorize(&req, &self.replica, Need::Action("operator/rewrap", Scope::Cluster))?;
-        let (rewrapped, remaining) = self.replica.rewrap().await?;
-        Ok(Response::new(pb::RewrapResponse { rewrapped, remaining }))
+        let target = Target::none();
+        audited(&self.replica, req, "OperatorRewrap", target, |req| async move {
+            authorize(&req, &self.replica, Need::Action("operator/rewrap", Scope::Cluster))?;
+            let (rewrapped, remaining) = self.replica.rewrap().await?;
+            Ok(Response::new(pb::RewrapResponse { rewrapped, remaining }))
+        })
+        .await
     }
 }

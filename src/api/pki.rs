@@ -4,6 +4,8 @@
 use std::time::Duration;
 
 use tonic::{Request, Response, Status};
+
+use super::audited::{audited, Note, Target};
 use zeroize::Zeroizing;
 
 use super::status::invalid;
@@ -36,39 +38,55 @@ impl PkiService for Pki {
         &self,
         req: Request<pb::CreateJoinTokenRequest>,
     ) -> Result<Response<pb::CreatedJoinToken>, Status> {
-        authorize(&req, &self.replica, Need::Action("cluster/join-token", Scope::Cluster))?;
-        let created = self.replica.create_join_token(req.into_inner().ttl).await?;
-        Ok(Response::new(pb::CreatedJoinToken { token: created.token.to_string(), expires: created.expires }))
+        let target = Target::none();
+        audited(&self.replica, req, "JoinTokenCreate", target, |req| async move {
+            authorize(&req, &self.replica, Need::Action("cluster/join-token", Scope::Cluster))?;
+            let created = self.replica.create_join_token(req.into_inner().ttl).await?;
+            Ok(Response::new(pb::CreatedJoinToken { token: created.token.to_string(), expires: created.expires }))
+        })
+        .await
     }
 
     async fn join(&self, req: Request<pb::JoinRequest>) -> Result<Response<pb::IssuedCertificate>, Status> {
-        // The join token in the body is the credential.
-        let r = req.into_inner();
-        if r.node_id == 0 || r.public_key.is_empty() || r.api_addr.is_empty() || r.raft_addr.is_empty() {
-            return Err(invalid("node_id, api_addr, raft_addr and public_key are required"));
-        }
-        let admission = Admission {
-            join_token: Zeroizing::new(r.join_token),
-            node_id: r.node_id,
-            hosts: crate::tls::managed::hosts(&r.api_addr, &r.raft_addr),
-            public_key: r.public_key,
-        };
-        let (cert_pem, ca_pem) = self.replica.admit(&admission).await?;
-        Ok(Response::new(pb::IssuedCertificate { cert_pem, ca_pem }))
+        let target = Target::none();
+        audited(&self.replica, req, "NodeJoin", target, |req| async move {
+            // The join token in the body is the credential.
+            let r = req.into_inner();
+            if r.node_id == 0 || r.public_key.is_empty() || r.api_addr.is_empty() || r.raft_addr.is_empty() {
+                return Err(invalid("node_id, api_addr, raft_addr and public_key are required"));
+            }
+            let admission = Admission {
+                join_token: Zeroizing::new(r.join_token),
+                node_id: r.node_id,
+                hosts: crate::tls::managed::hosts(&r.api_addr, &r.raft_addr),
+                public_key: r.public_key,
+            };
+            let (cert_pem, ca_pem) = self.replica.admit(&admission).await?;
+            let note = Note::default().hmac(&self.replica, "join_token", admission.join_token.as_bytes());
+            Ok(note
+                .detail(format!("node:{}", admission.node_id))
+                .to(Response::new(pb::IssuedCertificate { cert_pem, ca_pem })))
+        })
+        .await
     }
 
     async fn issue_client_certificate(
         &self,
         req: Request<pb::IssueClientCertificateRequest>,
     ) -> Result<Response<pb::IssuedCertificate>, Status> {
-        authorize(&req, &self.replica, Need::Action("cluster/issue-certificate", Scope::Cluster))?;
-        let r = req.into_inner();
-        let ttl = if r.ttl == 0 { MAX_CLIENT_CERT_TTL } else { r.ttl };
-        if !(1..=MAX_CLIENT_CERT_TTL).contains(&ttl) {
-            return Err(invalid(format!("ttl must be 1..={MAX_CLIENT_CERT_TTL} seconds")));
-        }
-        let (cert_pem, ca_pem) =
-            self.replica.issue_client_certificate(&r.principal, Duration::from_secs(ttl as u64), &r.public_key)?;
-        Ok(Response::new(pb::IssuedCertificate { cert_pem, ca_pem }))
+        let target = Target::none();
+        audited(&self.replica, req, "ClientCertificateIssue", target, |req| async move {
+            authorize(&req, &self.replica, Need::Action("cluster/issue-certificate", Scope::Cluster))?;
+            let r = req.into_inner();
+            let ttl = if r.ttl == 0 { MAX_CLIENT_CERT_TTL } else { r.ttl };
+            if !(1..=MAX_CLIENT_CERT_TTL).contains(&ttl) {
+                return Err(invalid(format!("ttl must be 1..={MAX_CLIENT_CERT_TTL} seconds")));
+            }
+            let (cert_pem, ca_pem) =
+                self.replica.issue_client_certificate(&r.principal, Duration::from_secs(ttl as u64), &r.public_key)?;
+            let note = Note::default().detail(format!("cert:{}", r.principal));
+            Ok(note.to(Response::new(pb::IssuedCertificate { cert_pem, ca_pem })))
+        })
+        .await
     }
 }

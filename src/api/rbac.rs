@@ -2,6 +2,8 @@
 
 use tonic::{Request, Response, Status};
 
+use super::audited::{audited, Note, Target};
+
 use super::status::{internal, invalid, unexpected};
 use crate::auth::{authorize, check, Need};
 use crate::proto::api::rbac_service_server::RbacService;
@@ -44,123 +46,171 @@ const CLUSTER: Scope = Scope::Cluster;
 #[tonic::async_trait]
 impl RbacService for Rbac {
     async fn list_actions(&self, req: Request<Empty>) -> Result<Response<pb::ActionList>, Status> {
-        authorize(&req, &self.replica, Need::Action("roles/read", CLUSTER))?;
-        let actions =
-            actions::ACTIONS.iter().map(|(a, d)| pb::Action { name: (*a).into(), description: (*d).into() }).collect();
-        Ok(Response::new(pb::ActionList { actions }))
+        let target = Target::none();
+        audited(&self.replica, req, "RoleListActions", target, |req| async move {
+            authorize(&req, &self.replica, Need::Action("roles/read", CLUSTER))?;
+            let actions = actions::ACTIONS
+                .iter()
+                .map(|(a, d)| pb::Action { name: (*a).into(), description: (*d).into() })
+                .collect();
+            Ok(Response::new(pb::ActionList { actions }))
+        })
+        .await
     }
 
     async fn list_roles(&self, req: Request<Empty>) -> Result<Response<pb::RoleList>, Status> {
-        authorize(&req, &self.replica, Need::Action("roles/read", CLUSTER))?;
-        let all = self.replica.read(Consistency::Linearizable, rbac::roles).await?;
-        Ok(Response::new(pb::RoleList { roles: all.into_iter().map(role_pb).collect() }))
+        let target = Target::none();
+        audited(&self.replica, req, "RoleList", target, |req| async move {
+            authorize(&req, &self.replica, Need::Action("roles/read", CLUSTER))?;
+            let all = self.replica.read(Consistency::Linearizable, rbac::roles).await?;
+            Ok(Response::new(pb::RoleList { roles: all.into_iter().map(role_pb).collect() }))
+        })
+        .await
     }
 
     async fn get_role(&self, req: Request<pb::RoleName>) -> Result<Response<pb::Role>, Status> {
-        authorize(&req, &self.replica, Need::Action("roles/read", CLUSTER))?;
-        let name = req.into_inner().name;
-        let role = self.replica.read(Consistency::Linearizable, |kv| rbac::role(kv, &name)).await?;
-        Ok(Response::new(role_pb(role.ok_or(StateError::RoleNotFound(name))?)))
+        let target = Target::none();
+        audited(&self.replica, req, "RoleGet", target, |req| async move {
+            authorize(&req, &self.replica, Need::Action("roles/read", CLUSTER))?;
+            let name = req.into_inner().name;
+            let role = self.replica.read(Consistency::Linearizable, |kv| rbac::role(kv, &name)).await?;
+            Ok(Response::new(role_pb(role.ok_or(StateError::RoleNotFound(name))?)))
+        })
+        .await
     }
 
     async fn put_role(&self, req: Request<pb::PutRoleRequest>) -> Result<Response<pb::Role>, Status> {
-        authorize(&req, &self.replica, Need::Action("roles/write", CLUSTER))?;
-        let r = req.into_inner();
-        let role = r.role.ok_or_else(|| invalid("no role given"))?;
-        let def = st::RoleDefinition {
-            name: role.name,
-            description: role.description,
-            actions: role.actions,
-            not_actions: role.not_actions,
-            created: 0,
-            updated: 0,
-        };
-        roles::check(&def).map_err(invalid)?;
-        match self.replica.write(Kind::PutRole(st::PutRole { role: Some(def), create: r.create })).await? {
-            OpOutput::Role(r) => Ok(Response::new(role_pb(r))),
-            other => Err(unexpected(other)),
-        }
+        let target = Target::none();
+        audited(&self.replica, req, "RolePut", target, |req| async move {
+            authorize(&req, &self.replica, Need::Action("roles/write", CLUSTER))?;
+            let r = req.into_inner();
+            let role = r.role.ok_or_else(|| invalid("no role given"))?;
+            let def = st::RoleDefinition {
+                name: role.name,
+                description: role.description,
+                actions: role.actions,
+                not_actions: role.not_actions,
+                created: 0,
+                updated: 0,
+            };
+            roles::check(&def).map_err(invalid)?;
+            match self.replica.write(Kind::PutRole(st::PutRole { role: Some(def), create: r.create })).await? {
+                OpOutput::Role(r) => Ok(Response::new(role_pb(r))),
+                other => Err(unexpected(other)),
+            }
+        })
+        .await
     }
 
     async fn delete_role(&self, req: Request<pb::RoleName>) -> Result<Response<Empty>, Status> {
-        authorize(&req, &self.replica, Need::Action("roles/write", CLUSTER))?;
-        let name = req.into_inner().name;
-        self.replica.write(Kind::DeleteRole(st::DeleteRole { name })).await?;
-        Ok(Response::new(Empty {}))
+        let target = Target::none();
+        audited(&self.replica, req, "RoleDelete", target, |req| async move {
+            authorize(&req, &self.replica, Need::Action("roles/write", CLUSTER))?;
+            let name = req.into_inner().name;
+            self.replica.write(Kind::DeleteRole(st::DeleteRole { name })).await?;
+            Ok(Response::new(Empty {}))
+        })
+        .await
     }
 
     async fn assign(&self, req: Request<pb::AssignRequest>) -> Result<Response<pb::Assignment>, Status> {
-        let scope = Scope::parse(&req.get_ref().scope).map_err(invalid)?;
-        authorize(&req, &self.replica, Need::Action("assignments/write", scope.clone()))?;
-        let r = req.into_inner();
-        crate::rbac::check_principal(&r.principal).map_err(invalid)?;
-        let assignment = st::RoleAssignment {
-            id: crate::crypto::random_id().map_err(|e| internal(e.to_string()))?,
-            principal: r.principal,
-            role: r.role,
-            scope: scope.to_string(),
-            created: 0,
-        };
-        match self.replica.write(Kind::AssignRole(st::AssignRole { assignment: Some(assignment) })).await? {
-            OpOutput::Assignment(a) => Ok(Response::new(assignment_pb(a))),
-            other => Err(unexpected(other)),
-        }
+        let target = Target::none();
+        audited(&self.replica, req, "RoleAssign", target, |req| async move {
+            let scope = Scope::parse(&req.get_ref().scope).map_err(invalid)?;
+            authorize(&req, &self.replica, Need::Action("assignments/write", scope.clone()))?;
+            let r = req.into_inner();
+            crate::rbac::check_principal(&r.principal).map_err(invalid)?;
+            let assignment = st::RoleAssignment {
+                id: crate::crypto::random_id().map_err(|e| internal(e.to_string()))?,
+                principal: r.principal,
+                role: r.role,
+                scope: scope.to_string(),
+                created: 0,
+            };
+            match self.replica.write(Kind::AssignRole(st::AssignRole { assignment: Some(assignment) })).await? {
+                OpOutput::Assignment(a) => {
+                    let note = Note::default().detail(format!("{} {} at {} ({})", a.principal, a.role, a.scope, a.id));
+                    Ok(note.to(Response::new(assignment_pb(a))))
+                }
+                other => Err(unexpected(other)),
+            }
+        })
+        .await
     }
 
     async fn unassign(&self, req: Request<pb::AssignmentId>) -> Result<Response<pb::Assignment>, Status> {
-        // Authorized at the assignment's own scope, so a vault's access
-        // administrator can only remove assignments within that vault.
-        let principal = req.extensions().get::<crate::auth::Principal>().cloned();
-        let id = req.into_inner().id;
-        let found = self.replica.read(Consistency::Linearizable, |kv| rbac::assignment(kv, &id)).await?;
-        let scope = match &found {
-            Some(a) => Scope::parse(&a.scope).map_err(|e| internal(e.to_string()))?,
-            None => CLUSTER,
-        };
-        check(principal, &self.replica, Need::Action("assignments/write", scope))?;
-        match self.replica.write(Kind::UnassignRole(st::UnassignRole { id })).await? {
-            OpOutput::Assignment(a) => Ok(Response::new(assignment_pb(a))),
-            other => Err(unexpected(other)),
-        }
+        let target = Target::none();
+        audited(&self.replica, req, "RoleUnassign", target, |req| async move {
+            // Authorized at the assignment's own scope, so a vault's access
+            // administrator can only remove assignments within that vault.
+            let principal = req.extensions().get::<crate::auth::Principal>().cloned();
+            let id = req.into_inner().id;
+            let found = self.replica.read(Consistency::Linearizable, |kv| rbac::assignment(kv, &id)).await?;
+            let scope = match &found {
+                Some(a) => Scope::parse(&a.scope).map_err(|e| internal(e.to_string()))?,
+                None => CLUSTER,
+            };
+            check(principal, &self.replica, Need::Action("assignments/write", scope))?;
+            match self.replica.write(Kind::UnassignRole(st::UnassignRole { id })).await? {
+                OpOutput::Assignment(a) => {
+                    let note = Note::default().detail(format!("{} {} at {} ({})", a.principal, a.role, a.scope, a.id));
+                    Ok(note.to(Response::new(assignment_pb(a))))
+                }
+                other => Err(unexpected(other)),
+            }
+        })
+        .await
     }
 
     async fn list_assignments(
         &self,
         req: Request<pb::ListAssignmentsRequest>,
     ) -> Result<Response<pb::AssignmentList>, Status> {
-        let scope = match req.get_ref().scope.as_str() {
-            "" => None,
-            s => Some(Scope::parse(s).map_err(invalid)?),
-        };
-        authorize(&req, &self.replica, Need::Action("assignments/read", scope.clone().unwrap_or(CLUSTER)))?;
-        let principal = req.into_inner().principal;
-        let all = self
-            .replica
-            .read(Consistency::Linearizable, |kv| match principal.as_str() {
-                "" => rbac::assignments(kv),
-                p => rbac::assignments_of(kv, p),
-            })
-            .await?;
-        let assignments = all
-            .into_iter()
-            .filter(|a| scope.as_ref().is_none_or(|s| Scope::parse(&a.scope).is_ok_and(|at| s.contains(&at))))
-            .map(assignment_pb)
-            .collect();
-        Ok(Response::new(pb::AssignmentList { assignments }))
+        let target = Target::none();
+        audited(&self.replica, req, "RoleAssignmentList", target, |req| async move {
+            let scope = match req.get_ref().scope.as_str() {
+                "" => None,
+                s => Some(Scope::parse(s).map_err(invalid)?),
+            };
+            authorize(&req, &self.replica, Need::Action("assignments/read", scope.clone().unwrap_or(CLUSTER)))?;
+            let principal = req.into_inner().principal;
+            let all = self
+                .replica
+                .read(Consistency::Linearizable, |kv| match principal.as_str() {
+                    "" => rbac::assignments(kv),
+                    p => rbac::assignments_of(kv, p),
+                })
+                .await?;
+            let assignments = all
+                .into_iter()
+                .filter(|a| scope.as_ref().is_none_or(|s| Scope::parse(&a.scope).is_ok_and(|at| s.contains(&at))))
+                .map(assignment_pb)
+                .collect();
+            Ok(Response::new(pb::AssignmentList { assignments }))
+        })
+        .await
     }
 
     async fn set_group_member(&self, req: Request<pb::GroupMemberRequest>) -> Result<Response<Empty>, Status> {
-        authorize(&req, &self.replica, Need::Action("assignments/write", CLUSTER))?;
-        let r = req.into_inner();
-        let op = st::SetGroupMember { group: r.group, principal: r.principal, member: r.member };
-        self.replica.write(Kind::SetGroupMember(op)).await?;
-        Ok(Response::new(Empty {}))
+        let target = Target::none();
+        audited(&self.replica, req, "GroupMemberSet", target, |req| async move {
+            authorize(&req, &self.replica, Need::Action("assignments/write", CLUSTER))?;
+            let r = req.into_inner();
+            let op = st::SetGroupMember { group: r.group, principal: r.principal, member: r.member };
+            self.replica.write(Kind::SetGroupMember(op)).await?;
+            Ok(Response::new(Empty {}))
+        })
+        .await
     }
 
     async fn list_groups(&self, req: Request<Empty>) -> Result<Response<pb::GroupList>, Status> {
-        authorize(&req, &self.replica, Need::Action("assignments/read", CLUSTER))?;
-        let all = self.replica.read(Consistency::Linearizable, rbac::groups).await?;
-        let groups = all.into_iter().map(|(name, members)| pb::Group { name, members }).collect();
-        Ok(Response::new(pb::GroupList { groups }))
+        let target = Target::none();
+        audited(&self.replica, req, "GroupList", target, |req| async move {
+            authorize(&req, &self.replica, Need::Action("assignments/read", CLUSTER))?;
+            let all = self.replica.read(Consistency::Linearizable, rbac::groups).await?;
+            let groups = all.into_iter().map(|(name, members)| pb::Group { name, members }).collect();
+            Ok(Response::new(pb::GroupList { groups }))
+        })
+        .await
     }
 }

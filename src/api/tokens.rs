@@ -2,6 +2,8 @@
 
 use tonic::{Request, Response, Status};
 
+use super::audited::{audited, Note, Target};
+
 use super::status::{internal, unexpected};
 use crate::api::status::status;
 use crate::auth::{authorize, token, Authorized, Credential, Need};
@@ -49,97 +51,127 @@ impl Tokens {
 #[tonic::async_trait]
 impl TokenService for Tokens {
     async fn create_token(&self, req: Request<pb::CreateTokenRequest>) -> Result<Response<pb::CreatedToken>, Status> {
-        let auth = authorize(&req, &self.replica, Need::Action("tokens/create", Scope::Cluster))?;
-        let r = req.into_inner();
-        let policy = if r.policy.is_empty() { tokens::DEFAULT.to_owned() } else { r.policy };
-        if ![tokens::ROOT, tokens::DEFAULT].contains(&policy.as_str()) {
-            return Err(crate::api::status::invalid("policy must be root or default"));
-        }
-        let caller = auth.principal.as_ref();
-        if policy == tokens::ROOT && caller.is_some_and(|p| p.policy != tokens::ROOT) {
-            return Err(status(ErrorCode::Forbidden, "only a root token may create root tokens", None));
-        }
-        // Giving the new token roles is assigning roles: needs that right at each scope.
-        let mut scopes = Vec::new();
-        for role in &r.roles {
-            let scope = Scope::parse(&role.scope).map_err(crate::api::status::invalid)?;
-            crate::auth::check(caller.cloned(), &self.replica, Need::Action("assignments/write", scope.clone()))?;
-            scopes.push(scope);
-        }
-        if r.ttl < 0 {
-            return Err(crate::api::status::invalid("ttl must not be negative"));
-        }
-        let (secret, record) =
-            token::generate(&policy, &r.display_name, self.replica.clock().now(), r.ttl, r.renewable)
-                .map_err(|e| internal(e.to_string()))?;
-        let principal = tokens::principal(&record);
-        let mut assignments = Vec::new();
-        for (role, scope) in r.roles.iter().zip(scopes) {
-            assignments.push(st::RoleAssignment {
-                id: crate::crypto::random_id().map_err(|e| internal(e.to_string()))?,
-                principal: principal.clone(),
-                role: role.role.clone(),
-                scope: scope.to_string(),
-                created: 0,
-            });
-        }
-        let op = CreateToken { token: Some(record), assignments };
-        let created = match self.replica.write(Kind::CreateToken(op)).await? {
-            OpOutput::Token(t) => t,
-            other => return Err(unexpected(other)),
-        };
-        Ok(Response::new(pb::CreatedToken { token: secret.as_str().to_owned(), info: Some(info(created)) }))
+        let target = Target::none();
+        audited(&self.replica, req, "TokenCreate", target, |req| async move {
+            let auth = authorize(&req, &self.replica, Need::Action("tokens/create", Scope::Cluster))?;
+            let r = req.into_inner();
+            let policy = if r.policy.is_empty() { tokens::DEFAULT.to_owned() } else { r.policy };
+            if ![tokens::ROOT, tokens::DEFAULT].contains(&policy.as_str()) {
+                return Err(crate::api::status::invalid("policy must be root or default"));
+            }
+            let caller = auth.principal.as_ref();
+            if policy == tokens::ROOT && caller.is_some_and(|p| p.policy != tokens::ROOT) {
+                return Err(status(ErrorCode::Forbidden, "only a root token may create root tokens", None));
+            }
+            // Giving the new token roles is assigning roles: needs that right at each scope.
+            let mut scopes = Vec::new();
+            for role in &r.roles {
+                let scope = Scope::parse(&role.scope).map_err(crate::api::status::invalid)?;
+                crate::auth::check(caller.cloned(), &self.replica, Need::Action("assignments/write", scope.clone()))?;
+                scopes.push(scope);
+            }
+            if r.ttl < 0 {
+                return Err(crate::api::status::invalid("ttl must not be negative"));
+            }
+            let (secret, record) =
+                token::generate(&policy, &r.display_name, self.replica.clock().now(), r.ttl, r.renewable)
+                    .map_err(|e| internal(e.to_string()))?;
+            let principal = tokens::principal(&record);
+            let mut assignments = Vec::new();
+            for (role, scope) in r.roles.iter().zip(scopes) {
+                assignments.push(st::RoleAssignment {
+                    id: crate::crypto::random_id().map_err(|e| internal(e.to_string()))?,
+                    principal: principal.clone(),
+                    role: role.role.clone(),
+                    scope: scope.to_string(),
+                    created: 0,
+                });
+            }
+            let op = CreateToken { token: Some(record), assignments };
+            let created = match self.replica.write(Kind::CreateToken(op)).await? {
+                OpOutput::Token(t) => t,
+                other => return Err(unexpected(other)),
+            };
+            let note = Note::default().detail(format!("created token:{}", created.accessor));
+            Ok(note
+                .to(Response::new(pb::CreatedToken { token: secret.as_str().to_owned(), info: Some(info(created)) })))
+        })
+        .await
     }
 
     async fn lookup_self(&self, req: Request<Empty>) -> Result<Response<pb::TokenInfo>, Status> {
-        let auth = authorize(&req, &self.replica, Need::AnyToken)?;
-        Ok(Response::new(info(self.own(&auth).await?)))
+        let target = Target::none();
+        audited(&self.replica, req, "TokenLookupSelf", target, |req| async move {
+            let auth = authorize(&req, &self.replica, Need::AnyToken)?;
+            Ok(Response::new(info(self.own(&auth).await?)))
+        })
+        .await
     }
 
     async fn renew_self(&self, req: Request<Empty>) -> Result<Response<pb::TokenInfo>, Status> {
-        let auth = authorize(&req, &self.replica, Need::AnyToken)?;
-        let own = self.own(&auth).await?;
-        let expires = if own.ttl > 0 { self.replica.clock().now().saturating_add(own.ttl) } else { 0 };
-        let renewed = match self.replica.write(Kind::RenewToken(RenewToken { accessor: own.accessor, expires })).await?
-        {
-            OpOutput::Token(t) => t,
-            other => return Err(unexpected(other)),
-        };
-        Ok(Response::new(info(renewed)))
+        let target = Target::none();
+        audited(&self.replica, req, "TokenRenewSelf", target, |req| async move {
+            let auth = authorize(&req, &self.replica, Need::AnyToken)?;
+            let own = self.own(&auth).await?;
+            let expires = if own.ttl > 0 { self.replica.clock().now().saturating_add(own.ttl) } else { 0 };
+            let renewed =
+                match self.replica.write(Kind::RenewToken(RenewToken { accessor: own.accessor, expires })).await? {
+                    OpOutput::Token(t) => t,
+                    other => return Err(unexpected(other)),
+                };
+            Ok(Response::new(info(renewed)))
+        })
+        .await
     }
 
     async fn revoke_self(&self, req: Request<Empty>) -> Result<Response<Empty>, Status> {
-        let auth = authorize(&req, &self.replica, Need::AnyToken)?;
-        let accessor = self.own(&auth).await?.accessor;
-        self.replica.write(Kind::RevokeToken(RevokeToken { accessor })).await?;
-        Ok(Response::new(Empty {}))
+        let target = Target::none();
+        audited(&self.replica, req, "TokenRevokeSelf", target, |req| async move {
+            let auth = authorize(&req, &self.replica, Need::AnyToken)?;
+            let accessor = self.own(&auth).await?.accessor;
+            self.replica.write(Kind::RevokeToken(RevokeToken { accessor })).await?;
+            Ok(Response::new(Empty {}))
+        })
+        .await
     }
 
     async fn list_tokens(&self, req: Request<Empty>) -> Result<Response<pb::TokenList>, Status> {
-        authorize(&req, &self.replica, Need::Action("tokens/read", Scope::Cluster))?;
-        let all = self.replica.read(Consistency::Linearizable, tokens::list).await?;
-        Ok(Response::new(pb::TokenList { tokens: all.into_iter().map(info).collect() }))
+        let target = Target::none();
+        audited(&self.replica, req, "TokenList", target, |req| async move {
+            authorize(&req, &self.replica, Need::Action("tokens/read", Scope::Cluster))?;
+            let all = self.replica.read(Consistency::Linearizable, tokens::list).await?;
+            Ok(Response::new(pb::TokenList { tokens: all.into_iter().map(info).collect() }))
+        })
+        .await
     }
 
     async fn revoke_accessor(&self, req: Request<pb::AccessorRequest>) -> Result<Response<Empty>, Status> {
-        authorize(&req, &self.replica, Need::Action("tokens/revoke", Scope::Cluster))?;
-        let accessor = req.into_inner().accessor;
-        self.replica.write(Kind::RevokeToken(RevokeToken { accessor })).await?;
-        Ok(Response::new(Empty {}))
+        let target = Target::none();
+        audited(&self.replica, req, "TokenRevoke", target, |req| async move {
+            authorize(&req, &self.replica, Need::Action("tokens/revoke", Scope::Cluster))?;
+            let accessor = req.into_inner().accessor;
+            self.replica.write(Kind::RevokeToken(RevokeToken { accessor })).await?;
+            Ok(Response::new(Empty {}))
+        })
+        .await
     }
 
     async fn who_am_i(&self, req: Request<Empty>) -> Result<Response<pb::Identity>, Status> {
-        let auth = authorize(&req, &self.replica, Need::Authenticated)?;
-        let p = auth.principal.ok_or_else(|| internal("authorized without a principal"))?;
-        let credential = match p.credential {
-            Credential::Token => "token",
-            Credential::Certificate => "certificate",
-        };
-        Ok(Response::new(pb::Identity {
-            principal: p.name(),
-            credential: credential.into(),
-            accessor: p.accessor,
-            policy: p.policy,
-        }))
+        let target = Target::none();
+        audited(&self.replica, req, "WhoAmI", target, |req| async move {
+            let auth = authorize(&req, &self.replica, Need::Authenticated)?;
+            let p = auth.principal.ok_or_else(|| internal("authorized without a principal"))?;
+            let credential = match p.credential {
+                Credential::Token => "token",
+                Credential::Certificate => "certificate",
+            };
+            Ok(Response::new(pb::Identity {
+                principal: p.name(),
+                credential: credential.into(),
+                accessor: p.accessor,
+                policy: p.policy,
+            }))
+        })
+        .await
     }
 }

@@ -2,6 +2,8 @@
 
 use tonic::{Request, Response, Status};
 
+use super::audited::{audited, Target};
+
 use super::convert::{self, consistency};
 use super::paging;
 use crate::auth::{authorize, Need};
@@ -40,58 +42,80 @@ impl Vaults {
 #[tonic::async_trait]
 impl VaultService for Vaults {
     async fn create_vault(&self, req: Request<pb::CreateVaultRequest>) -> Result<Response<pb::Vault>, Status> {
-        authorize(&req, &self.replica, Need::Action("vaults/create", Scope::vault(&req.get_ref().name)))?;
-        let r = req.into_inner();
-        self.ready()?;
-        validate::name("vault", &r.name)?;
-        let retention_days = match r.retention_days {
-            0 => validate::DEFAULT_RETENTION_DAYS,
-            d => d,
-        };
-        validate::retention_days(retention_days)?;
-        let op = st::CreateVault { name: r.name, retention_days, purge_protection: r.purge_protection };
-        Ok(Response::new(self.write_vault(Kind::CreateVault(op)).await?))
+        let target = Target::vault(&req.get_ref().name);
+        audited(&self.replica, req, "VaultCreate", target, |req| async move {
+            authorize(&req, &self.replica, Need::Action("vaults/create", Scope::vault(&req.get_ref().name)))?;
+            let r = req.into_inner();
+            self.ready()?;
+            validate::name("vault", &r.name)?;
+            let retention_days = match r.retention_days {
+                0 => validate::DEFAULT_RETENTION_DAYS,
+                d => d,
+            };
+            validate::retention_days(retention_days)?;
+            let op = st::CreateVault { name: r.name, retention_days, purge_protection: r.purge_protection };
+            Ok(Response::new(self.write_vault(Kind::CreateVault(op)).await?))
+        })
+        .await
     }
 
     async fn get_vault(&self, req: Request<pb::GetVaultRequest>) -> Result<Response<pb::Vault>, Status> {
-        authorize(&req, &self.replica, Need::Action("vaults/read", Scope::vault(&req.get_ref().name)))?;
-        let r = req.into_inner();
-        self.ready()?;
-        let v = self.replica.read(consistency(r.read.as_ref()), |kv| vaults::get(kv, &r.name)).await?;
-        Ok(Response::new(convert::vault(v)))
+        let target = Target::vault(&req.get_ref().name);
+        audited(&self.replica, req, "VaultGet", target, |req| async move {
+            authorize(&req, &self.replica, Need::Action("vaults/read", Scope::vault(&req.get_ref().name)))?;
+            let r = req.into_inner();
+            self.ready()?;
+            let v = self.replica.read(consistency(r.read.as_ref()), |kv| vaults::get(kv, &r.name)).await?;
+            Ok(Response::new(convert::vault(v)))
+        })
+        .await
     }
 
     async fn list_vaults(
         &self,
         req: Request<pb::ListVaultsRequest>,
     ) -> Result<Response<pb::ListVaultsResponse>, Status> {
-        authorize(&req, &self.replica, Need::Action("vaults/read", Scope::Cluster))?;
-        let r = req.into_inner();
-        self.ready()?;
-        let size = paging::page_size(r.max_results, self.replica.limits())?;
-        let after = paging::decode(&r.continuation_token)?;
-        let all =
-            self.replica.read(consistency(r.read.as_ref()), |kv| vaults::list(kv, after.as_deref(), size + 1)).await?;
-        let (page, token) = paging::paginate(all, size, |v| v.name.clone());
-        let vaults = page.into_iter().map(convert::vault).collect();
-        Ok(Response::new(pb::ListVaultsResponse { vaults, continuation_token: token }))
+        let target = Target::none();
+        audited(&self.replica, req, "VaultList", target, |req| async move {
+            authorize(&req, &self.replica, Need::Action("vaults/read", Scope::Cluster))?;
+            let r = req.into_inner();
+            self.ready()?;
+            let size = paging::page_size(r.max_results, self.replica.limits())?;
+            let after = paging::decode(&r.continuation_token)?;
+            let all = self
+                .replica
+                .read(consistency(r.read.as_ref()), |kv| vaults::list(kv, after.as_deref(), size + 1))
+                .await?;
+            let (page, token) = paging::paginate(all, size, |v| v.name.clone());
+            let vaults = page.into_iter().map(convert::vault).collect();
+            Ok(Response::new(pb::ListVaultsResponse { vaults, continuation_token: token }))
+        })
+        .await
     }
 
     async fn update_vault(&self, req: Request<pb::UpdateVaultRequest>) -> Result<Response<pb::Vault>, Status> {
-        authorize(&req, &self.replica, Need::Action("vaults/update", Scope::vault(&req.get_ref().name)))?;
-        let r = req.into_inner();
-        self.ready()?;
-        validate::name("vault", &r.name)?;
-        let op = st::UpdateVault { name: r.name, purge_protection: r.purge_protection };
-        Ok(Response::new(self.write_vault(Kind::UpdateVault(op)).await?))
+        let target = Target::vault(&req.get_ref().name);
+        audited(&self.replica, req, "VaultUpdate", target, |req| async move {
+            authorize(&req, &self.replica, Need::Action("vaults/update", Scope::vault(&req.get_ref().name)))?;
+            let r = req.into_inner();
+            self.ready()?;
+            validate::name("vault", &r.name)?;
+            let op = st::UpdateVault { name: r.name, purge_protection: r.purge_protection };
+            Ok(Response::new(self.write_vault(Kind::UpdateVault(op)).await?))
+        })
+        .await
     }
 
     async fn delete_vault(&self, req: Request<pb::DeleteVaultRequest>) -> Result<Response<Empty>, Status> {
-        authorize(&req, &self.replica, Need::Action("vaults/delete", Scope::vault(&req.get_ref().name)))?;
-        let r = req.into_inner();
-        self.ready()?;
-        validate::name("vault", &r.name)?;
-        self.replica.write(Kind::DeleteVault(st::DeleteVault { name: r.name })).await?;
-        Ok(Response::new(Empty {}))
+        let target = Target::vault(&req.get_ref().name);
+        audited(&self.replica, req, "VaultDelete", target, |req| async move {
+            authorize(&req, &self.replica, Need::Action("vaults/delete", Scope::vault(&req.get_ref().name)))?;
+            let r = req.into_inner();
+            self.ready()?;
+            validate::name("vault", &r.name)?;
+            self.replica.write(Kind::DeleteVault(st::DeleteVault { name: r.name })).await?;
+            Ok(Response::new(Empty {}))
+        })
+        .await
     }
 }

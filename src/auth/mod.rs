@@ -153,29 +153,52 @@ impl Authenticator {
     }
 }
 
-impl tonic::service::Interceptor for Authenticator {
-    fn call(&mut self, mut req: Request<()>) -> Result<Request<()>, Status> {
+impl Authenticator {
+    fn principal_of(&self, req: &Request<()>) -> Result<Option<Principal>, Status> {
         let header = match req.metadata().get("authorization") {
             None => {
                 let identity = req.extensions().get::<ConnInfo>().and_then(|c| c.identity.clone());
-                if let Some(identity) = identity {
-                    req.extensions_mut().insert(Principal::of_certificate(&identity));
-                }
-                return Ok(req);
+                return Ok(identity.as_ref().map(Principal::of_certificate));
             }
             Some(v) => v.to_str().map_err(|_| status(ErrorCode::Unauthenticated, "malformed authorization", None))?,
         };
         let presented = header
             .strip_prefix("Bearer ")
             .ok_or_else(|| status(ErrorCode::Unauthenticated, "expected `authorization: Bearer <token>`", None))?;
-        let principal = self.resolve(presented.trim())?;
-        req.extensions_mut().insert(principal);
+        self.resolve(presented.trim()).map(Some)
+    }
+}
+
+/// A credential that was presented but refused: kept for [`authorize`], so
+/// the request still reaches its handler and is audited.
+#[derive(Debug, Clone)]
+struct Refused(ErrorCode, String);
+
+impl tonic::service::Interceptor for Authenticator {
+    fn call(&mut self, mut req: Request<()>) -> Result<Request<()>, Status> {
+        match self.principal_of(&req) {
+            Ok(Some(principal)) => {
+                req.extensions_mut().insert(principal);
+            }
+            Ok(None) => {}
+            Err(s) => {
+                let code = s
+                    .metadata()
+                    .get(crate::api::status::CODE_KEY)
+                    .and_then(|c| c.to_str().ok()?.parse().ok())
+                    .unwrap_or(ErrorCode::Unauthenticated);
+                req.extensions_mut().insert(Refused(code, s.message().to_owned()));
+            }
+        }
         Ok(req)
     }
 }
 
 /// Checks that the request may do something that needs `need`.
 pub fn authorize<T>(req: &Request<T>, replica: &Replica, need: Need) -> Result<Authorized, Status> {
+    if let Some(Refused(code, message)) = req.extensions().get::<Refused>() {
+        return Err(status(*code, message.clone(), None));
+    }
     check(req.extensions().get::<Principal>().cloned(), replica, need)
 }
 

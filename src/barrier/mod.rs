@@ -282,6 +282,16 @@ impl Unsealed<'_> {
         Ok(aead::open(key, aad, ciphertext)?)
     }
 
+    /// A key for `purpose`, derived (HMAC-SHA256) from the keyring's first
+    /// data key: the same on every node and across rotations and rekeys.
+    pub fn derive(&self, purpose: &[u8]) -> Result<Key256, BarrierError> {
+        let (_, keyring) = self.parts();
+        let first = keyring.get(1).ok_or(CryptoError::UnknownTerm(1))?;
+        let mac =
+            aws_lc_rs::hmac::sign(&aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, first.expose()), purpose);
+        Key256::from_slice(mac.as_ref()).ok_or_else(|| CryptoError::Random.into())
+    }
+
     /// Whether this node has used the active key so often that it must be
     /// rotated before random nonces could repeat.
     pub fn rotation_due(&self) -> bool {

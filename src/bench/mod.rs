@@ -158,7 +158,7 @@ pub async fn run(target: Target, cfg: BenchConfig) -> Result<BenchResult, Client
             last_print = Instant::now();
             let total = cfg.requests.map_or(cfg.duration.as_secs_f64(), |n| n as f64);
             let now = cfg.requests.map_or(started.elapsed().as_secs_f64(), |_| done as f64);
-            eprint!("\r{} {:>5.1}%  {done} requests", bar(now / total), (now / total * 100.0).min(100.0));
+            eprint!("\r{} {:>5.1}%  {done} requests", progress_bar(now / total), (now / total * 100.0).min(100.0));
         }
         if finished {
             break;
@@ -185,7 +185,8 @@ pub async fn run(target: Target, cfg: BenchConfig) -> Result<BenchResult, Client
     Ok(summarize(&cfg, elapsed, &histogram, errors, &shared))
 }
 
-fn bar(fraction: f64) -> String {
+/// A 30-character progress bar for `fraction` (0..=1).
+pub fn progress_bar(fraction: f64) -> String {
     let filled = (fraction.clamp(0.0, 1.0) * 30.0) as usize;
     format!("[{}{}]", "#".repeat(filled), ".".repeat(30 - filled))
 }

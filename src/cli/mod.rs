@@ -4,6 +4,7 @@
 //! Exit status: 0 on success; 1 with a one-line `error: CODE: message` on
 //! stderr when a request fails; 2 for usage errors.
 
+mod audit;
 mod bench;
 mod cert;
 mod cluster;
@@ -101,6 +102,9 @@ enum Command {
     /// Groups of principals (roles assigned to a group apply to its members).
     #[command(subcommand)]
     Group(role::GroupCmd),
+    /// The audit log: tail, query, export, verify, trim.
+    #[command(subcommand)]
+    Audit(audit::AuditCmd),
 }
 
 /// A failure of a CLI command: a stable code and a message.
@@ -169,6 +173,7 @@ async fn run(cli: Cli) -> CliResult {
                 Command::Whoami => token::whoami(&conn.authenticated()?, format).await,
                 Command::Role(cmd) => role::run(cmd, &conn.authenticated()?, format).await,
                 Command::Group(cmd) => role::run_group(cmd, &conn.authenticated()?, format).await,
+                Command::Audit(cmd) => audit::run(cmd, &conn.authenticated()?, format).await,
                 Command::Server(_) | Command::Dev(_) => unreachable!("handled above"),
             }
         }

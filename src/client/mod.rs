@@ -20,6 +20,7 @@
 //! writes only when the request certainly did not reach a server. Every
 //! error has a stable [`crate::error_code::ErrorCode`].
 
+mod audit;
 mod cluster;
 mod error;
 mod operator;
@@ -76,14 +77,20 @@ enum Retry {
     IfNotSent,
 }
 
-/// Adds the bearer token to every request.
-#[derive(Clone)]
-pub(crate) struct Bearer(Option<tonic::metadata::AsciiMetadataValue>);
+/// Adds the bearer token (and a correlation id) to every request.
+#[derive(Clone, Default)]
+pub(crate) struct Bearer {
+    token: Option<tonic::metadata::AsciiMetadataValue>,
+    correlation_id: Option<tonic::metadata::AsciiMetadataValue>,
+}
 
 impl tonic::service::Interceptor for Bearer {
     fn call(&mut self, mut req: tonic::Request<()>) -> std::result::Result<tonic::Request<()>, tonic::Status> {
-        if let Some(v) = &self.0 {
+        if let Some(v) = &self.token {
             req.metadata_mut().insert("authorization", v.clone());
+        }
+        if let Some(v) = &self.correlation_id {
+            req.metadata_mut().insert("x-correlation-id", v.clone());
         }
         Ok(req)
     }
@@ -113,7 +120,7 @@ impl Client {
             return Err(ClientError::new(ErrorCode::InvalidArgument, "no endpoints given"));
         }
         Ok(Client {
-            bearer: Bearer(None),
+            bearer: Bearer::default(),
             endpoints: Mutex::new(endpoints),
             leader: Mutex::new(None),
             channels: Mutex::new(HashMap::new()),
@@ -137,7 +144,14 @@ impl Client {
                 v
             })
             .ok();
-        self.bearer = Bearer(value);
+        self.bearer.token = value;
+        self
+    }
+
+    /// Sends `id` as the `x-correlation-id` of every request; audit records
+    /// carry it (at most 128 printable characters).
+    pub fn with_correlation_id(mut self, id: impl AsRef<str>) -> Self {
+        self.bearer.correlation_id = tonic::metadata::AsciiMetadataValue::try_from(id.as_ref()).ok();
         self
     }
 

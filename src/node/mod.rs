@@ -116,14 +116,16 @@ impl Node {
         let seal_type = local_seal.as_ref().map_or("shamir", |s| s.kind());
         let replica =
             Replica::new(config.node_id, info, raft.clone(), reader, config.limits.clone(), seal_type, tls.clone());
+        replica.set_audit_enabled(config.audit.enabled);
 
         let (stop, stopped) = watch::channel(false);
         let signal = |mut rx: watch::Receiver<bool>| async move {
             let _ = rx.wait_for(|s| *s).await;
         };
-        let peer = RaftServiceServer::new(PeerService::new(raft.clone(), config.node_id, faults))
-            .max_decoding_message_size(MAX_MESSAGE_BYTES)
-            .max_encoding_message_size(MAX_MESSAGE_BYTES);
+        let peer =
+            RaftServiceServer::new(PeerService::new(raft.clone(), config.node_id, faults, Arc::new(replica.clone())))
+                .max_decoding_message_size(MAX_MESSAGE_BYTES)
+                .max_encoding_message_size(MAX_MESSAGE_BYTES);
         let peer_incoming = tls::accept::incoming(raft_listener, tls.clone(), Listener::Peer);
         let api_incoming = tls::accept::incoming(api_listener, tls.clone(), Listener::Api);
         let peer_server =
@@ -144,6 +146,14 @@ impl Node {
             tokio::spawn(purger::run(replica.clone(), PURGE_EVERY)),
             tokio::spawn(reload_tls(tls.clone(), Duration::from_secs(config.tls.reload_secs))),
         ];
+        if let Some(path) = config.audit.file.clone() {
+            let sink = crate::audit::sink::SinkConfig {
+                path,
+                max_bytes: config.audit.file_max_bytes,
+                keep: config.audit.file_keep,
+            };
+            tasks.push(tokio::spawn(crate::audit::sink::run(replica.reader().clone(), sink)));
+        }
         if let Some(seal) = local_seal {
             tasks.push(tokio::spawn(auto_unseal::run(replica.clone(), seal)));
         }

@@ -188,3 +188,9 @@ impl fmt::Debug for storage::ClusterCa {
         f.debug_struct("ClusterCa").field("sealed_key", &Redacted(self.sealed_key.len())).finish_non_exhaustive()
     }
 }
+
+impl fmt::Debug for api::AuditHmacRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AuditHmacRequest").field("value", &Redacted(self.value.len())).finish()
+    }
+}

@@ -13,17 +13,27 @@ use crate::proto::raft as pb;
 use crate::proto::raft::raft_service_server::RaftService;
 use crate::tls::{CertIdentity, ConnInfo};
 
+/// Where audit records forwarded by followers go (the node's replica).
+pub trait AuditAppender: Send + Sync {
+    /// Commits `records` if this node leads; answers once they are committed.
+    fn append(
+        &self,
+        records: Vec<crate::proto::storage::AuditRecord>,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), String>> + Send>>;
+}
+
 /// Serves Raft messages addressed to this node.
 pub struct PeerService {
     raft: Raft,
     self_id: NodeId,
     faults: Faults,
+    audit: std::sync::Arc<dyn AuditAppender>,
 }
 
 impl PeerService {
-    /// A service that feeds `raft`.
-    pub fn new(raft: Raft, self_id: NodeId, faults: Faults) -> Self {
-        PeerService { raft, self_id, faults }
+    /// A service that feeds `raft`, and `audit` with forwarded records.
+    pub fn new(raft: Raft, self_id: NodeId, faults: Faults, audit: std::sync::Arc<dyn AuditAppender>) -> Self {
+        PeerService { raft, self_id, faults, audit }
     }
 
     /// Refuses callers that are cut off (fault injection) or not members.
@@ -80,6 +90,12 @@ impl RaftService for PeerService {
     async fn campaign(&self, req: Request<pb::Blank>) -> Result<Response<pb::Blank>, Status> {
         self.check_caller(&req)?;
         campaign(self.raft.clone());
+        Ok(Response::new(pb::Blank {}))
+    }
+
+    async fn forward_audit(&self, req: Request<pb::AuditBatch>) -> Result<Response<pb::Blank>, Status> {
+        self.check_caller(&req)?;
+        self.audit.append(req.into_inner().records).await.map_err(Status::unavailable)?;
         Ok(Response::new(pb::Blank {}))
     }
 

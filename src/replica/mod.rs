@@ -6,6 +6,7 @@
 //! - [`cluster`]: membership changes and status.
 //! - [`purger`]: the leader's sweep of expired soft-deleted objects.
 
+pub mod audit;
 pub mod clock;
 pub mod cluster;
 pub mod error;
@@ -68,6 +69,10 @@ struct Inner {
     limits: Limits,
     /// This node's certificates.
     tls: NodeTls,
+    /// Whether requests are audited (`[audit] enabled`).
+    audit: std::sync::atomic::AtomicBool,
+    /// Channels for forwarding audit records to the leader.
+    forwarder: audit::Forwarder,
 }
 
 impl Replica {
@@ -99,6 +104,8 @@ impl Replica {
                 seal_type,
                 limits,
                 tls,
+                audit: std::sync::atomic::AtomicBool::new(true),
+                forwarder: Default::default(),
             }),
         }
     }
@@ -156,6 +163,16 @@ impl Replica {
     /// Request limits.
     pub fn limits(&self) -> &Limits {
         &self.inner.limits
+    }
+
+    /// Whether requests are audited.
+    pub fn audit_enabled(&self) -> bool {
+        self.inner.audit.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Turns auditing on or off (configuration; on by default).
+    pub fn set_audit_enabled(&self, on: bool) {
+        self.inner.audit.store(on, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// This node's TLS material.

@@ -3,7 +3,7 @@
 
 use super::error::StateError;
 use super::kv::Txn;
-use super::{join_tokens, rbac, secrets, security, tokens, vaults, SecretView};
+use super::{audit, join_tokens, rbac, secrets, security, tokens, vaults, SecretView};
 use crate::proto::storage::{
     op::Kind, Command, RoleAssignment, RoleDefinition, SecurityRecord, TokenRecord, VaultRecord,
 };
@@ -23,6 +23,8 @@ pub enum OpOutput {
     Role(RoleDefinition),
     /// A role assignment made or removed.
     Assignment(RoleAssignment),
+    /// An audit record appended, with its sequence number.
+    Audited(u64),
     /// Nothing to report.
     Done,
 }
@@ -81,5 +83,7 @@ fn apply_op(txn: &mut Txn<'_>, now: i64, kind: &Kind) -> Result<OpOutput, StateE
         Kind::AssignRole(op) => rbac::assign(txn, now, op).map(OpOutput::Assignment),
         Kind::UnassignRole(op) => rbac::unassign(txn, &op.id).map(OpOutput::Assignment),
         Kind::SetGroupMember(op) => rbac::set_group_member(txn, op).map(|()| OpOutput::Done),
+        Kind::AppendAudit(op) => audit::append(txn, op).map(|r| OpOutput::Audited(r.seq)),
+        Kind::TrimAudit(op) => audit::trim(txn, op).map(|()| OpOutput::Done),
     }
 }

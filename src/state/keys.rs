@@ -6,6 +6,7 @@
 //! | `sys/security`               | `SecurityRecord`      |
 //! | `sys/cluster-ca`             | `ClusterCa`           |
 //! | `jt/{hex(sha256(secret))}`   | `JoinTokenRecord`     |
+//! | `au/head`, `au/r/{seq:016x}` | audit head, `AuditRecord` (audit CF) |
 //! | `rd/{role}`                  | `RoleDefinition`      |
 //! | `ra/{id}`                    | `RoleAssignment`      |
 //! | `rap/{hex(principal)}/{id}`  | id (index)            |
@@ -27,6 +28,20 @@ pub const CLUSTER_CA: &[u8] = b"sys/cluster-ca";
 /// Key of a join token record.
 pub fn join_token(hash: &[u8]) -> Vec<u8> {
     format!("jt/{}", hex::encode(hash)).into_bytes()
+}
+
+/// Prefix of the audit log (stored in its own column family).
+pub const AUDIT: &[u8] = b"au/";
+
+/// The audit log's head: last sequence number and hash, checkpoint.
+pub const AUDIT_HEAD: &[u8] = b"au/head";
+
+/// Prefix of audit records.
+pub const AUDIT_RECORDS: &[u8] = b"au/r/";
+
+/// Key of audit record `seq` (big-endian hex, so keys sort by sequence).
+pub fn audit_record(seq: u64) -> Vec<u8> {
+    format!("au/r/{seq:016x}").into_bytes()
 }
 
 /// Prefix of all custom role definitions.

@@ -9,6 +9,7 @@
 //! - [`validate`], [`error`]: input rules and errors.
 
 pub mod apply;
+pub mod audit;
 pub mod error;
 pub mod join_tokens;
 pub mod keys;

@@ -8,9 +8,21 @@ pub const RAFT_META: &str = "raft_meta";
 pub const STATE: &str = "state";
 /// The state machine's metadata: last applied log id, membership, snapshot.
 pub const SM_META: &str = "sm_meta";
+/// The audit log: the state keys under [`crate::state::keys::AUDIT`], kept
+/// apart so it can grow (and be trimmed) without touching the rest.
+pub const AUDIT: &str = "audit";
 
 /// All column families, created on open.
-pub const ALL: &[&str] = &[LOG, RAFT_META, STATE, SM_META];
+pub const ALL: &[&str] = &[LOG, RAFT_META, STATE, SM_META, AUDIT];
+
+/// The column family holding the state key (or prefix) `key`.
+pub fn of_state_key(key: &[u8]) -> &'static str {
+    if key.starts_with(crate::state::keys::AUDIT) {
+        AUDIT
+    } else {
+        STATE
+    }
+}
 
 /// Keys in [`RAFT_META`].
 #[allow(missing_docs)]

@@ -46,10 +46,9 @@ pub fn restore(data_dir: &Path, snapshot: &Path) -> Result<u64, StorageError> {
     let records = snapshot_file::read_all(&mut file)?;
     std::fs::create_dir_all(data_dir)?;
     let db = open_db(&data_dir.join("db"))?;
-    let state = handle(&db, cf::STATE);
     let mut batch = rocksdb::WriteBatch::default();
     for r in &records {
-        batch.put_cf(state, &r.key, &r.value);
+        batch.put_cf(handle(&db, cf::of_state_key(&r.key)), &r.key, &r.value);
     }
     let mut sync = rocksdb::WriteOptions::default();
     sync.set_sync(true);

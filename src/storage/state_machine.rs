@@ -91,11 +91,11 @@ impl StateMachine {
         let writes = txn.into_writes();
         drop(view);
         let mut batch = WriteBatch::default();
-        let state = handle(&self.db, cf::STATE);
         for (k, v) in writes {
+            let family = handle(&self.db, cf::of_state_key(&k));
             match v {
-                Some(v) => batch.put_cf(state, k, v),
-                None => batch.delete_cf(state, k),
+                Some(v) => batch.put_cf(family, k, v),
+                None => batch.delete_cf(family, k),
             }
         }
         let meta = handle(&self.db, cf::SM_META);
@@ -110,13 +110,14 @@ impl StateMachine {
 
     fn install(&self, meta: &Meta, file: &mut File) -> Result<(), StorageError> {
         let records = snapshot_file::read_all(file)?;
-        let state = handle(&self.db, cf::STATE);
         let sm = handle(&self.db, cf::SM_META);
         let mut batch = WriteBatch::default();
         // State keys are printable ASCII, so [0xff] bounds the whole keyspace.
-        batch.delete_range_cf(state, &[][..], &[0xffu8][..]);
+        for family in [cf::STATE, cf::AUDIT] {
+            batch.delete_range_cf(handle(&self.db, family), &[][..], &[0xffu8][..]);
+        }
         for r in &records {
-            batch.put_cf(state, &r.key, &r.value);
+            batch.put_cf(handle(&self.db, cf::of_state_key(&r.key)), &r.key, &r.value);
         }
         let applied = pb::StoredLogId { log_id: opt_to_pb(meta.last_log_id) };
         batch.put_cf(sm, cf::sm_meta::LAST_APPLIED, applied.encode_to_vec());
@@ -188,7 +189,7 @@ impl SnapshotStore {
             None => format!("0-0-{millis}"),
         };
         let meta = Meta { last_log_id: applied, last_membership: membership, snapshot_id };
-        let view = DbView { snap, cf: handle(&self.db, cf::STATE) };
+        let view = DbView::of(&self.db, snap);
         snapshot_file::write::<KvError>(&self.path(&meta.snapshot_id), |visit| view.for_each(visit))?;
         self.set_current(&meta)?;
         let file = File::open(self.path(&meta.snapshot_id))?;

@@ -1,4 +1,5 @@
-//! Read views over the state column family.
+//! Read views over the state keyspace (the state and audit column
+//! families, chosen by key; see [`cf::of_state_key`]).
 
 use std::sync::Arc;
 
@@ -10,20 +11,36 @@ use crate::state::kv::{Kv, KvError};
 /// A consistent point-in-time view of the state keyspace.
 pub struct DbView<'a> {
     pub(super) snap: SnapshotWithThreadMode<'a, DB>,
-    pub(super) cf: &'a ColumnFamily,
+    state: &'a ColumnFamily,
+    audit: &'a ColumnFamily,
 }
 
 impl<'a> DbView<'a> {
     /// A view of the state as of now.
     pub fn new(db: &'a DB) -> Self {
-        DbView { snap: db.snapshot(), cf: handle(db, cf::STATE) }
+        Self::of(db, db.snapshot())
     }
 
-    /// Visits every pair of the view, in key order.
+    /// A view of the state as of `snap`.
+    pub fn of(db: &'a DB, snap: SnapshotWithThreadMode<'a, DB>) -> Self {
+        DbView { snap, state: handle(db, cf::STATE), audit: handle(db, cf::AUDIT) }
+    }
+
+    fn cf_of(&self, key: &[u8]) -> &'a ColumnFamily {
+        if cf::of_state_key(key) == cf::AUDIT {
+            self.audit
+        } else {
+            self.state
+        }
+    }
+
+    /// Visits every pair of the view: the state, then the audit log.
     pub fn for_each(&self, mut visit: impl FnMut(&[u8], &[u8]) -> Result<(), KvError>) -> Result<(), KvError> {
-        for item in self.snap.iterator_cf(self.cf, IteratorMode::Start) {
-            let (k, v) = item.map_err(kv_err)?;
-            visit(&k, &v)?;
+        for cf in [self.state, self.audit] {
+            for item in self.snap.iterator_cf(cf, IteratorMode::Start) {
+                let (k, v) = item.map_err(kv_err)?;
+                visit(&k, &v)?;
+            }
         }
         Ok(())
     }
@@ -35,7 +52,7 @@ fn kv_err(e: rocksdb::Error) -> KvError {
 
 impl Kv for DbView<'_> {
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, KvError> {
-        self.snap.get_cf(self.cf, key).map_err(kv_err)
+        self.snap.get_cf(self.cf_of(key), key).map_err(kv_err)
     }
 
     fn scan(
@@ -45,7 +62,7 @@ impl Kv for DbView<'_> {
         visit: &mut dyn FnMut(&[u8], &[u8]) -> bool,
     ) -> Result<(), KvError> {
         let start = after.unwrap_or(prefix);
-        let iter = self.snap.iterator_cf(self.cf, IteratorMode::From(start, Direction::Forward));
+        let iter = self.snap.iterator_cf(self.cf_of(prefix), IteratorMode::From(start, Direction::Forward));
         for item in iter {
             let (k, v) = item.map_err(kv_err)?;
             if !k.starts_with(prefix) {

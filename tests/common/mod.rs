@@ -142,6 +142,10 @@ impl TestCluster {
         self.nodes.keys().copied().collect()
     }
 
+    pub fn data_dir(&self, id: u64) -> std::path::PathBuf {
+        self.configs[&id].data_dir.clone()
+    }
+
     pub fn api_addr(&self, id: u64) -> String {
         self.configs[&id].api_listen.to_string()
     }
@@ -212,7 +216,14 @@ impl TestCluster {
         if self.nodes.contains_key(&id) {
             self.kill(id).await;
         }
-        std::fs::remove_dir_all(&self.configs[&id].data_dir).expect("wipe");
+        // A snapshot being written as the node stopped may still add a file.
+        let dir = &self.configs[&id].data_dir;
+        let mut tries = 0;
+        while let Err(e) = std::fs::remove_dir_all(dir) {
+            tries += 1;
+            assert!(tries < 50 && dir.exists(), "wipe: {e}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
         self.boot(id).await;
         self.unseal(id).await;
     }

@@ -1,0 +1,227 @@
+//! The audit service: query, tail, verify, trim. Reading the log needs
+//! `audit/read`, trimming `audit/trim`; these requests are audited too.
+
+use std::pin::Pin;
+use std::time::Duration;
+
+use tokio_stream::Stream;
+use tonic::{Request, Response, Status};
+
+use super::audited::{audited, Target};
+use super::status::{internal, invalid, status};
+use crate::audit::{chain, AuditKeys};
+use crate::auth::{authorize, Need};
+use crate::error_code::ErrorCode;
+use crate::proto::api::audit_service_server::AuditService;
+use crate::proto::api::{self as pb, Empty};
+use crate::proto::storage::{op::Kind, AuditCheckpoint, AuditRecord, TrimAudit};
+use crate::rbac::Scope;
+use crate::replica::{Consistency, Replica};
+use crate::state::audit as stored;
+
+/// Largest query page.
+const MAX_PAGE: usize = 1000;
+/// How often a tail looks for new records.
+const TAIL_POLL: Duration = Duration::from_millis(200);
+
+/// Serves the audit log of the answering node.
+pub struct Audit {
+    replica: Replica,
+}
+
+impl Audit {
+    /// The service over `replica`.
+    pub fn new(replica: Replica) -> Self {
+        Audit { replica }
+    }
+
+    fn keys(&self) -> Option<AuditKeys> {
+        self.replica.unsealed().ok().and_then(|u| AuditKeys::of(&u).ok())
+    }
+}
+
+/// Whether `r` passes the query's filters.
+fn matches(q: &pb::AuditQuery, r: &AuditRecord) -> bool {
+    let eq = |want: &str, have: &str| want.is_empty() || want == have;
+    let result_ok = match q.result.as_str() {
+        "" => true,
+        "error" => r.result != "ok",
+        want => want == r.result,
+    };
+    (q.from_ms == 0 || r.time_ms >= q.from_ms)
+        && (q.to_ms == 0 || r.time_ms <= q.to_ms)
+        && eq(&q.principal, &r.principal)
+        && eq(&q.vault, &r.vault)
+        && eq(&q.operation, &r.operation)
+        && result_ok
+}
+
+type RecordStream = Pin<Box<dyn Stream<Item = Result<AuditRecord, Status>> + Send>>;
+
+#[tonic::async_trait]
+impl AuditService for Audit {
+    async fn query(&self, req: Request<pb::AuditQuery>) -> Result<Response<pb::AuditPage>, Status> {
+        audited(&self.replica, req, "AuditQuery", Target::none(), |req| async move {
+            authorize(&req, &self.replica, Need::Action("audit/read", Scope::Cluster))?;
+            let q = req.into_inner();
+            let limit = match q.limit as usize {
+                0 => MAX_PAGE,
+                n => n.min(MAX_PAGE),
+            };
+            let page = self
+                .replica
+                .read(Consistency::Linearizable, |kv| {
+                    let head = stored::head(kv)?;
+                    // Scan a bounded window so a selective filter cannot make one call read the whole log.
+                    let mut scanned = q.after_seq;
+                    let records = stored::range(kv, q.after_seq, limit, |r| {
+                        scanned = r.seq;
+                        matches(&q, r)
+                    })?;
+                    Ok((records, scanned, head.last_seq))
+                })
+                .await?;
+            let (records, scanned, last_seq) = page;
+            let next = if records.len() < limit { scanned.max(last_seq) } else { records[records.len() - 1].seq };
+            Ok(Response::new(pb::AuditPage { records, next_after_seq: next, last_seq }))
+        })
+        .await
+    }
+
+    type TailStream = RecordStream;
+
+    async fn tail(&self, req: Request<pb::AuditQuery>) -> Result<Response<RecordStream>, Status> {
+        audited(&self.replica, req, "AuditTail", Target::none(), |req| async move {
+            authorize(&req, &self.replica, Need::Action("audit/read", Scope::Cluster))?;
+            let q = req.into_inner();
+            let reader = self.replica.reader().clone();
+            let mut after = if q.from_start {
+                q.after_seq
+            } else {
+                reader.read(stored::head).map_err(|e| internal(e.to_string()))?.last_seq.max(q.after_seq)
+            };
+            let (tx, rx) = tokio::sync::mpsc::channel(256);
+            tokio::spawn(async move {
+                loop {
+                    let batch = reader.read(|kv| stored::range(kv, after, MAX_PAGE, |_| true));
+                    match batch {
+                        Ok(records) if !records.is_empty() => {
+                            after = records[records.len() - 1].seq;
+                            for r in records.into_iter().filter(|r| matches(&q, r)) {
+                                if tx.send(Ok(r)).await.is_err() {
+                                    return;
+                                }
+                            }
+                            continue;
+                        }
+                        Ok(_) => {}
+                        Err(e) => {
+                            let _ = tx.send(Err(internal(e.to_string()))).await;
+                            return;
+                        }
+                    }
+                    tokio::select! {
+                        _ = tokio::time::sleep(TAIL_POLL) => {}
+                        _ = tx.closed() => return,
+                    }
+                }
+            });
+            let stream: RecordStream = Box::pin(tokio_stream::wrappers::ReceiverStream::new(rx));
+            Ok(Response::new(stream))
+        })
+        .await
+    }
+
+    async fn verify(&self, req: Request<pb::AuditVerifyRequest>) -> Result<Response<pb::AuditVerifyResponse>, Status> {
+        audited(&self.replica, req, "AuditVerify", Target::none(), |req| async move {
+            authorize(&req, &self.replica, Need::Action("audit/read", Scope::Cluster))?;
+            let r = req.into_inner();
+            let public_key = self.keys().map(|k| k.public_key());
+            let report = self
+                .replica
+                .reader()
+                .read(|kv| chain::verify(kv, r.from_seq, r.to_seq, public_key.as_deref()))
+                .map_err(Status::from)?;
+            let (break_seq, reason) = report.first_break.clone().unwrap_or_default();
+            Ok(Response::new(pb::AuditVerifyResponse {
+                ok: report.first_break.is_none(),
+                from_seq: report.from,
+                to_seq: report.to,
+                checked: report.checked,
+                break_seq,
+                reason,
+                checkpoint_seq: report.checkpoint.unwrap_or(0),
+                checkpoint_verified: report.checkpoint.is_some() && public_key.is_some(),
+                node_id: self.replica.id(),
+            }))
+        })
+        .await
+    }
+
+    async fn trim(&self, req: Request<pb::AuditTrimRequest>) -> Result<Response<pb::AuditTrimResponse>, Status> {
+        audited(&self.replica, req, "AuditTrim", Target::none(), |req| async move {
+            authorize(&req, &self.replica, Need::Action("audit/trim", Scope::Cluster))?;
+            let r = req.into_inner();
+            if r.older_than_secs < 0 {
+                return Err(invalid("older_than_secs must not be negative"));
+            }
+            let keys = self
+                .keys()
+                .ok_or_else(|| status(ErrorCode::Sealed, "trimming signs a checkpoint: unseal this node", None))?;
+            let now_ms =
+                std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
+            let cutoff = now_ms - r.older_than_secs * 1000;
+            let (head, last) = self
+                .replica
+                .read(Consistency::Linearizable, |kv| {
+                    let head = stored::head(kv)?;
+                    let first = head.checkpoint.as_ref().map_or(0, |c| c.seq);
+                    // The trimmable prefix: exported, and older than the cutoff.
+                    let mut last = None;
+                    stored::range(kv, first, usize::MAX, |rec| {
+                        if rec.seq <= r.exported_through_seq && rec.time_ms < cutoff {
+                            last = Some(rec.clone());
+                        }
+                        false
+                    })
+                    .map(|_| ())?;
+                    Ok((head, last))
+                })
+                .await?;
+            let before = head.checkpoint.as_ref().map_or(0, |c| c.seq);
+            let Some(last) = last else {
+                return Ok(Response::new(pb::AuditTrimResponse { trimmed_through_seq: before, trimmed: 0 }));
+            };
+            let mut cp =
+                AuditCheckpoint { seq: last.seq, hash: last.hash.clone(), trimmed_at_ms: now_ms, ..Default::default() };
+            keys.sign(&mut cp);
+            self.replica.write(Kind::TrimAudit(TrimAudit { checkpoint: Some(cp) })).await?;
+            Ok(Response::new(pb::AuditTrimResponse { trimmed_through_seq: last.seq, trimmed: last.seq - before }))
+        })
+        .await
+    }
+
+    async fn head(&self, req: Request<Empty>) -> Result<Response<pb::AuditHeadInfo>, Status> {
+        audited(&self.replica, req, "AuditHead", Target::none(), |req| async move {
+            authorize(&req, &self.replica, Need::Action("audit/read", Scope::Cluster))?;
+            let head = self.replica.read(Consistency::Linearizable, stored::head).await?;
+            let checkpoint_seq = head.checkpoint.as_ref().map_or(0, |c| c.seq);
+            Ok(Response::new(pb::AuditHeadInfo {
+                first_seq: (checkpoint_seq + 1).min(head.last_seq.max(1)),
+                last_seq: head.last_seq,
+                checkpoint_seq,
+                public_key: self.keys().map(|k| hex::encode(k.public_key())).unwrap_or_default(),
+            }))
+        })
+        .await
+    }
+
+    async fn hmac(&self, req: Request<pb::AuditHmacRequest>) -> Result<Response<pb::AuditHmacResponse>, Status> {
+        audited(&self.replica, req, "AuditHmac", Target::none(), |req| async move {
+            authorize(&req, &self.replica, Need::Action("audit/read", Scope::Cluster))?;
+            let keys = self.keys().ok_or_else(|| status(ErrorCode::Sealed, "this node is sealed", None))?;
+            Ok(Response::new(pb::AuditHmacResponse { hmac: keys.hmac(req.get_ref().value.as_bytes()) }))
+        })
+        .await
+    }
+}

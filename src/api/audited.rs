@@ -1,0 +1,156 @@
+//! Auditing every request: [`audited`] wraps a handler, and returns its
+//! result only after the request's audit record is committed through Raft
+//! (fail closed). Handlers name the operation and its target; on success
+//! they may add a [`Note`] (version, HMACs of sensitive values, details).
+
+use std::future::Future;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use tonic::metadata::MetadataValue;
+use tonic::{Request, Response, Status};
+
+use super::status::{status, CODE_KEY};
+use crate::auth::Principal;
+use crate::error_code::ErrorCode;
+use crate::proto::storage::{AuditHmac, AuditRecord};
+use crate::replica::Replica;
+use crate::tls::ConnInfo;
+
+/// Metadata key of the request id returned to the client.
+pub const REQUEST_ID_KEY: &str = "x-request-id";
+/// Metadata key of a correlation id the client may send.
+pub const CORRELATION_ID_KEY: &str = "x-correlation-id";
+
+/// What a request acts on.
+#[derive(Debug, Clone, Default)]
+pub struct Target {
+    vault: String,
+    object: String,
+}
+
+impl Target {
+    /// Nothing in particular (cluster-wide operations).
+    pub fn none() -> Target {
+        Target::default()
+    }
+
+    /// A vault.
+    pub fn vault(vault: &str) -> Target {
+        Target { vault: vault.into(), object: String::new() }
+    }
+
+    /// A secret in a vault.
+    pub fn secret(vault: &str, name: &str) -> Target {
+        Target { vault: vault.into(), object: format!("secrets/{name}") }
+    }
+}
+
+/// What a successful handler adds to its audit record.
+#[derive(Debug, Clone, Default)]
+pub struct Note {
+    version: String,
+    hmacs: Vec<AuditHmac>,
+    detail: String,
+}
+
+impl Note {
+    /// The object version the request read or wrote.
+    pub fn version(mut self, version: &str) -> Note {
+        self.version = version.into();
+        self
+    }
+
+    /// The HMAC of a sensitive `value` under the audit key (when this node
+    /// holds the keys), for correlation without the value.
+    pub fn hmac(mut self, replica: &Replica, field: &str, value: &[u8]) -> Note {
+        let keys = replica.unsealed().ok().and_then(|u| crate::audit::AuditKeys::of(&u).ok());
+        if let Some(keys) = keys {
+            self.hmacs.push(AuditHmac { field: field.into(), hmac: keys.hmac(value) });
+        }
+        self
+    }
+
+    /// Non-sensitive particulars.
+    pub fn detail(mut self, detail: impl Into<String>) -> Note {
+        self.detail = detail.into();
+        self
+    }
+
+    /// Attaches this note to a response.
+    pub fn to<T>(self, mut response: Response<T>) -> Response<T> {
+        response.extensions_mut().insert(self);
+        response
+    }
+}
+
+/// Runs `handler` for `req` as `operation` on `target` and audits it.
+pub async fn audited<Req, Resp, F, Fut>(
+    replica: &Replica,
+    req: Request<Req>,
+    operation: &'static str,
+    target: Target,
+    handler: F,
+) -> Result<Response<Resp>, Status>
+where
+    F: FnOnce(Request<Req>) -> Fut,
+    Fut: Future<Output = Result<Response<Resp>, Status>>,
+{
+    let started = Instant::now();
+    let time_ms = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
+    let principal = req.extensions().get::<Principal>().map(Principal::name).unwrap_or_default();
+    let source = req.extensions().get::<ConnInfo>().and_then(|c| c.remote).map(|a| a.to_string()).unwrap_or_default();
+    let request_id = crate::crypto::random_id().unwrap_or_default();
+    let correlation_id = req
+        .metadata()
+        .get(CORRELATION_ID_KEY)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty() && v.len() <= 128)
+        .map_or_else(|| request_id.clone(), str::to_owned);
+
+    let mut result = handler(req).await;
+
+    // A node outside any cluster (before bootstrap or join) has no log.
+    if replica.audit_enabled() && replica.in_cluster() {
+        let (code, note) = match &result {
+            Ok(resp) => ("ok".to_owned(), resp.extensions().get::<Note>().cloned().unwrap_or_default()),
+            Err(s) => (error_code(s), Note::default()),
+        };
+        let record = AuditRecord {
+            time_ms,
+            operation: operation.into(),
+            principal,
+            source,
+            node_id: replica.id(),
+            vault: target.vault,
+            object: target.object,
+            version: note.version,
+            result: code,
+            duration_us: started.elapsed().as_micros() as u64,
+            request_id: request_id.clone(),
+            correlation_id,
+            hmacs: note.hmacs,
+            detail: note.detail,
+            ..Default::default()
+        };
+        if let Err(e) = replica.append_audit(record).await {
+            tracing::error!(operation, error = %e, "audit record not committed; the result is withheld");
+            result = Err(status(
+                ErrorCode::AuditFailed,
+                format!("the audit record could not be committed ({}); the result is withheld", e.code()),
+                None,
+            ));
+        }
+    }
+    if let Ok(id) = MetadataValue::try_from(request_id.as_str()) {
+        match &mut result {
+            Ok(resp) => resp.metadata_mut().insert(REQUEST_ID_KEY, id),
+            Err(s) => s.metadata_mut().insert(REQUEST_ID_KEY, id),
+        };
+    }
+    result
+}
+
+/// The stable code of an error status (tonic's own when not ours).
+fn error_code(s: &Status) -> String {
+    s.metadata().get(CODE_KEY).and_then(|v| v.to_str().ok()).map_or_else(|| format!("{:?}", s.code()), str::to_owned)
+}

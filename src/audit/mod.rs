@@ -1,0 +1,89 @@
+//! The audit log: one record per request to the client or admin API,
+//! replicated through Raft in its own column family, chained by hash.
+//!
+//! | module    | what it holds                                                  |
+//! |-----------|----------------------------------------------------------------|
+//! | [`chain`] | record hashes, signed trim checkpoints, verification of a range |
+//! | [`sink`]  | a node's local JSON Lines copy, rotated by size                 |
+//!
+//! Records are written by the API layer (`api::audited`): a request's
+//! result is returned only once its record is committed (fail closed). The
+//! proposer's group commit puts many records in one Raft entry. Secret
+//! values, key material, tokens and request bodies never enter a record;
+//! where correlating a value helps, the record holds its HMAC-SHA256 under
+//! the cluster's audit key ([`AuditKeys`]).
+
+pub mod chain;
+pub mod sink;
+
+use aws_lc_rs::signature::{Ed25519KeyPair, KeyPair};
+
+use crate::barrier::{BarrierError, Unsealed};
+use crate::crypto::Key256;
+use crate::proto::storage::AuditCheckpoint;
+
+/// The cluster's audit keys, derived from its keyring (so every node has
+/// them while unsealed, and they survive rotations and rekeys).
+pub struct AuditKeys {
+    hmac: Key256,
+    signing: Ed25519KeyPair,
+}
+
+impl AuditKeys {
+    /// The keys, from an unsealed node's keyring.
+    pub fn of(keys: &Unsealed<'_>) -> Result<AuditKeys, BarrierError> {
+        let hmac = keys.derive(b"coffer audit hmac v1")?;
+        let seed = keys.derive(b"coffer audit signing v1")?;
+        let signing = Ed25519KeyPair::from_seed_unchecked(seed.expose())
+            .map_err(|_| BarrierError::Crypto(crate::crypto::CryptoError::Random))?;
+        Ok(AuditKeys { hmac, signing })
+    }
+
+    /// Hex HMAC-SHA256 of `value` under the audit key.
+    pub fn hmac(&self, value: &[u8]) -> String {
+        let key = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, self.hmac.expose());
+        hex::encode(aws_lc_rs::hmac::sign(&key, value))
+    }
+
+    /// The public half of the checkpoint signing key.
+    pub fn public_key(&self) -> Vec<u8> {
+        self.signing.public_key().as_ref().to_vec()
+    }
+
+    /// Signs a trim checkpoint (sets its public key and signature).
+    pub fn sign(&self, cp: &mut AuditCheckpoint) {
+        cp.public_key = self.public_key();
+        cp.signature = self.signing.sign(&chain::checkpoint_message(cp)).as_ref().to_vec();
+    }
+}
+
+impl std::fmt::Debug for AuditKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AuditKeys(REDACTED)")
+    }
+}
+
+/// A record as one JSON object (file sink, export, CLI output).
+pub fn to_json(r: &crate::proto::storage::AuditRecord) -> serde_json::Value {
+    let hmacs: serde_json::Map<String, serde_json::Value> =
+        r.hmacs.iter().map(|h| (h.field.clone(), serde_json::Value::String(h.hmac.clone()))).collect();
+    serde_json::json!({
+        "seq": r.seq,
+        "time_ms": r.time_ms,
+        "operation": r.operation,
+        "principal": r.principal,
+        "source": r.source,
+        "node_id": r.node_id,
+        "vault": r.vault,
+        "object": r.object,
+        "version": r.version,
+        "result": r.result,
+        "duration_us": r.duration_us,
+        "request_id": r.request_id,
+        "correlation_id": r.correlation_id,
+        "hmac": hmacs,
+        "detail": r.detail,
+        "prev_hash": hex::encode(&r.prev_hash),
+        "hash": hex::encode(&r.hash),
+    })
+}

@@ -1,0 +1,244 @@
+//! The audit log: one record per request (allowed, denied, failed, sealed),
+//! no secrets in records, the hash chain detecting edits and deletions,
+//! fail-closed without quorum, tail, trim with a signed checkpoint, and the
+//! local file sink.
+
+mod common;
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use coffer::client::types::AuditQuery;
+use coffer::client::{Client, ReadConsistency, SetSecret};
+use coffer::error_code::ErrorCode;
+use coffer::proto::storage::AuditRecord;
+use common::TestCluster;
+use prost::Message;
+use tokio_stream::StreamExt;
+
+const L: ReadConsistency = ReadConsistency::Linearizable;
+
+/// Every record of the log, read through `client`.
+async fn all_records(client: &Client) -> Vec<AuditRecord> {
+    let mut out = Vec::new();
+    let mut q = AuditQuery::default();
+    loop {
+        let page = client.audit_query(q.clone()).await.unwrap();
+        out.extend(page.records);
+        if page.next_after_seq >= page.last_seq || page.next_after_seq == q.after_seq {
+            return out;
+        }
+        q.after_seq = page.next_after_seq;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn every_request_has_exactly_one_record_without_secrets() {
+    let cluster = TestCluster::start(3).await;
+    let leader = cluster.leader().await;
+    let follower = (1..=3).find(|id| *id != leader).unwrap();
+    let other = (1..=3).find(|id| *id != leader && *id != follower).unwrap();
+    let root = cluster.client_of(leader);
+    root.create_vault("v", 0, false).await.unwrap();
+    let (reader_token, _) = root.create_token_with_roles("reader", 0, false, &[("reader", "/")]).await.unwrap();
+
+    // (correlation id, node, token, expected operation, expected result)
+    let mut expected: Vec<(String, &str, &str)> = Vec::new();
+    let marker = "marker-value-0193";
+    let on = |id: u64, token: &str, cid: &str| {
+        common::client_for([cluster.api_addr(id)]).with_token(token).with_correlation_id(cid)
+    };
+    let root_token = cluster.root_token.clone();
+    for i in 0..5 {
+        let cid = format!("set-{i}");
+        on(leader, &root_token, &cid)
+            .set_secret(SetSecret::new("v", &format!("s{i}"), format!("{marker}-{i}")))
+            .await
+            .unwrap();
+        expected.push((cid, "SecretSet", "ok"));
+        let cid = format!("get-{i}");
+        on(leader, &root_token, &cid).get_secret("v", &format!("s{i}"), None, L).await.unwrap();
+        expected.push((cid, "SecretGet", "ok"));
+        // Served by a follower from its own state; its record goes through the leader.
+        let cid = format!("stale-{i}");
+        on(follower, &root_token, &cid).get_secret("v", &format!("s{i}"), None, ReadConsistency::Stale).await.unwrap();
+        expected.push((cid, "SecretGet", "ok"));
+    }
+    let cid = "denied".to_owned();
+    let err = on(leader, &reader_token, &cid).get_secret("v", "s0", None, L).await.unwrap_err();
+    assert_eq!(err.code(), ErrorCode::Forbidden);
+    expected.push((cid, "SecretGet", "Forbidden"));
+    let cid = "anonymous".to_owned();
+    let err = on(leader, "", &cid).list_vaults(0, "", L).await.unwrap_err();
+    assert_eq!(err.code(), ErrorCode::Unauthenticated);
+    expected.push((cid, "VaultList", "Unauthenticated"));
+    let cid = "forged".to_owned();
+    let forged = format!("cof_{}", "0".repeat(64));
+    let err = on(leader, &forged, &cid).list_vaults(0, "", L).await.unwrap_err();
+    assert_eq!(err.code(), ErrorCode::Unauthenticated);
+    expected.push((cid, "VaultList", "Unauthenticated"));
+    let cid = "missing".to_owned();
+    let err = on(leader, &root_token, &cid).get_secret("v", "nope", None, L).await.unwrap_err();
+    assert_eq!(err.code(), ErrorCode::SecretNotFound);
+    expected.push((cid, "SecretGet", "SecretNotFound"));
+    // A sealed node refuses, and the refusal is audited.
+    on(other, &root_token, "seal").seal(&cluster.api_addr(other)).await.unwrap();
+    expected.push(("seal".into(), "OperatorSeal", "ok"));
+    let cid = "sealed".to_owned();
+    let err = on(other, &root_token, &cid).get_secret("v", "s0", None, ReadConsistency::Stale).await.unwrap_err();
+    assert_eq!(err.code(), ErrorCode::Sealed);
+    expected.push((cid, "SecretGet", "Sealed"));
+    cluster.unseal(other).await;
+
+    let records = all_records(&root).await;
+    let mut by_cid: HashMap<&str, Vec<&AuditRecord>> = HashMap::new();
+    for r in &records {
+        by_cid.entry(r.correlation_id.as_str()).or_default().push(r);
+    }
+    for (cid, op, result) in &expected {
+        let found = by_cid.get(cid.as_str()).map(Vec::as_slice).unwrap_or_default();
+        assert_eq!(found.len(), 1, "{cid}: {found:?}");
+        assert_eq!((found[0].operation.as_str(), found[0].result.as_str()), (*op, *result), "{cid}");
+        assert!(found[0].time_ms > 0 && !found[0].request_id.is_empty() && !found[0].source.is_empty());
+    }
+    let set = by_cid["set-0"][0];
+    assert_eq!((set.vault.as_str(), set.object.as_str()), ("v", "secrets/s0"));
+    assert!(set.principal.starts_with("token:") && set.version.len() == 32);
+    // The value is there only as an HMAC under the audit key.
+    let hmac = root.audit_hmac(&format!("{marker}-0")).await.unwrap();
+    assert_eq!(set.hmacs[0].hmac, hmac);
+    assert_eq!(by_cid["get-0"][0].hmacs[0].hmac, hmac);
+    // No record holds a secret value or a token.
+    for r in &records {
+        let text = format!("{r:?} {}", coffer::audit::to_json(r));
+        for needle in [marker, root_token.as_str(), reader_token.as_str(), forged.as_str()] {
+            assert!(!text.contains(needle), "record {} holds {needle}", r.seq);
+        }
+    }
+    // The chain is intact on every node.
+    for id in 1..=3 {
+        let report = cluster.client_of(id).audit_verify(0, 0).await.unwrap();
+        assert!(report.ok, "node {id}: {report:?}");
+        assert!(report.checked >= expected.len() as u64);
+    }
+    cluster.shutdown().await;
+}
+
+/// Rewrites node `id`'s stored audit records with `edit` (node stopped).
+fn tamper(cluster: &TestCluster, id: u64, edit: impl Fn(&rocksdb::DB, &rocksdb::ColumnFamily)) {
+    let path = cluster.data_dir(id).join("db");
+    let cfs = ["log", "raft_meta", "state", "sm_meta", "audit"];
+    let db = rocksdb::DB::open_cf(&rocksdb::Options::default(), path, cfs).unwrap();
+    edit(&db, db.cf_handle("audit").unwrap());
+}
+
+fn key(seq: u64) -> Vec<u8> {
+    format!("au/r/{seq:016x}").into_bytes()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn editing_or_deleting_a_record_is_detected() {
+    let mut cluster = TestCluster::start(3).await;
+    let root = cluster.client();
+    root.create_vault("v", 0, false).await.unwrap();
+    for i in 0..10 {
+        root.set_secret(SetSecret::new("v", "s", format!("x{i}"))).await.unwrap();
+    }
+    let leader = cluster.leader().await;
+    let (a, b) = {
+        let mut others = (1..=3).filter(|id| *id != leader);
+        (others.next().unwrap(), others.next().unwrap())
+    };
+    let last = root.audit_head().await.unwrap().last_seq;
+    cluster.wait_applied(a, cluster.applied_on_leader().await).await;
+    cluster.wait_applied(b, cluster.applied_on_leader().await).await;
+
+    // Node a: change who did request 5.
+    cluster.kill(a).await;
+    tamper(&cluster, a, |db, cf| {
+        let mut rec = AuditRecord::decode(db.get_cf(cf, key(5)).unwrap().unwrap().as_slice()).unwrap();
+        rec.principal = "token:innocent".into();
+        db.put_cf(cf, key(5), rec.encode_to_vec()).unwrap();
+    });
+    // Node b: remove request 7.
+    cluster.kill(b).await;
+    tamper(&cluster, b, |db, cf| db.delete_cf(cf, key(7)).unwrap());
+    cluster.restart(a).await;
+    cluster.restart(b).await;
+
+    let report = cluster.client_of(a).audit_verify(1, last).await.unwrap();
+    assert!(!report.ok);
+    assert_eq!(report.break_seq, 5, "{report:?}");
+    assert!(report.reason.contains("edited"), "{report:?}");
+    let report = cluster.client_of(b).audit_verify(1, last).await.unwrap();
+    assert_eq!((report.ok, report.break_seq), (false, 7), "{report:?}");
+    assert!(report.reason.contains("missing"), "{report:?}");
+    // The leader's copy is intact.
+    assert!(cluster.client_of(leader).audit_verify(0, 0).await.unwrap().ok);
+    cluster.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn without_quorum_requests_fail_instead_of_running_unaudited() {
+    let mut cluster = TestCluster::start(3).await;
+    let root = cluster.client();
+    root.create_vault("v", 0, false).await.unwrap();
+    root.set_secret(SetSecret::new("v", "s", "quorum-marker")).await.unwrap();
+    let survivor = cluster.leader().await;
+    cluster.wait_applied(survivor, cluster.applied_on_leader().await).await;
+    for id in (1..=3).filter(|id| *id != survivor) {
+        cluster.kill(id).await;
+    }
+    // A stale read needs no quorum, but its audit record does.
+    let client = cluster.client_of(survivor).with_deadline(Duration::from_secs(1));
+    let err = client.get_secret("v", "s", None, ReadConsistency::Stale).await.unwrap_err();
+    assert_eq!(err.code(), ErrorCode::AuditFailed, "{err}");
+    assert!(!err.message().contains("quorum-marker"));
+    cluster.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn tail_follows_and_trim_leaves_a_verifiable_checkpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    let sink = dir.path().join("audit.jsonl");
+    let sink_for_1 = sink.clone();
+    let cluster = TestCluster::start_with(1, move |c| c.audit.file = Some(sink_for_1.clone())).await;
+    let root = cluster.client();
+    let mut tail = root.audit_tail(AuditQuery { operation: "VaultCreate".into(), ..Default::default() }).await.unwrap();
+    root.create_vault("followed", 0, false).await.unwrap();
+    let seen = tokio::time::timeout(Duration::from_secs(10), tail.next()).await.unwrap().unwrap().unwrap();
+    assert_eq!((seen.operation.as_str(), seen.vault.as_str()), ("VaultCreate", "followed"));
+
+    for i in 0..5 {
+        root.create_vault(&format!("v{i}"), 0, false).await.unwrap();
+    }
+    // The node's file sink has the records, one JSON object per line.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let text = std::fs::read_to_string(&sink).unwrap_or_default();
+        if text.lines().filter(|l| l.contains("\"VaultCreate\"")).count() >= 6 {
+            assert!(text.lines().all(|l| serde_json::from_str::<serde_json::Value>(l).is_ok()));
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "sink: {text}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let head = root.audit_head().await.unwrap();
+    let through = head.last_seq - 2;
+    let trimmed = root.audit_trim(through, 0).await.unwrap();
+    assert_eq!(trimmed.trimmed_through_seq, through);
+    let after = root.audit_head().await.unwrap();
+    assert_eq!(after.checkpoint_seq, through);
+    let report = root.audit_verify(0, 0).await.unwrap();
+    assert!(report.ok && report.checkpoint_verified, "{report:?}");
+    assert_eq!(report.from_seq, through + 1);
+    // Nothing exported beyond `through` is trimmed, and young records stay.
+    assert_eq!(root.audit_trim(head.last_seq + 100, 3600).await.unwrap().trimmed, 0);
+    let only_reader = root.create_token_with_roles("a", 0, false, &[("auditor", "/")]).await.unwrap().0;
+    let auditor = cluster.anonymous_client().with_token(only_reader.as_str());
+    assert_eq!(auditor.audit_trim(head.last_seq, 0).await.unwrap_err().code(), ErrorCode::Forbidden);
+    assert!(auditor.audit_verify(0, 0).await.unwrap().ok);
+
+    drop(tail);
+    cluster.shutdown().await;
+}
