@@ -57,11 +57,13 @@ pub struct AuditConfig {
     pub file_max_bytes: u64,
     /// Rotated files kept.
     pub file_keep: u32,
+    /// Records younger than this many days are never trimmed.
+    pub retention_days: u32,
 }
 
 impl Default for AuditConfig {
     fn default() -> Self {
-        AuditConfig { enabled: true, file: None, file_max_bytes: 64 << 20, file_keep: 4 }
+        AuditConfig { enabled: true, file: None, file_max_bytes: 64 << 20, file_keep: 4, retention_days: 30 }
     }
 }
 
@@ -320,6 +322,8 @@ enabled = true
 # file = "/var/log/coffer/audit.jsonl"
 file_max_bytes = 67108864
 file_keep = 4
+# `coffer audit trim` never removes records younger than this many days.
+retention_days = 30
 "#;
 
 impl Config {

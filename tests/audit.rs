@@ -115,6 +115,10 @@ async fn every_request_has_exactly_one_record_without_secrets() {
             assert!(!text.contains(needle), "record {} holds {needle}", r.seq);
         }
     }
+    // Records younger than the retention ([audit] retention_days, 30) stay.
+    let err = root.audit_trim(u64::MAX, 3600).await.unwrap_err();
+    assert_eq!(err.code(), ErrorCode::InvalidArgument);
+    assert!(err.message().contains("retention"), "{err}");
     // The chain is intact on every node.
     for id in 1..=3 {
         let report = cluster.client_of(id).audit_verify(0, 0).await.unwrap();
@@ -202,7 +206,11 @@ async fn tail_follows_and_trim_leaves_a_verifiable_checkpoint() {
     let dir = tempfile::tempdir().unwrap();
     let sink = dir.path().join("audit.jsonl");
     let sink_for_1 = sink.clone();
-    let cluster = TestCluster::start_with(1, move |c| c.audit.file = Some(sink_for_1.clone())).await;
+    let cluster = TestCluster::start_with(1, move |c| {
+        c.audit.file = Some(sink_for_1.clone());
+        c.audit.retention_days = 0;
+    })
+    .await;
     let root = cluster.client();
     let mut tail = root.audit_tail(AuditQuery { operation: "VaultCreate".into(), ..Default::default() }).await.unwrap();
     root.create_vault("followed", 0, false).await.unwrap();

@@ -378,7 +378,9 @@ fn roles_and_scoped_tokens_through_the_cli() {
 #[test]
 fn audit_query_export_verify_trim_and_tail_through_the_cli() {
     let dir = tempfile::tempdir().unwrap();
-    let s = Servers::start(dir.path(), &[], |_| vec![]);
+    let config = dir.path().join("audit.toml");
+    std::fs::write(&config, "[audit]\nretention_days = 0\n").unwrap();
+    let s = Servers::start(dir.path(), &[], |_| vec!["--config".into(), config.display().to_string()]);
     let a = s.addr.as_str();
     init_and_unseal(a);
     ok(a, &["vault", "create", "audited"], None);

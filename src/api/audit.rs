@@ -162,8 +162,12 @@ impl AuditService for Audit {
         audited(&self.replica, req, "AuditTrim", Target::none(), |req| async move {
             authorize(&req, &self.replica, Need::Action("audit/trim", Scope::Cluster))?;
             let r = req.into_inner();
-            if r.older_than_secs < 0 {
-                return Err(invalid("older_than_secs must not be negative"));
+            let floor = self.replica.audit_retention_secs();
+            if r.older_than_secs < floor {
+                return Err(invalid(format!(
+                    "records younger than the retention of {} days ([audit] retention_days) are kept",
+                    floor / 86_400
+                )));
             }
             let keys = self
                 .keys()

@@ -117,6 +117,7 @@ impl Node {
         let replica =
             Replica::new(config.node_id, info, raft.clone(), reader, config.limits.clone(), seal_type, tls.clone());
         replica.set_audit_enabled(config.audit.enabled);
+        replica.set_audit_retention_secs(i64::from(config.audit.retention_days) * 86_400);
 
         let (stop, stopped) = watch::channel(false);
         let signal = |mut rx: watch::Receiver<bool>| async move {

@@ -71,6 +71,8 @@ struct Inner {
     tls: NodeTls,
     /// Whether requests are audited (`[audit] enabled`).
     audit: std::sync::atomic::AtomicBool,
+    /// Records younger than this are never trimmed, seconds.
+    audit_retention: std::sync::atomic::AtomicI64,
     /// Channels for forwarding audit records to the leader.
     forwarder: audit::Forwarder,
 }
@@ -105,6 +107,7 @@ impl Replica {
                 limits,
                 tls,
                 audit: std::sync::atomic::AtomicBool::new(true),
+                audit_retention: std::sync::atomic::AtomicI64::new(30 * 86_400),
                 forwarder: Default::default(),
             }),
         }
@@ -173,6 +176,16 @@ impl Replica {
     /// Turns auditing on or off (configuration; on by default).
     pub fn set_audit_enabled(&self, on: bool) {
         self.inner.audit.store(on, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// The youngest audit records a trim may remove, seconds.
+    pub fn audit_retention_secs(&self) -> i64 {
+        self.inner.audit_retention.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Sets the audit retention floor (configuration).
+    pub fn set_audit_retention_secs(&self, secs: i64) {
+        self.inner.audit_retention.store(secs, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// This node's TLS material.
