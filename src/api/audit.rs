@@ -7,7 +7,7 @@ use std::time::Duration;
 use tokio_stream::Stream;
 use tonic::{Request, Response, Status};
 
-use super::audited::{audited, Target};
+use super::audited::audited;
 use super::status::{internal, invalid, status};
 use crate::audit::{chain, AuditKeys};
 use crate::auth::{authorize, Need};
@@ -61,7 +61,7 @@ type RecordStream = Pin<Box<dyn Stream<Item = Result<AuditRecord, Status>> + Sen
 #[tonic::async_trait]
 impl AuditService for Audit {
     async fn query(&self, req: Request<pb::AuditQuery>) -> Result<Response<pb::AuditPage>, Status> {
-        audited(&self.replica, req, "AuditQuery", Target::none(), |req| async move {
+        audited(&self.replica, req, "AuditQuery", Scope::Cluster, |req| async move {
             authorize(&req, &self.replica, Need::Action("audit/read", Scope::Cluster))?;
             let q = req.into_inner();
             let limit = match q.limit as usize {
@@ -91,7 +91,7 @@ impl AuditService for Audit {
     type TailStream = RecordStream;
 
     async fn tail(&self, req: Request<pb::AuditQuery>) -> Result<Response<RecordStream>, Status> {
-        audited(&self.replica, req, "AuditTail", Target::none(), |req| async move {
+        audited(&self.replica, req, "AuditTail", Scope::Cluster, |req| async move {
             authorize(&req, &self.replica, Need::Action("audit/read", Scope::Cluster))?;
             let q = req.into_inner();
             let reader = self.replica.reader().clone();
@@ -133,7 +133,7 @@ impl AuditService for Audit {
     }
 
     async fn verify(&self, req: Request<pb::AuditVerifyRequest>) -> Result<Response<pb::AuditVerifyResponse>, Status> {
-        audited(&self.replica, req, "AuditVerify", Target::none(), |req| async move {
+        audited(&self.replica, req, "AuditVerify", Scope::Cluster, |req| async move {
             authorize(&req, &self.replica, Need::Action("audit/read", Scope::Cluster))?;
             let r = req.into_inner();
             let public_key = self.keys().map(|k| k.public_key());
@@ -159,7 +159,7 @@ impl AuditService for Audit {
     }
 
     async fn trim(&self, req: Request<pb::AuditTrimRequest>) -> Result<Response<pb::AuditTrimResponse>, Status> {
-        audited(&self.replica, req, "AuditTrim", Target::none(), |req| async move {
+        audited(&self.replica, req, "AuditTrim", Scope::Cluster, |req| async move {
             authorize(&req, &self.replica, Need::Action("audit/trim", Scope::Cluster))?;
             let r = req.into_inner();
             let floor = self.replica.audit_retention_secs();
@@ -206,7 +206,7 @@ impl AuditService for Audit {
     }
 
     async fn head(&self, req: Request<Empty>) -> Result<Response<pb::AuditHeadInfo>, Status> {
-        audited(&self.replica, req, "AuditHead", Target::none(), |req| async move {
+        audited(&self.replica, req, "AuditHead", Scope::Cluster, |req| async move {
             authorize(&req, &self.replica, Need::Action("audit/read", Scope::Cluster))?;
             let head = self.replica.read(Consistency::Linearizable, stored::head).await?;
             let checkpoint_seq = head.checkpoint.as_ref().map_or(0, |c| c.seq);
@@ -221,7 +221,7 @@ impl AuditService for Audit {
     }
 
     async fn hmac(&self, req: Request<pb::AuditHmacRequest>) -> Result<Response<pb::AuditHmacResponse>, Status> {
-        audited(&self.replica, req, "AuditHmac", Target::none(), |req| async move {
+        audited(&self.replica, req, "AuditHmac", Scope::Cluster, |req| async move {
             authorize(&req, &self.replica, Need::Action("audit/read", Scope::Cluster))?;
             let keys = self.keys().ok_or_else(|| status(ErrorCode::Sealed, "this node is sealed", None))?;
             Ok(Response::new(pb::AuditHmacResponse { hmac: keys.hmac(req.get_ref().value.as_bytes()) }))

@@ -1,6 +1,7 @@
 //! Auditing every request: [`audited`] wraps a handler, and returns its
 //! result only after the request's audit record is committed through Raft
-//! (fail closed). Handlers name the operation and its target; on success
+//! (fail closed). Handlers name the operation and its target (the scope
+//! they also authorize against); on success
 //! they may add a [`Note`] (version, HMACs of sensitive values, details).
 
 use std::future::Future;
@@ -13,6 +14,7 @@ use super::status::{status, CODE_KEY};
 use crate::auth::Principal;
 use crate::error_code::ErrorCode;
 use crate::proto::storage::{AuditHmac, AuditRecord};
+use crate::rbac::Scope;
 use crate::replica::Replica;
 use crate::tls::ConnInfo;
 
@@ -20,30 +22,6 @@ use crate::tls::ConnInfo;
 pub const REQUEST_ID_KEY: &str = "x-request-id";
 /// Metadata key of a correlation id the client may send.
 pub const CORRELATION_ID_KEY: &str = "x-correlation-id";
-
-/// What a request acts on.
-#[derive(Debug, Clone, Default)]
-pub struct Target {
-    vault: String,
-    object: String,
-}
-
-impl Target {
-    /// Nothing in particular (cluster-wide operations).
-    pub fn none() -> Target {
-        Target::default()
-    }
-
-    /// A vault.
-    pub fn vault(vault: &str) -> Target {
-        Target { vault: vault.into(), object: String::new() }
-    }
-
-    /// A secret in a vault.
-    pub fn secret(vault: &str, name: &str) -> Target {
-        Target { vault: vault.into(), object: format!("secrets/{name}") }
-    }
-}
 
 /// What a successful handler adds to its audit record.
 #[derive(Debug, Clone, Default)]
@@ -88,7 +66,7 @@ pub async fn audited<Req, Resp, F, Fut>(
     replica: &Replica,
     req: Request<Req>,
     operation: &'static str,
-    target: Target,
+    target: Scope,
     handler: F,
 ) -> Result<Response<Resp>, Status>
 where
@@ -115,14 +93,19 @@ where
             Ok(resp) => ("ok".to_owned(), resp.extensions().get::<Note>().cloned().unwrap_or_default()),
             Err(s) => (error_code(s), Note::default()),
         };
+        let (vault, object) = match target {
+            Scope::Cluster => (String::new(), String::new()),
+            Scope::Vault(v) => (v, String::new()),
+            Scope::Object(v, kind, name) => (v, format!("{kind}/{name}")),
+        };
         let record = AuditRecord {
             time_ms,
             operation: operation.into(),
             principal,
             source,
             node_id: replica.id(),
-            vault: target.vault,
-            object: target.object,
+            vault,
+            object,
             version: note.version,
             result: code,
             duration_us: started.elapsed().as_micros() as u64,

@@ -8,7 +8,7 @@ use futures::Stream;
 use tokio::io::AsyncReadExt;
 use tonic::{Request, Response, Status};
 
-use super::audited::{audited, Target};
+use super::audited::audited;
 
 use super::status::{invalid, status};
 use crate::auth::{authorize, Need};
@@ -89,7 +89,7 @@ type ChunkStream = Pin<Box<dyn Stream<Item = Result<pb::SnapshotChunk, Status>> 
 #[tonic::async_trait]
 impl ClusterService for Cluster {
     async fn bootstrap(&self, req: Request<Empty>) -> Result<Response<pb::ClusterStatus>, Status> {
-        let target = Target::none();
+        let target = Scope::Cluster;
         audited(&self.replica, req, "ClusterBootstrap", target, |req| async move {
             authorize(&req, &self.replica, Need::Formation("cluster/membership"))?;
             self.replica.bootstrap().await?;
@@ -100,7 +100,7 @@ impl ClusterService for Cluster {
     }
 
     async fn status(&self, req: Request<pb::StatusRequest>) -> Result<Response<pb::ClusterStatus>, Status> {
-        let target = Target::none();
+        let target = Scope::Cluster;
         audited(
             &self.replica,
             req,
@@ -112,7 +112,7 @@ impl ClusterService for Cluster {
     }
 
     async fn add_learner(&self, req: Request<pb::AddLearnerRequest>) -> Result<Response<pb::ClusterStatus>, Status> {
-        let target = Target::none();
+        let target = Scope::Cluster;
         audited(&self.replica, req, "ClusterAddLearner", target, |req| async move {
             let auth = authorize(&req, &self.replica, Need::Membership)?;
             let addr = req.into_inner().api_addr;
@@ -132,7 +132,7 @@ impl ClusterService for Cluster {
     }
 
     async fn promote(&self, req: Request<pb::NodeIdsRequest>) -> Result<Response<pb::ClusterStatus>, Status> {
-        let target = Target::none();
+        let target = Scope::Cluster;
         audited(&self.replica, req, "ClusterPromote", target, |req| async move {
             let auth = authorize(&req, &self.replica, Need::Membership)?;
             let ids = ids(req.into_inner())?;
@@ -144,7 +144,7 @@ impl ClusterService for Cluster {
     }
 
     async fn remove_node(&self, req: Request<pb::NodeIdsRequest>) -> Result<Response<pb::ClusterStatus>, Status> {
-        let target = Target::none();
+        let target = Scope::Cluster;
         audited(&self.replica, req, "ClusterRemove", target, |req| async move {
             authorize(&req, &self.replica, Need::Formation("cluster/membership"))?;
             self.replica.remove(ids(req.into_inner())?).await?;
@@ -157,7 +157,7 @@ impl ClusterService for Cluster {
         &self,
         req: Request<pb::TransferLeaderRequest>,
     ) -> Result<Response<pb::ClusterStatus>, Status> {
-        let target = Target::none();
+        let target = Scope::Cluster;
         audited(&self.replica, req, "ClusterTransferLeader", target, |req| async move {
             authorize(&req, &self.replica, Need::Formation("cluster/membership"))?;
             self.replica.transfer_leader(req.into_inner().to).await?;
@@ -167,7 +167,7 @@ impl ClusterService for Cluster {
     }
 
     async fn node_info(&self, req: Request<Empty>) -> Result<Response<pb::Member>, Status> {
-        let target = Target::none();
+        let target = Scope::Cluster;
         audited(&self.replica, req, "ClusterNodeInfo", target, |_| async move {
             let info = self.replica.info().clone();
             Ok(Response::new(pb::Member {
@@ -186,9 +186,9 @@ impl ClusterService for Cluster {
     type SaveSnapshotStream = ChunkStream;
 
     async fn save_snapshot(&self, req: Request<Empty>) -> Result<Response<ChunkStream>, Status> {
-        let target = Target::none();
-        audited(&self.replica, req, "ClusterSaveSnapshot", target, |req| async move {
-            authorize(&req, &self.replica, Need::Action("cluster/snapshot", Scope::Cluster))?;
+        let target = Scope::Cluster;
+        audited(&self.replica, req, "ClusterSaveSnapshot", target.clone(), |req| async move {
+            authorize(&req, &self.replica, Need::Action("cluster/snapshot", target))?;
             let snapshot = self.replica.fresh_snapshot(SNAPSHOT_TIMEOUT).await?;
             let mut file = snapshot.snapshot;
             let stream = async_stream(move |tx| async move {

@@ -2,7 +2,7 @@
 
 use tonic::{Request, Response, Status};
 
-use super::audited::{audited, Target};
+use super::audited::audited;
 
 use crate::auth::{authorize, Need};
 use crate::proto::api::operator_service_server::OperatorService;
@@ -40,7 +40,7 @@ impl Operator {
 #[tonic::async_trait]
 impl OperatorService for Operator {
     async fn init(&self, req: Request<pb::InitRequest>) -> Result<Response<pb::InitResponse>, Status> {
-        let target = Target::none();
+        let target = Scope::Cluster;
         audited(&self.replica, req, "OperatorInit", target, |req| async move {
             // Open only while uninitialized (then refused as AlreadyInitialized).
             authorize(&req, &self.replica, Need::Formation("cluster/membership"))?;
@@ -56,7 +56,7 @@ impl OperatorService for Operator {
     }
 
     async fn unseal(&self, req: Request<pb::UnsealRequest>) -> Result<Response<pb::SealStatus>, Status> {
-        let target = Target::none();
+        let target = Scope::Cluster;
         audited(&self.replica, req, "OperatorUnseal", target, |req| async move {
             let r = req.into_inner();
             if r.reset {
@@ -70,9 +70,9 @@ impl OperatorService for Operator {
     }
 
     async fn seal(&self, req: Request<Empty>) -> Result<Response<pb::SealStatus>, Status> {
-        let target = Target::none();
-        audited(&self.replica, req, "OperatorSeal", target, |req| async move {
-            authorize(&req, &self.replica, Need::Action("operator/seal", Scope::Cluster))?;
+        let target = Scope::Cluster;
+        audited(&self.replica, req, "OperatorSeal", target.clone(), |req| async move {
+            authorize(&req, &self.replica, Need::Action("operator/seal", target))?;
             self.replica.barrier().seal_by_operator();
             tracing::info!("sealed by operator request");
             Ok(Response::new(self.status_pb(self.replica.seal_status()?)))
@@ -81,7 +81,7 @@ impl OperatorService for Operator {
     }
 
     async fn status(&self, req: Request<Empty>) -> Result<Response<pb::SealStatus>, Status> {
-        let target = Target::none();
+        let target = Scope::Cluster;
         audited(&self.replica, req, "OperatorStatus", target, |_| async move {
             Ok(Response::new(self.status_pb(self.replica.seal_status()?)))
         })
@@ -89,9 +89,9 @@ impl OperatorService for Operator {
     }
 
     async fn rotate(&self, req: Request<Empty>) -> Result<Response<pb::SealStatus>, Status> {
-        let target = Target::none();
-        audited(&self.replica, req, "OperatorRotate", target, |req| async move {
-            authorize(&req, &self.replica, Need::Action("operator/rotate", Scope::Cluster))?;
+        let target = Scope::Cluster;
+        audited(&self.replica, req, "OperatorRotate", target.clone(), |req| async move {
+            authorize(&req, &self.replica, Need::Action("operator/rotate", target))?;
             let status = self.replica.rotate_keyring().await?;
             Ok(Response::new(self.status_pb(status)))
         })
@@ -99,9 +99,9 @@ impl OperatorService for Operator {
     }
 
     async fn rekey(&self, req: Request<pb::RekeyRequest>) -> Result<Response<pb::InitResponse>, Status> {
-        let target = Target::none();
-        audited(&self.replica, req, "OperatorRekey", target, |req| async move {
-            authorize(&req, &self.replica, Need::Action("operator/rekey", Scope::Cluster))?;
+        let target = Scope::Cluster;
+        audited(&self.replica, req, "OperatorRekey", target.clone(), |req| async move {
+            authorize(&req, &self.replica, Need::Action("operator/rekey", target))?;
             let r = req.into_inner();
             let shares = self.replica.rekey(&r.current_shares, r.key_shares, r.key_threshold).await?;
             Ok(Response::new(pb::InitResponse {
@@ -114,9 +114,9 @@ impl OperatorService for Operator {
     }
 
     async fn rewrap(&self, req: Request<Empty>) -> Result<Response<pb::RewrapResponse>, Status> {
-        let target = Target::none();
-        audited(&self.replica, req, "OperatorRewrap", target, |req| async move {
-            authorize(&req, &self.replica, Need::Action("operator/rewrap", Scope::Cluster))?;
+        let target = Scope::Cluster;
+        audited(&self.replica, req, "OperatorRewrap", target.clone(), |req| async move {
+            authorize(&req, &self.replica, Need::Action("operator/rewrap", target))?;
             let (rewrapped, remaining) = self.replica.rewrap().await?;
             Ok(Response::new(pb::RewrapResponse { rewrapped, remaining }))
         })

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use tonic::{Request, Response, Status};
 
-use super::audited::{audited, Note, Target};
+use super::audited::{audited, Note};
 use zeroize::Zeroizing;
 
 use super::status::invalid;
@@ -38,9 +38,9 @@ impl PkiService for Pki {
         &self,
         req: Request<pb::CreateJoinTokenRequest>,
     ) -> Result<Response<pb::CreatedJoinToken>, Status> {
-        let target = Target::none();
-        audited(&self.replica, req, "JoinTokenCreate", target, |req| async move {
-            authorize(&req, &self.replica, Need::Action("cluster/join-token", Scope::Cluster))?;
+        let target = Scope::Cluster;
+        audited(&self.replica, req, "JoinTokenCreate", target.clone(), |req| async move {
+            authorize(&req, &self.replica, Need::Action("cluster/join-token", target))?;
             let created = self.replica.create_join_token(req.into_inner().ttl).await?;
             Ok(Response::new(pb::CreatedJoinToken { token: created.token.to_string(), expires: created.expires }))
         })
@@ -48,7 +48,7 @@ impl PkiService for Pki {
     }
 
     async fn join(&self, req: Request<pb::JoinRequest>) -> Result<Response<pb::IssuedCertificate>, Status> {
-        let target = Target::none();
+        let target = Scope::Cluster;
         audited(&self.replica, req, "NodeJoin", target, |req| async move {
             // The join token in the body is the credential.
             let r = req.into_inner();
@@ -74,9 +74,9 @@ impl PkiService for Pki {
         &self,
         req: Request<pb::IssueClientCertificateRequest>,
     ) -> Result<Response<pb::IssuedCertificate>, Status> {
-        let target = Target::none();
-        audited(&self.replica, req, "ClientCertificateIssue", target, |req| async move {
-            authorize(&req, &self.replica, Need::Action("cluster/issue-certificate", Scope::Cluster))?;
+        let target = Scope::Cluster;
+        audited(&self.replica, req, "ClientCertificateIssue", target.clone(), |req| async move {
+            authorize(&req, &self.replica, Need::Action("cluster/issue-certificate", target))?;
             let r = req.into_inner();
             let ttl = if r.ttl == 0 { MAX_CLIENT_CERT_TTL } else { r.ttl };
             if !(1..=MAX_CLIENT_CERT_TTL).contains(&ttl) {

@@ -2,7 +2,7 @@
 
 use tonic::{Request, Response, Status};
 
-use super::audited::{audited, Note, Target};
+use super::audited::{audited, Note};
 
 use super::status::{internal, invalid, unexpected};
 use crate::auth::{authorize, check, Need};
@@ -46,7 +46,7 @@ const CLUSTER: Scope = Scope::Cluster;
 #[tonic::async_trait]
 impl RbacService for Rbac {
     async fn list_actions(&self, req: Request<Empty>) -> Result<Response<pb::ActionList>, Status> {
-        let target = Target::none();
+        let target = Scope::Cluster;
         audited(&self.replica, req, "RoleListActions", target, |req| async move {
             authorize(&req, &self.replica, Need::Action("roles/read", CLUSTER))?;
             let actions = actions::ACTIONS
@@ -59,7 +59,7 @@ impl RbacService for Rbac {
     }
 
     async fn list_roles(&self, req: Request<Empty>) -> Result<Response<pb::RoleList>, Status> {
-        let target = Target::none();
+        let target = Scope::Cluster;
         audited(&self.replica, req, "RoleList", target, |req| async move {
             authorize(&req, &self.replica, Need::Action("roles/read", CLUSTER))?;
             let all = self.replica.read(Consistency::Linearizable, rbac::roles).await?;
@@ -69,7 +69,7 @@ impl RbacService for Rbac {
     }
 
     async fn get_role(&self, req: Request<pb::RoleName>) -> Result<Response<pb::Role>, Status> {
-        let target = Target::none();
+        let target = Scope::Cluster;
         audited(&self.replica, req, "RoleGet", target, |req| async move {
             authorize(&req, &self.replica, Need::Action("roles/read", CLUSTER))?;
             let name = req.into_inner().name;
@@ -80,7 +80,7 @@ impl RbacService for Rbac {
     }
 
     async fn put_role(&self, req: Request<pb::PutRoleRequest>) -> Result<Response<pb::Role>, Status> {
-        let target = Target::none();
+        let target = Scope::Cluster;
         audited(&self.replica, req, "RolePut", target, |req| async move {
             authorize(&req, &self.replica, Need::Action("roles/write", CLUSTER))?;
             let r = req.into_inner();
@@ -103,7 +103,7 @@ impl RbacService for Rbac {
     }
 
     async fn delete_role(&self, req: Request<pb::RoleName>) -> Result<Response<Empty>, Status> {
-        let target = Target::none();
+        let target = Scope::Cluster;
         audited(&self.replica, req, "RoleDelete", target, |req| async move {
             authorize(&req, &self.replica, Need::Action("roles/write", CLUSTER))?;
             let name = req.into_inner().name;
@@ -114,7 +114,7 @@ impl RbacService for Rbac {
     }
 
     async fn assign(&self, req: Request<pb::AssignRequest>) -> Result<Response<pb::Assignment>, Status> {
-        let target = Target::none();
+        let target = Scope::Cluster;
         audited(&self.replica, req, "RoleAssign", target, |req| async move {
             let scope = Scope::parse(&req.get_ref().scope).map_err(invalid)?;
             authorize(&req, &self.replica, Need::Action("assignments/write", scope.clone()))?;
@@ -139,7 +139,7 @@ impl RbacService for Rbac {
     }
 
     async fn unassign(&self, req: Request<pb::AssignmentId>) -> Result<Response<pb::Assignment>, Status> {
-        let target = Target::none();
+        let target = Scope::Cluster;
         audited(&self.replica, req, "RoleUnassign", target, |req| async move {
             // Authorized at the assignment's own scope, so a vault's access
             // administrator can only remove assignments within that vault.
@@ -166,7 +166,7 @@ impl RbacService for Rbac {
         &self,
         req: Request<pb::ListAssignmentsRequest>,
     ) -> Result<Response<pb::AssignmentList>, Status> {
-        let target = Target::none();
+        let target = Scope::Cluster;
         audited(&self.replica, req, "RoleAssignmentList", target, |req| async move {
             let scope = match req.get_ref().scope.as_str() {
                 "" => None,
@@ -192,7 +192,7 @@ impl RbacService for Rbac {
     }
 
     async fn set_group_member(&self, req: Request<pb::GroupMemberRequest>) -> Result<Response<Empty>, Status> {
-        let target = Target::none();
+        let target = Scope::Cluster;
         audited(&self.replica, req, "GroupMemberSet", target, |req| async move {
             authorize(&req, &self.replica, Need::Action("assignments/write", CLUSTER))?;
             let r = req.into_inner();
@@ -204,7 +204,7 @@ impl RbacService for Rbac {
     }
 
     async fn list_groups(&self, req: Request<Empty>) -> Result<Response<pb::GroupList>, Status> {
-        let target = Target::none();
+        let target = Scope::Cluster;
         audited(&self.replica, req, "GroupList", target, |req| async move {
             authorize(&req, &self.replica, Need::Action("assignments/read", CLUSTER))?;
             let all = self.replica.read(Consistency::Linearizable, rbac::groups).await?;

@@ -4,7 +4,7 @@
 
 use tonic::{Request, Response, Status};
 
-use super::audited::{audited, Note, Target};
+use super::audited::{audited, Note};
 
 use super::convert::{self, consistency};
 use super::paging;
@@ -71,13 +71,9 @@ fn check_ref(vault: &str, name: &str) -> Result<(), StateError> {
 #[tonic::async_trait]
 impl SecretService for Secrets {
     async fn set_secret(&self, req: Request<pb::SetSecretRequest>) -> Result<Response<pb::SecretProperties>, Status> {
-        let target = Target::secret(&req.get_ref().vault, &req.get_ref().name);
-        audited(&self.replica, req, "SecretSet", target, |req| async move {
-            authorize(
-                &req,
-                &self.replica,
-                Need::Action("secrets/set", Scope::secret(&req.get_ref().vault, &req.get_ref().name)),
-            )?;
+        let target = Scope::secret(&req.get_ref().vault, &req.get_ref().name);
+        audited(&self.replica, req, "SecretSet", target.clone(), |req| async move {
+            authorize(&req, &self.replica, Need::Action("secrets/set", target))?;
             let r = req.into_inner();
             check_ref(&r.vault, &r.name)?;
             validate::value_size(r.value.len(), self.replica.limits().max_value_bytes)?;
@@ -113,13 +109,9 @@ impl SecretService for Secrets {
     }
 
     async fn get_secret(&self, req: Request<pb::GetSecretRequest>) -> Result<Response<pb::Secret>, Status> {
-        let target = Target::secret(&req.get_ref().vault, &req.get_ref().name);
-        audited(&self.replica, req, "SecretGet", target, |req| async move {
-            authorize(
-                &req,
-                &self.replica,
-                Need::Action("secrets/get", Scope::secret(&req.get_ref().vault, &req.get_ref().name)),
-            )?;
+        let target = Scope::secret(&req.get_ref().vault, &req.get_ref().name);
+        audited(&self.replica, req, "SecretGet", target.clone(), |req| async move {
+            authorize(&req, &self.replica, Need::Action("secrets/get", target))?;
             let r = req.into_inner();
             check_ref(&r.vault, &r.name)?;
             self.ready()?;
@@ -143,9 +135,9 @@ impl SecretService for Secrets {
         &self,
         req: Request<pb::ListSecretsRequest>,
     ) -> Result<Response<pb::ListSecretsResponse>, Status> {
-        let target = Target::vault(&req.get_ref().vault);
-        audited(&self.replica, req, "SecretList", target, |req| async move {
-            authorize(&req, &self.replica, Need::Action("secrets/metadata", Scope::vault(&req.get_ref().vault)))?;
+        let target = Scope::vault(&req.get_ref().vault);
+        audited(&self.replica, req, "SecretList", target.clone(), |req| async move {
+            authorize(&req, &self.replica, Need::Action("secrets/metadata", target))?;
             let r = req.into_inner();
             let (page, token) = self.list(&r, false).await?;
             Ok(Response::new(pb::ListSecretsResponse { secrets: self.describe(&page)?, continuation_token: token }))
@@ -157,13 +149,9 @@ impl SecretService for Secrets {
         &self,
         req: Request<pb::ListSecretVersionsRequest>,
     ) -> Result<Response<pb::ListSecretsResponse>, Status> {
-        let target = Target::secret(&req.get_ref().vault, &req.get_ref().name);
-        audited(&self.replica, req, "SecretListVersions", target, |req| async move {
-            authorize(
-                &req,
-                &self.replica,
-                Need::Action("secrets/metadata", Scope::secret(&req.get_ref().vault, &req.get_ref().name)),
-            )?;
+        let target = Scope::secret(&req.get_ref().vault, &req.get_ref().name);
+        audited(&self.replica, req, "SecretListVersions", target.clone(), |req| async move {
+            authorize(&req, &self.replica, Need::Action("secrets/metadata", target))?;
             let r = req.into_inner();
             check_ref(&r.vault, &r.name)?;
             self.ready()?;
@@ -186,13 +174,9 @@ impl SecretService for Secrets {
         &self,
         req: Request<pb::UpdateSecretRequest>,
     ) -> Result<Response<pb::SecretProperties>, Status> {
-        let target = Target::secret(&req.get_ref().vault, &req.get_ref().name);
-        audited(&self.replica, req, "SecretUpdate", target, |req| async move {
-            authorize(
-                &req,
-                &self.replica,
-                Need::Action("secrets/update", Scope::secret(&req.get_ref().vault, &req.get_ref().name)),
-            )?;
+        let target = Scope::secret(&req.get_ref().vault, &req.get_ref().name);
+        audited(&self.replica, req, "SecretUpdate", target.clone(), |req| async move {
+            authorize(&req, &self.replica, Need::Action("secrets/update", target))?;
             let r = req.into_inner();
             check_ref(&r.vault, &r.name)?;
             if !r.version.is_empty() {
@@ -239,13 +223,9 @@ impl SecretService for Secrets {
     }
 
     async fn delete_secret(&self, req: Request<pb::SecretRef>) -> Result<Response<pb::DeletedSecret>, Status> {
-        let target = Target::secret(&req.get_ref().vault, &req.get_ref().name);
-        audited(&self.replica, req, "SecretDelete", target, |req| async move {
-            authorize(
-                &req,
-                &self.replica,
-                Need::Action("secrets/delete", Scope::secret(&req.get_ref().vault, &req.get_ref().name)),
-            )?;
+        let target = Scope::secret(&req.get_ref().vault, &req.get_ref().name);
+        audited(&self.replica, req, "SecretDelete", target.clone(), |req| async move {
+            authorize(&req, &self.replica, Need::Action("secrets/delete", target))?;
             let r = req.into_inner();
             check_ref(&r.vault, &r.name)?;
             self.ready()?;
@@ -259,13 +239,9 @@ impl SecretService for Secrets {
         &self,
         req: Request<pb::GetDeletedSecretRequest>,
     ) -> Result<Response<pb::DeletedSecret>, Status> {
-        let target = Target::secret(&req.get_ref().vault, &req.get_ref().name);
-        audited(&self.replica, req, "SecretGetDeleted", target, |req| async move {
-            authorize(
-                &req,
-                &self.replica,
-                Need::Action("secrets/metadata", Scope::secret(&req.get_ref().vault, &req.get_ref().name)),
-            )?;
+        let target = Scope::secret(&req.get_ref().vault, &req.get_ref().name);
+        audited(&self.replica, req, "SecretGetDeleted", target.clone(), |req| async move {
+            authorize(&req, &self.replica, Need::Action("secrets/metadata", target))?;
             let r = req.into_inner();
             check_ref(&r.vault, &r.name)?;
             self.ready()?;
@@ -282,9 +258,9 @@ impl SecretService for Secrets {
         &self,
         req: Request<pb::ListSecretsRequest>,
     ) -> Result<Response<pb::ListDeletedSecretsResponse>, Status> {
-        let target = Target::vault(&req.get_ref().vault);
-        audited(&self.replica, req, "SecretListDeleted", target, |req| async move {
-            authorize(&req, &self.replica, Need::Action("secrets/metadata", Scope::vault(&req.get_ref().vault)))?;
+        let target = Scope::vault(&req.get_ref().vault);
+        audited(&self.replica, req, "SecretListDeleted", target.clone(), |req| async move {
+            authorize(&req, &self.replica, Need::Action("secrets/metadata", target))?;
             let r = req.into_inner();
             let (page, token) = self.list(&r, true).await?;
             let secrets = self.describe_deleted(&page)?;
@@ -297,13 +273,9 @@ impl SecretService for Secrets {
         &self,
         req: Request<pb::SecretRef>,
     ) -> Result<Response<pb::SecretProperties>, Status> {
-        let target = Target::secret(&req.get_ref().vault, &req.get_ref().name);
-        audited(&self.replica, req, "SecretRecover", target, |req| async move {
-            authorize(
-                &req,
-                &self.replica,
-                Need::Action("secrets/recover", Scope::secret(&req.get_ref().vault, &req.get_ref().name)),
-            )?;
+        let target = Scope::secret(&req.get_ref().vault, &req.get_ref().name);
+        audited(&self.replica, req, "SecretRecover", target.clone(), |req| async move {
+            authorize(&req, &self.replica, Need::Action("secrets/recover", target))?;
             let r = req.into_inner();
             check_ref(&r.vault, &r.name)?;
             self.ready()?;
@@ -315,13 +287,9 @@ impl SecretService for Secrets {
     }
 
     async fn purge_deleted_secret(&self, req: Request<pb::SecretRef>) -> Result<Response<Empty>, Status> {
-        let target = Target::secret(&req.get_ref().vault, &req.get_ref().name);
-        audited(&self.replica, req, "SecretPurge", target, |req| async move {
-            authorize(
-                &req,
-                &self.replica,
-                Need::Action("secrets/purge", Scope::secret(&req.get_ref().vault, &req.get_ref().name)),
-            )?;
+        let target = Scope::secret(&req.get_ref().vault, &req.get_ref().name);
+        audited(&self.replica, req, "SecretPurge", target.clone(), |req| async move {
+            authorize(&req, &self.replica, Need::Action("secrets/purge", target))?;
             let r = req.into_inner();
             check_ref(&r.vault, &r.name)?;
             self.ready()?;
@@ -336,13 +304,9 @@ impl SecretService for Secrets {
         &self,
         req: Request<pb::BackupSecretRequest>,
     ) -> Result<Response<pb::SecretBackupBlob>, Status> {
-        let target = Target::secret(&req.get_ref().vault, &req.get_ref().name);
-        audited(&self.replica, req, "SecretBackup", target, |req| async move {
-            authorize(
-                &req,
-                &self.replica,
-                Need::Action("secrets/backup", Scope::secret(&req.get_ref().vault, &req.get_ref().name)),
-            )?;
+        let target = Scope::secret(&req.get_ref().vault, &req.get_ref().name);
+        audited(&self.replica, req, "SecretBackup", target.clone(), |req| async move {
+            authorize(&req, &self.replica, Need::Action("secrets/backup", target))?;
             let r = req.into_inner();
             check_ref(&r.vault, &r.name)?;
             self.ready()?;
@@ -358,9 +322,9 @@ impl SecretService for Secrets {
         &self,
         req: Request<pb::RestoreSecretRequest>,
     ) -> Result<Response<pb::SecretProperties>, Status> {
-        let target = Target::vault(&req.get_ref().vault);
-        audited(&self.replica, req, "SecretRestore", target, |req| async move {
-            authorize(&req, &self.replica, Need::Action("secrets/restore", Scope::vault(&req.get_ref().vault)))?;
+        let target = Scope::vault(&req.get_ref().vault);
+        audited(&self.replica, req, "SecretRestore", target.clone(), |req| async move {
+            authorize(&req, &self.replica, Need::Action("secrets/restore", target))?;
             let r = req.into_inner();
             validate::name("vault", &r.vault)?;
             let backup = open_backup(&self.replica.unsealed()?, &r.vault, &r.blob)

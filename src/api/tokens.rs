@@ -2,7 +2,7 @@
 
 use tonic::{Request, Response, Status};
 
-use super::audited::{audited, Note, Target};
+use super::audited::{audited, Note};
 
 use super::status::{internal, unexpected};
 use crate::api::status::status;
@@ -51,9 +51,9 @@ impl Tokens {
 #[tonic::async_trait]
 impl TokenService for Tokens {
     async fn create_token(&self, req: Request<pb::CreateTokenRequest>) -> Result<Response<pb::CreatedToken>, Status> {
-        let target = Target::none();
-        audited(&self.replica, req, "TokenCreate", target, |req| async move {
-            let auth = authorize(&req, &self.replica, Need::Action("tokens/create", Scope::Cluster))?;
+        let target = Scope::Cluster;
+        audited(&self.replica, req, "TokenCreate", target.clone(), |req| async move {
+            let auth = authorize(&req, &self.replica, Need::Action("tokens/create", target))?;
             let r = req.into_inner();
             let policy = if r.policy.is_empty() { tokens::DEFAULT.to_owned() } else { r.policy };
             if ![tokens::ROOT, tokens::DEFAULT].contains(&policy.as_str()) {
@@ -100,7 +100,7 @@ impl TokenService for Tokens {
     }
 
     async fn lookup_self(&self, req: Request<Empty>) -> Result<Response<pb::TokenInfo>, Status> {
-        let target = Target::none();
+        let target = Scope::Cluster;
         audited(&self.replica, req, "TokenLookupSelf", target, |req| async move {
             let auth = authorize(&req, &self.replica, Need::AnyToken)?;
             Ok(Response::new(info(self.own(&auth).await?)))
@@ -109,7 +109,7 @@ impl TokenService for Tokens {
     }
 
     async fn renew_self(&self, req: Request<Empty>) -> Result<Response<pb::TokenInfo>, Status> {
-        let target = Target::none();
+        let target = Scope::Cluster;
         audited(&self.replica, req, "TokenRenewSelf", target, |req| async move {
             let auth = authorize(&req, &self.replica, Need::AnyToken)?;
             let own = self.own(&auth).await?;
@@ -125,7 +125,7 @@ impl TokenService for Tokens {
     }
 
     async fn revoke_self(&self, req: Request<Empty>) -> Result<Response<Empty>, Status> {
-        let target = Target::none();
+        let target = Scope::Cluster;
         audited(&self.replica, req, "TokenRevokeSelf", target, |req| async move {
             let auth = authorize(&req, &self.replica, Need::AnyToken)?;
             let accessor = self.own(&auth).await?.accessor;
@@ -136,9 +136,9 @@ impl TokenService for Tokens {
     }
 
     async fn list_tokens(&self, req: Request<Empty>) -> Result<Response<pb::TokenList>, Status> {
-        let target = Target::none();
-        audited(&self.replica, req, "TokenList", target, |req| async move {
-            authorize(&req, &self.replica, Need::Action("tokens/read", Scope::Cluster))?;
+        let target = Scope::Cluster;
+        audited(&self.replica, req, "TokenList", target.clone(), |req| async move {
+            authorize(&req, &self.replica, Need::Action("tokens/read", target))?;
             let all = self.replica.read(Consistency::Linearizable, tokens::list).await?;
             Ok(Response::new(pb::TokenList { tokens: all.into_iter().map(info).collect() }))
         })
@@ -146,9 +146,9 @@ impl TokenService for Tokens {
     }
 
     async fn revoke_accessor(&self, req: Request<pb::AccessorRequest>) -> Result<Response<Empty>, Status> {
-        let target = Target::none();
-        audited(&self.replica, req, "TokenRevoke", target, |req| async move {
-            authorize(&req, &self.replica, Need::Action("tokens/revoke", Scope::Cluster))?;
+        let target = Scope::Cluster;
+        audited(&self.replica, req, "TokenRevoke", target.clone(), |req| async move {
+            authorize(&req, &self.replica, Need::Action("tokens/revoke", target))?;
             let accessor = req.into_inner().accessor;
             self.replica.write(Kind::RevokeToken(RevokeToken { accessor })).await?;
             Ok(Response::new(Empty {}))
@@ -157,7 +157,7 @@ impl TokenService for Tokens {
     }
 
     async fn who_am_i(&self, req: Request<Empty>) -> Result<Response<pb::Identity>, Status> {
-        let target = Target::none();
+        let target = Scope::Cluster;
         audited(&self.replica, req, "WhoAmI", target, |req| async move {
             let auth = authorize(&req, &self.replica, Need::Authenticated)?;
             let p = auth.principal.ok_or_else(|| internal("authorized without a principal"))?;

@@ -2,7 +2,7 @@
 
 use tonic::{Request, Response, Status};
 
-use super::audited::{audited, Target};
+use super::audited::audited;
 
 use super::convert::{self, consistency};
 use super::paging;
@@ -42,9 +42,9 @@ impl Vaults {
 #[tonic::async_trait]
 impl VaultService for Vaults {
     async fn create_vault(&self, req: Request<pb::CreateVaultRequest>) -> Result<Response<pb::Vault>, Status> {
-        let target = Target::vault(&req.get_ref().name);
-        audited(&self.replica, req, "VaultCreate", target, |req| async move {
-            authorize(&req, &self.replica, Need::Action("vaults/create", Scope::vault(&req.get_ref().name)))?;
+        let target = Scope::vault(&req.get_ref().name);
+        audited(&self.replica, req, "VaultCreate", target.clone(), |req| async move {
+            authorize(&req, &self.replica, Need::Action("vaults/create", target))?;
             let r = req.into_inner();
             self.ready()?;
             validate::name("vault", &r.name)?;
@@ -60,9 +60,9 @@ impl VaultService for Vaults {
     }
 
     async fn get_vault(&self, req: Request<pb::GetVaultRequest>) -> Result<Response<pb::Vault>, Status> {
-        let target = Target::vault(&req.get_ref().name);
-        audited(&self.replica, req, "VaultGet", target, |req| async move {
-            authorize(&req, &self.replica, Need::Action("vaults/read", Scope::vault(&req.get_ref().name)))?;
+        let target = Scope::vault(&req.get_ref().name);
+        audited(&self.replica, req, "VaultGet", target.clone(), |req| async move {
+            authorize(&req, &self.replica, Need::Action("vaults/read", target))?;
             let r = req.into_inner();
             self.ready()?;
             let v = self.replica.read(consistency(r.read.as_ref()), |kv| vaults::get(kv, &r.name)).await?;
@@ -75,9 +75,9 @@ impl VaultService for Vaults {
         &self,
         req: Request<pb::ListVaultsRequest>,
     ) -> Result<Response<pb::ListVaultsResponse>, Status> {
-        let target = Target::none();
-        audited(&self.replica, req, "VaultList", target, |req| async move {
-            authorize(&req, &self.replica, Need::Action("vaults/read", Scope::Cluster))?;
+        let target = Scope::Cluster;
+        audited(&self.replica, req, "VaultList", target.clone(), |req| async move {
+            authorize(&req, &self.replica, Need::Action("vaults/read", target))?;
             let r = req.into_inner();
             self.ready()?;
             let size = paging::page_size(r.max_results, self.replica.limits())?;
@@ -94,9 +94,9 @@ impl VaultService for Vaults {
     }
 
     async fn update_vault(&self, req: Request<pb::UpdateVaultRequest>) -> Result<Response<pb::Vault>, Status> {
-        let target = Target::vault(&req.get_ref().name);
-        audited(&self.replica, req, "VaultUpdate", target, |req| async move {
-            authorize(&req, &self.replica, Need::Action("vaults/update", Scope::vault(&req.get_ref().name)))?;
+        let target = Scope::vault(&req.get_ref().name);
+        audited(&self.replica, req, "VaultUpdate", target.clone(), |req| async move {
+            authorize(&req, &self.replica, Need::Action("vaults/update", target))?;
             let r = req.into_inner();
             self.ready()?;
             validate::name("vault", &r.name)?;
@@ -107,9 +107,9 @@ impl VaultService for Vaults {
     }
 
     async fn delete_vault(&self, req: Request<pb::DeleteVaultRequest>) -> Result<Response<Empty>, Status> {
-        let target = Target::vault(&req.get_ref().name);
-        audited(&self.replica, req, "VaultDelete", target, |req| async move {
-            authorize(&req, &self.replica, Need::Action("vaults/delete", Scope::vault(&req.get_ref().name)))?;
+        let target = Scope::vault(&req.get_ref().name);
+        audited(&self.replica, req, "VaultDelete", target.clone(), |req| async move {
+            authorize(&req, &self.replica, Need::Action("vaults/delete", target))?;
             let r = req.into_inner();
             self.ready()?;
             validate::name("vault", &r.name)?;
