@@ -241,3 +241,22 @@ async fn replaced_certificates_are_used_without_a_restart() {
     fresh().cluster_status().await.unwrap();
     cluster.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_configured_client_ca_authenticates_principals_but_never_nodes() {
+    let (clients_ca, clients_pem) = foreign_ca();
+    let dir = tempfile::tempdir().unwrap();
+    let ca_file = dir.path().join("clients-ca.pem");
+    std::fs::write(&ca_file, &clients_pem).unwrap();
+    let cluster = TestCluster::start_with(1, move |c| c.tls.client_ca_file = Some(ca_file.clone())).await;
+    let with = |issued: &pki::Issued| {
+        let tls = ClientTls::new(&test_pki().ca_pem, Some((&issued.cert_pem, &issued.key))).unwrap();
+        Client::new([cluster.api_addr(1)]).unwrap().with_tls(tls)
+    };
+    let carol = clients_ca.issue_client("carol", CERT_VALIDITY).unwrap();
+    assert_eq!(with(&carol).who_am_i().await.unwrap().principal, "cert:carol");
+    // A certificate from the client CA that claims to be a node names nobody.
+    let fake_node = clients_ca.issue_node(1, &["127.0.0.1".into()]).unwrap();
+    assert_eq!(with(&fake_node).who_am_i().await.unwrap_err().code(), ErrorCode::Unauthenticated);
+    cluster.shutdown().await;
+}
