@@ -29,10 +29,23 @@ pub struct AuditKeys {
     signing: Ed25519KeyPair,
 }
 
+/// Hex HMAC-SHA256 of `value` under the cluster's audit key (cheaper than
+/// [`AuditKeys::of`] when only the HMAC is needed: no signing key).
+pub fn hmac(keys: &Unsealed<'_>, value: &[u8]) -> Result<String, BarrierError> {
+    Ok(hmac_with(&keys.derive(HMAC_PURPOSE)?, value))
+}
+
+const HMAC_PURPOSE: &[u8] = b"coffer audit hmac v1";
+
+fn hmac_with(key: &Key256, value: &[u8]) -> String {
+    let key = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, key.expose());
+    hex::encode(aws_lc_rs::hmac::sign(&key, value))
+}
+
 impl AuditKeys {
     /// The keys, from an unsealed node's keyring.
     pub fn of(keys: &Unsealed<'_>) -> Result<AuditKeys, BarrierError> {
-        let hmac = keys.derive(b"coffer audit hmac v1")?;
+        let hmac = keys.derive(HMAC_PURPOSE)?;
         let seed = keys.derive(b"coffer audit signing v1")?;
         let signing = Ed25519KeyPair::from_seed_unchecked(seed.expose())
             .map_err(|_| BarrierError::Crypto(crate::crypto::CryptoError::Random))?;
@@ -41,8 +54,7 @@ impl AuditKeys {
 
     /// Hex HMAC-SHA256 of `value` under the audit key.
     pub fn hmac(&self, value: &[u8]) -> String {
-        let key = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, self.hmac.expose());
-        hex::encode(aws_lc_rs::hmac::sign(&key, value))
+        hmac_with(&self.hmac, value)
     }
 
     /// The public half of the checkpoint signing key.

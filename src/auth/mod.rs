@@ -116,12 +116,52 @@ impl Authorized {
 #[derive(Clone)]
 pub struct Authenticator {
     replica: Replica,
+    cache: std::sync::Arc<std::sync::Mutex<TokenCache>>,
 }
+
+/// Token records by hash, valid for one generation of the token records.
+#[derive(Default)]
+struct TokenCache {
+    generation: u64,
+    records: std::collections::HashMap<[u8; 32], Option<TokenRecord>>,
+}
+
+/// Most token lookups kept between token changes.
+const TOKEN_CACHE_MAX: usize = 10_000;
 
 impl Authenticator {
     /// An interceptor reading tokens from `replica`'s state.
     pub fn new(replica: Replica) -> Self {
-        Authenticator { replica }
+        Authenticator { replica, cache: Default::default() }
+    }
+
+    /// The token record with SHA-256 `hash`, from the cache while no token
+    /// has changed since it was read.
+    fn lookup(&self, hash: &[u8; 32]) -> Result<Option<TokenRecord>, Status> {
+        let generation = self.replica.reader().generations().tokens();
+        {
+            let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+            if cache.generation != generation {
+                cache.generation = generation;
+                cache.records.clear();
+            }
+            if let Some(found) = cache.records.get(hash) {
+                return Ok(found.clone());
+            }
+        }
+        let record: Option<TokenRecord> = self
+            .replica
+            .reader()
+            .read(|kv| tokens::by_hash(kv, hash))
+            .map_err(|e| status(e.code(), e.to_string(), None))?;
+        let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+        if cache.generation == generation {
+            if cache.records.len() >= TOKEN_CACHE_MAX {
+                cache.records.clear();
+            }
+            cache.records.insert(*hash, record.clone());
+        }
+        Ok(record)
     }
 
     fn resolve(&self, presented: &str) -> Result<Principal, Status> {
@@ -130,12 +170,7 @@ impl Authenticator {
             return Err(invalid());
         }
         let hash = crate::crypto::sha256(presented.as_bytes());
-        let record: Option<TokenRecord> = self
-            .replica
-            .reader()
-            .read(|kv| tokens::by_hash(kv, &hash))
-            .map_err(|e| status(e.code(), e.to_string(), None))?;
-        let record = record.ok_or_else(invalid)?;
+        let record = self.lookup(&hash)?.ok_or_else(invalid)?;
         // The lookup was by hash; compare again in constant time anyway.
         if !crate::crypto::constant_time_eq(&record.hash, &hash) {
             return Err(invalid());

@@ -75,6 +75,9 @@ struct Inner {
     audit_retention: std::sync::atomic::AtomicI64,
     /// Channels for forwarding audit records to the leader.
     forwarder: audit::Forwarder,
+    /// The security record as of a generation of the state (see
+    /// `StateReader::generations`).
+    security_cache: std::sync::Mutex<Option<(u64, Option<crate::proto::storage::SecurityRecord>)>>,
 }
 
 impl Replica {
@@ -109,6 +112,7 @@ impl Replica {
                 audit: std::sync::atomic::AtomicBool::new(true),
                 audit_retention: std::sync::atomic::AtomicI64::new(30 * 86_400),
                 forwarder: Default::default(),
+                security_cache: Default::default(),
             }),
         }
     }

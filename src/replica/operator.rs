@@ -45,7 +45,18 @@ pub struct InitOutput {
 impl Replica {
     /// The replicated security record, from this node's local state.
     pub fn security_record(&self) -> Result<Option<SecurityRecord>> {
-        Ok(self.reader().read(security::get)?)
+        // Every request needs it; it changes only on init, rotation and
+        // rekey, so it is read again only after apply changed it.
+        let generation = self.reader().generations().security();
+        let mut cache = self.inner.security_cache.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((g, record)) = cache.as_ref() {
+            if *g == generation {
+                return Ok(record.clone());
+            }
+        }
+        let record = self.reader().read(security::get)?;
+        *cache = Some((generation, record.clone()));
+        Ok(record)
     }
 
     /// The capability to encrypt and decrypt, with the keyring brought up to

@@ -32,7 +32,9 @@ pub fn open(data_dir: &Path) -> Result<(LogStore, StateMachine, StateReader), St
     let db = Arc::new(open_db(&data_dir.join("db"))?);
     let snapshot_dir: PathBuf = data_dir.join("snapshots");
     std::fs::create_dir_all(&snapshot_dir).map_err(|e| StorageError::Io(e.to_string()))?;
-    Ok((LogStore::new(db.clone()), StateMachine::new(db.clone(), snapshot_dir)?, StateReader::new(db)))
+    let generations = Arc::new(view::Generations::default());
+    let state_machine = StateMachine::new(db.clone(), snapshot_dir, generations.clone())?;
+    Ok((LogStore::new(db.clone()), state_machine, StateReader::new(db, generations)))
 }
 
 /// Seeds the state of a new node from a saved snapshot file (offline).

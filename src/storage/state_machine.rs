@@ -35,6 +35,7 @@ type Meta = SnapshotMeta<NodeId, NodeInfo>;
 pub struct StateMachine {
     db: Arc<DB>,
     snapshots: SnapshotStore,
+    generations: Arc<super::view::Generations>,
 }
 
 /// Builds, stores and opens snapshot files (cheap to clone).
@@ -45,8 +46,12 @@ pub struct SnapshotStore {
 }
 
 impl StateMachine {
-    pub(super) fn new(db: Arc<DB>, dir: PathBuf) -> Result<Self, StorageError> {
-        Ok(StateMachine { snapshots: SnapshotStore { db: db.clone(), dir }, db })
+    pub(super) fn new(
+        db: Arc<DB>,
+        dir: PathBuf,
+        generations: Arc<super::view::Generations>,
+    ) -> Result<Self, StorageError> {
+        Ok(StateMachine { snapshots: SnapshotStore { db: db.clone(), dir }, db, generations })
     }
 
     fn sm_meta<M: Message + Default>(db: &DB, key: &[u8]) -> Result<Option<M>, StorageError> {
@@ -90,6 +95,9 @@ impl StateMachine {
         let Some(last) = last else { return Ok(outputs) };
         let writes = txn.into_writes();
         drop(view);
+        // Only the few keys of cached record families matter to readers.
+        let changed: Vec<Vec<u8>> =
+            writes.keys().filter(|k| k.starts_with(b"sys/") || k.starts_with(b"to")).cloned().collect();
         let mut batch = WriteBatch::default();
         for (k, v) in writes {
             let family = handle(&self.db, cf::of_state_key(&k));
@@ -105,6 +113,7 @@ impl StateMachine {
             batch.put_cf(meta, cf::sm_meta::MEMBERSHIP, pb::StoredMembership::from(&m).encode_to_vec());
         }
         self.db.write(batch)?;
+        self.generations.note(Some(changed.iter().map(Vec::as_slice)));
         Ok(outputs)
     }
 
@@ -125,6 +134,7 @@ impl StateMachine {
         let mut sync = WriteOptions::default();
         sync.set_sync(true);
         self.db.write_opt(batch, &sync)?;
+        self.generations.note(None::<std::iter::Empty<&[u8]>>);
         // Keep the received snapshot as this node's current one.
         let path = self.snapshots.path(&meta.snapshot_id);
         snapshot_file::write::<StorageError>(&path, |visit| {

@@ -1,6 +1,7 @@
 //! Read views over the state keyspace (the state and audit column
 //! families, chosen by key; see [`cf::of_state_key`]).
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use rocksdb::{ColumnFamily, Direction, IteratorMode, SnapshotWithThreadMode, DB};
@@ -79,15 +80,57 @@ impl Kv for DbView<'_> {
     }
 }
 
+/// Counters bumped by apply whenever it changes a family of hot records,
+/// so readers can cache those records and know when to read again.
+#[derive(Debug, Default)]
+pub struct Generations {
+    security: AtomicU64,
+    tokens: AtomicU64,
+}
+
+impl Generations {
+    /// Notes the keys a batch wrote (or `None`: everything changed, e.g. a
+    /// snapshot was installed).
+    pub(super) fn note<'k>(&self, keys: Option<impl Iterator<Item = &'k [u8]>>) {
+        let (mut security, mut tokens) = (keys.is_none(), keys.is_none());
+        for k in keys.into_iter().flatten() {
+            security |= k.starts_with(b"sys/");
+            tokens |= k.starts_with(crate::state::keys::TOKENS) || k.starts_with(b"toh/");
+        }
+        if security {
+            self.security.fetch_add(1, Ordering::Release);
+        }
+        if tokens {
+            self.tokens.fetch_add(1, Ordering::Release);
+        }
+    }
+
+    /// Changes whenever the security records (`sys/…`) change.
+    pub fn security(&self) -> u64 {
+        self.security.load(Ordering::Acquire)
+    }
+
+    /// Changes whenever a token record changes.
+    pub fn tokens(&self) -> u64 {
+        self.tokens.load(Ordering::Acquire)
+    }
+}
+
 /// Serves queries from the local state (cheap to clone).
 #[derive(Clone)]
 pub struct StateReader {
     db: Arc<DB>,
+    generations: Arc<Generations>,
 }
 
 impl StateReader {
-    pub(super) fn new(db: Arc<DB>) -> Self {
-        StateReader { db }
+    pub(super) fn new(db: Arc<DB>, generations: Arc<Generations>) -> Self {
+        StateReader { db, generations }
+    }
+
+    /// What apply has changed (to invalidate caches of hot records).
+    pub fn generations(&self) -> &Generations {
+        &self.generations
     }
 
     /// Flushes memtables of every column family to SST files and syncs the
