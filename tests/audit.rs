@@ -77,6 +77,12 @@ async fn every_request_has_exactly_one_record_without_secrets() {
     let err = on(leader, &forged, &cid).list_vaults(0, "", L).await.unwrap_err();
     assert_eq!(err.code(), ErrorCode::Unauthenticated);
     expected.push((cid, "VaultList", "Unauthenticated"));
+    // A write refused in apply: its record is carried in the same entry, once.
+    let cid = "conflict".to_owned();
+    let stale_cas = SetSecret::new("v", "s0", "x").if_latest_is("0".repeat(32));
+    let err = on(leader, &root_token, &cid).set_secret(stale_cas).await.unwrap_err();
+    assert_eq!(err.code(), ErrorCode::VersionConflict);
+    expected.push((cid, "SecretSet", "VersionConflict"));
     let cid = "missing".to_owned();
     let err = on(leader, &root_token, &cid).get_secret("v", "nope", None, L).await.unwrap_err();
     assert_eq!(err.code(), ErrorCode::SecretNotFound);

@@ -90,7 +90,8 @@ fn softhsm_token(dir: &Path, pin: &str) -> String {
 #[test]
 fn hsm_seal_survives_kill_9_of_every_node() {
     let dir = tempfile::tempdir().unwrap();
-    let conf = softhsm_token(dir.path(), "1234");
+    // Each node has its own HSM (its own SoftHSM token store), as in production.
+    let confs: Vec<String> = (0..3).map(|i| softhsm_token(&dir.path().join(format!("hsm{i}")), "1234")).collect();
     let pin_files: Vec<_> = (0..3).map(|i| dir.path().join(format!("pin{i}"))).collect();
     for p in &pin_files {
         std::fs::write(p, "1234").unwrap();
@@ -107,9 +108,11 @@ fn hsm_seal_survives_kill_9_of_every_node() {
             path
         })
         .collect();
-    let mut s = Servers::start(dir.path(), &[("SOFTHSM2_CONF", conf.as_str())], |i| {
-        vec!["--config".into(), configs[i].display().to_string()]
-    });
+    let mut s = Servers::start_each(
+        dir.path(),
+        |i| vec![("SOFTHSM2_CONF".to_owned(), confs[i].clone())],
+        |i| vec!["--config".into(), configs[i].display().to_string()],
+    );
     let a = s.addr.clone();
     let init = json(&a, &["operator", "init", "--key-shares", "1", "--key-threshold", "1"], None);
     let share = init["key_shares"][0].as_str().unwrap().to_owned();

@@ -56,6 +56,12 @@ impl Note {
         self
     }
 
+    /// Hands the note to the request's audit record before its write, so
+    /// a record carried by the write has it (see `audit::context`).
+    pub fn before_write(&self) {
+        crate::audit::context::annotate(&self.version, &self.hmacs, &self.detail);
+    }
+
     /// Attaches this note to a response.
     pub fn to<T>(self, mut response: Response<T>) -> Response<T> {
         response.extensions_mut().insert(self);
@@ -87,36 +93,47 @@ where
         .filter(|v| !v.is_empty() && v.len() <= 128)
         .map_or_else(|| request_id.clone(), str::to_owned);
 
-    let mut result = handler(req).await;
+    let (vault, object) = match target {
+        Scope::Cluster => (String::new(), String::new()),
+        Scope::Vault(v) => (v, String::new()),
+        Scope::Object(v, kind, name) => (v, format!("{kind}/{name}")),
+    };
+    let template = AuditRecord {
+        time_ms,
+        operation: operation.into(),
+        principal,
+        source,
+        node_id: replica.id(),
+        vault,
+        object,
+        request_id: request_id.clone(),
+        correlation_id,
+        ..Default::default()
+    };
+    let context = crate::audit::context::Context::new(template, started);
+    let mut result = context.scope(handler(req)).await;
 
-    // A node outside any cluster (before bootstrap or join) has no log.
-    if replica.audit_enabled() && replica.in_cluster() {
+    // A node outside any cluster (before bootstrap or join) has no log; a
+    // request whose write carried its record is recorded already.
+    if replica.audit_enabled() && replica.in_cluster() && !context.recorded() {
         let (code, note) = match &result {
             Ok(resp) => ("ok".to_owned(), resp.extensions().get::<Note>().cloned().unwrap_or_default()),
             Err(s) => (error_code(s), Note::default()),
         };
-        let (vault, object) = match target {
-            Scope::Cluster => (String::new(), String::new()),
-            Scope::Vault(v) => (v, String::new()),
-            Scope::Object(v, kind, name) => (v, format!("{kind}/{name}")),
-        };
-        let record = AuditRecord {
-            time_ms,
-            operation: operation.into(),
-            principal,
-            source,
-            node_id: replica.id(),
-            vault,
-            object,
-            version: note.version,
-            result: code,
-            duration_us: started.elapsed().as_micros() as u64,
-            request_id: request_id.clone(),
-            correlation_id,
-            hmacs: note.hmacs,
-            detail: note.detail,
-            ..Default::default()
-        };
+        let mut record = context.record();
+        record.result = code;
+        record.duration_us = started.elapsed().as_micros() as u64;
+        if !note.version.is_empty() {
+            record.version = note.version;
+        }
+        for h in note.hmacs {
+            if !record.hmacs.iter().any(|o| o.field == h.field) {
+                record.hmacs.push(h);
+            }
+        }
+        if !note.detail.is_empty() {
+            record.detail = note.detail;
+        }
         if let Err(e) = replica.append_audit(record).await {
             tracing::error!(operation, error = %e, "audit record not committed; the result is withheld");
             result = Err(status(

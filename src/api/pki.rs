@@ -61,11 +61,12 @@ impl PkiService for Pki {
                 hosts: crate::tls::managed::hosts(&r.api_addr, &r.raft_addr),
                 public_key: r.public_key,
             };
+            let note = Note::default()
+                .hmac(&self.replica, "join_token", admission.join_token.as_bytes())
+                .detail(format!("node:{}", admission.node_id));
+            note.before_write();
             let (cert_pem, ca_pem) = self.replica.admit(&admission).await?;
-            let note = Note::default().hmac(&self.replica, "join_token", admission.join_token.as_bytes());
-            Ok(note
-                .detail(format!("node:{}", admission.node_id))
-                .to(Response::new(pb::IssuedCertificate { cert_pem, ca_pem })))
+            Ok(note.to(Response::new(pb::IssuedCertificate { cert_pem, ca_pem })))
         })
         .await
     }

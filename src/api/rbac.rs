@@ -127,11 +127,11 @@ impl RbacService for Rbac {
                 scope: scope.to_string(),
                 created: 0,
             };
+            let a = &assignment;
+            let note = Note::default().detail(format!("{} {} at {} ({})", a.principal, a.role, a.scope, a.id));
+            note.before_write();
             match self.replica.write(Kind::AssignRole(st::AssignRole { assignment: Some(assignment) })).await? {
-                OpOutput::Assignment(a) => {
-                    let note = Note::default().detail(format!("{} {} at {} ({})", a.principal, a.role, a.scope, a.id));
-                    Ok(note.to(Response::new(assignment_pb(a))))
-                }
+                OpOutput::Assignment(a) => Ok(note.to(Response::new(assignment_pb(a)))),
                 other => Err(unexpected(other)),
             }
         })

@@ -102,6 +102,7 @@ impl SecretService for Secrets {
                 }),
                 expected_version: r.expected_version,
             };
+            note.before_write();
             let view = self.write_secret(Kind::SetSecret(op)).await?;
             Ok(note.to(Response::new(convert::properties(&view, &meta))))
         })

@@ -87,12 +87,13 @@ impl TokenService for Tokens {
                     created: 0,
                 });
             }
+            let note = Note::default().detail(format!("created {principal}"));
+            note.before_write();
             let op = CreateToken { token: Some(record), assignments };
             let created = match self.replica.write(Kind::CreateToken(op)).await? {
                 OpOutput::Token(t) => t,
                 other => return Err(unexpected(other)),
             };
-            let note = Note::default().detail(format!("created token:{}", created.accessor));
             Ok(note
                 .to(Response::new(pb::CreatedToken { token: secret.as_str().to_owned(), info: Some(info(created)) })))
         })

@@ -4,6 +4,7 @@
 //! | module    | what it holds                                                  |
 //! |-----------|----------------------------------------------------------------|
 //! | [`chain`] | record hashes, signed trim checkpoints, verification of a range |
+//! | [`context`] | the record of the request being served, for its write to carry  |
 //! | [`sink`]  | a node's local JSON Lines copy, rotated by size                 |
 //!
 //! Records are written by the API layer (`api::audited`): a request's
@@ -14,6 +15,7 @@
 //! the cluster's audit key ([`AuditKeys`]).
 
 pub mod chain;
+pub mod context;
 pub mod sink;
 
 use aws_lc_rs::signature::{Ed25519KeyPair, KeyPair};

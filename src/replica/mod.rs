@@ -203,8 +203,36 @@ impl Replica {
     }
 
     /// Replicates one operation; returns its result once applied.
+    ///
+    /// The first write of an audited request, on the leader, carries the
+    /// request's audit record into the same entry (see `audit::context`).
     pub async fn write(&self, kind: op::Kind) -> Result<OpOutput> {
-        self.inner.proposer.propose(Op { kind: Some(kind) }).await
+        let leads = self.raft().metrics().borrow().current_leader == Some(self.id());
+        let carried = match &kind {
+            op::Kind::AppendAudit(_) | op::Kind::AuditedOp(_) => None,
+            _ if leads && self.audit_enabled() => crate::audit::context::take(),
+            _ => None,
+        };
+        let Some((context, record)) = carried else {
+            return self.inner.proposer.propose(Op { kind: Some(kind) }).await;
+        };
+        let inner = prost::Message::encode_to_vec(&Op { kind: Some(kind) });
+        let audited = op::Kind::AuditedOp(crate::proto::storage::AuditedOp { op: inner, record: Some(record) });
+        let out = self.inner.proposer.propose(Op { kind: Some(audited) }).await;
+        match out {
+            // Applied: the record is in, with the write's result.
+            Ok(OpOutput::Refused(e)) => {
+                crate::audit::context::committed(&context);
+                Err(e.into())
+            }
+            Ok(o) => {
+                crate::audit::context::committed(&context);
+                Ok(o)
+            }
+            // Refused before apply (not leader after all, …) or unknown: the
+            // request's record is appended on its own.
+            Err(e) => Err(e),
+        }
     }
 
     /// Runs a query against the local state after ensuring `consistency`.

@@ -1,11 +1,14 @@
 //! Applies a replicated command: each operation runs against the state as
 //! left by the previous one, and gets its own result.
 
+use prost::Message;
+
 use super::error::StateError;
 use super::kv::Txn;
 use super::{audit, join_tokens, rbac, secrets, security, tokens, vaults, SecretView};
 use crate::proto::storage::{
-    op::Kind, Command, RoleAssignment, RoleDefinition, SecurityRecord, TokenRecord, VaultRecord,
+    op::Kind, AppendAudit, AuditedOp, Command, Op, RoleAssignment, RoleDefinition, SecurityRecord, TokenRecord,
+    VaultRecord,
 };
 
 /// What a successful operation produced.
@@ -25,6 +28,9 @@ pub enum OpOutput {
     Assignment(RoleAssignment),
     /// An audit record appended, with its sequence number.
     Audited(u64),
+    /// The write of an [`crate::proto::storage::AuditedOp`] failed (its audit
+    /// record, with the failure, was appended all the same).
+    Refused(StateError),
     /// Nothing to report.
     Done,
 }
@@ -85,5 +91,29 @@ fn apply_op(txn: &mut Txn<'_>, now: i64, kind: &Kind) -> Result<OpOutput, StateE
         Kind::SetGroupMember(op) => rbac::set_group_member(txn, op).map(|()| OpOutput::Done),
         Kind::AppendAudit(op) => audit::append(txn, op).map(|r| OpOutput::Audited(r.seq)),
         Kind::TrimAudit(op) => audit::trim(txn, op).map(|()| OpOutput::Done),
+        Kind::AuditedOp(op) => audited(txn, now, op),
     }
+}
+
+/// Runs the write of `op` (its writes kept only if it succeeds), then
+/// appends its audit record with the write's result.
+fn audited(txn: &mut Txn<'_>, now: i64, op: &AuditedOp) -> Result<OpOutput, StateError> {
+    let inner = Op::decode(op.op.as_slice()).map_err(|_| StateError::InvalidArgument("malformed audited op".into()))?;
+    let kind = inner.kind.ok_or_else(|| StateError::InvalidArgument("empty operation".into()))?;
+    if matches!(kind, Kind::AuditedOp(_) | Kind::AppendAudit(_)) {
+        return Err(StateError::InvalidArgument("an audited op holds a write".into()));
+    }
+    let mut child = Txn::new(&*txn);
+    let out = apply_op(&mut child, now, &kind);
+    let writes = child.into_writes();
+    let mut record = op.record.clone().ok_or_else(|| StateError::InvalidArgument("no audit record".into()))?;
+    record.result = match &out {
+        Ok(_) => "ok".into(),
+        Err(e) => e.code().as_str().into(),
+    };
+    if out.is_ok() {
+        txn.merge(writes);
+    }
+    audit::append(txn, &AppendAudit { record: Some(record) })?;
+    Ok(out.unwrap_or_else(OpOutput::Refused))
 }

@@ -17,7 +17,8 @@ pub fn free_port() -> u16 {
 pub struct Servers {
     children: Vec<Option<Child>>,
     args: Vec<Vec<String>>,
-    envs: Vec<(String, String)>,
+    /// Environment of each node.
+    envs: Vec<Vec<(String, String)>>,
     pub addr: String,
     pub addrs: Vec<String>,
 }
@@ -36,6 +37,16 @@ impl Servers {
     /// with `extra(i)` added to node i's arguments, and waits until they
     /// form a cluster.
     pub fn start(dir: &Path, envs: &[(&str, &str)], extra: impl Fn(usize) -> Vec<String>) -> Servers {
+        let envs: Vec<(String, String)> = envs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Self::start_each(dir, |_| envs.clone(), extra)
+    }
+
+    /// Like `start`, with node i's environment from `envs(i)`.
+    pub fn start_each(
+        dir: &Path,
+        envs: impl Fn(usize) -> Vec<(String, String)>,
+        extra: impl Fn(usize) -> Vec<String>,
+    ) -> Servers {
         let ports: Vec<(u16, u16)> = (0..3).map(|_| (free_port(), free_port())).collect();
         let first = format!("127.0.0.1:{}", ports[0].0);
         let mut args = Vec::new();
@@ -71,7 +82,7 @@ impl Servers {
         let mut servers = Servers {
             children: vec![None, None, None],
             args,
-            envs: envs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            envs: (0..3).map(&envs).collect(),
             addr: addrs.join(","),
             addrs,
         };
@@ -85,7 +96,7 @@ impl Servers {
     fn spawn(&mut self, i: usize) {
         let mut cmd = Command::new(BIN);
         cmd.args(&self.args[i]).stdout(Stdio::null()).stderr(Stdio::null());
-        for (k, v) in &self.envs {
+        for (k, v) in &self.envs[i] {
             cmd.env(k, v);
         }
         self.children[i] = Some(cmd.spawn().expect("spawn server"));
