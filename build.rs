@@ -23,6 +23,7 @@ const REDACTED: &[&str] = &[
     ".coffer.v1.JoinRequest",
     ".coffer.storage.v1.ClusterCa",
     ".coffer.v1.AuditHmacRequest",
+    ".coffer.storage.v1.AuditedOp",
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

@@ -121,6 +121,7 @@ async fn every_request_has_exactly_one_record_without_secrets() {
             assert!(!text.contains(needle), "record {} holds {needle}", r.seq);
         }
     }
+    assert_eq!(root.audit_trim(u64::MAX, i64::MAX).await.unwrap_err().code(), ErrorCode::InvalidArgument);
     // Records younger than the retention ([audit] retention_days, 30) stay.
     let err = root.audit_trim(u64::MAX, 3600).await.unwrap_err();
     assert_eq!(err.code(), ErrorCode::InvalidArgument);

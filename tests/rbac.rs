@@ -315,6 +315,16 @@ async fn custom_roles_groups_and_delegation() {
         .unwrap();
     let admin = cluster.anonymous_client().with_token(admin.as_str());
     admin.assign_role("cert:bob", "secrets-user", "vaults/v/secrets/s").await.unwrap();
+    // ... only data roles: not operator, not through a group either.
+    let err = admin.assign_role("cert:bob", "operator", "vaults/v").await.unwrap_err();
+    assert_eq!(err.code(), ErrorCode::Forbidden);
+    assert!(err.message().contains("role operator"), "{err}");
+    root.assign_role("group:ops", "operator", "/").await.unwrap();
+    let (cluster_dar, _) =
+        root.create_token_with_roles("dar2", 0, false, &[("data-access-administrator", "/")]).await.unwrap();
+    let cluster_dar = cluster.anonymous_client().with_token(cluster_dar.as_str());
+    assert_eq!(cluster_dar.set_group_member("ops", "cert:bob", true).await.unwrap_err().code(), ErrorCode::Forbidden);
+    cluster_dar.set_group_member("readers", "cert:bob", true).await.unwrap();
     let err = admin.assign_role("cert:bob", "secrets-user", "/").await.unwrap_err();
     assert_eq!(err.code(), ErrorCode::Forbidden);
     assert!(err.message().contains("assignments/write at /"), "{err}");

@@ -181,8 +181,17 @@ async fn a_managed_cluster_admits_nodes_with_single_use_join_tokens() {
     assert!(err.message().contains("expired"), "{err}");
     let err = join("cjt_nonsense".into()).await.unwrap_err();
     assert_eq!(err.code(), ErrorCode::InvalidJoinToken);
-    // A fresh one works, and issues a certificate for the given key.
+    // A join token cannot buy a member's identity, a node name, or a bad key,
+    // and such an attempt does not spend it.
     let (fresh, _) = root.create_join_token(600).await.unwrap();
+    let client = Client::new([n1.api_addr().to_string()]).unwrap().with_tls(tls.clone());
+    let err = client.join(&fresh, 1, "127.0.0.1:1", "127.0.0.1:2", &public_key).await.unwrap_err();
+    assert_eq!(err.code(), ErrorCode::InvalidArgument, "{err}");
+    let err = client.join(&fresh, 3, "node-1.nodes.coffer:1", "127.0.0.1:2", &public_key).await.unwrap_err();
+    assert_eq!(err.code(), ErrorCode::InvalidCertificate, "{err}");
+    let err = client.join(&fresh, 3, "127.0.0.1:1", "127.0.0.1:2", b"not a key").await.unwrap_err();
+    assert_eq!(err.code(), ErrorCode::InvalidCertificate, "{err}");
+    // Then it works, and issues a certificate for the given key.
     let issued = join(fresh.to_string()).await.unwrap();
     assert_eq!(issued.ca_pem, ca_pem);
     // Only a root token may create join tokens or issue client certificates.

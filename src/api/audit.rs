@@ -163,9 +163,9 @@ impl AuditService for Audit {
             authorize(&req, &self.replica, Need::Action("audit/trim", Scope::Cluster))?;
             let r = req.into_inner();
             let floor = self.replica.audit_retention_secs();
-            if r.older_than_secs < floor {
+            if r.older_than_secs < floor.max(0) || r.older_than_secs > 100 * 365 * 86_400 {
                 return Err(invalid(format!(
-                    "records younger than the retention of {} days ([audit] retention_days) are kept",
+                    "records younger than the retention of {} days ([audit] retention_days) are kept; at most 100 years",
                     floor / 86_400
                 )));
             }

@@ -4,8 +4,9 @@ use tonic::{Request, Response, Status};
 
 use super::audited::{audited, Note};
 
-use super::status::{internal, invalid, unexpected};
-use crate::auth::{authorize, check, Need};
+use super::status::{internal, invalid, status, unexpected};
+use crate::auth::{authorize, check, Authorized, Need};
+use crate::error_code::ErrorCode;
 use crate::proto::api::rbac_service_server::RbacService;
 use crate::proto::api::{self as pb, Empty};
 use crate::proto::storage::{self as st, op::Kind};
@@ -42,6 +43,28 @@ fn assignment_pb(a: st::RoleAssignment) -> pb::Assignment {
 }
 
 const CLUSTER: Scope = Scope::Cluster;
+
+/// Whether the caller may hand out `roles`: a root token any role; anyone
+/// else with `assignments/write` only roles confined to data actions (so the
+/// right to assign cannot be turned into cluster, token or audit rights).
+pub(super) async fn delegable(replica: &Replica, auth: &Authorized, roles: &[String]) -> Result<(), Status> {
+    if auth.is_root() {
+        return Ok(());
+    }
+    for name in roles {
+        let role = replica.read(Consistency::Linearizable, |kv| rbac::role(kv, name)).await?;
+        let role = role.ok_or_else(|| StateError::RoleNotFound(name.clone()))?;
+        if !roles::data_only(&role) {
+            let who = auth.principal.as_ref().map(|p| p.name()).unwrap_or_default();
+            return Err(status(
+                ErrorCode::Forbidden,
+                format!("{who} may not hand out role {name}: it allows more than data actions (root only)"),
+                None,
+            ));
+        }
+    }
+    Ok(())
+}
 
 #[tonic::async_trait]
 impl RbacService for Rbac {
@@ -117,9 +140,10 @@ impl RbacService for Rbac {
         let target = Scope::Cluster;
         audited(&self.replica, req, "RoleAssign", target, |req| async move {
             let scope = Scope::parse(&req.get_ref().scope).map_err(invalid)?;
-            authorize(&req, &self.replica, Need::Action("assignments/write", scope.clone()))?;
+            let auth = authorize(&req, &self.replica, Need::Action("assignments/write", scope.clone()))?;
             let r = req.into_inner();
             crate::rbac::check_principal(&r.principal).map_err(invalid)?;
+            delegable(&self.replica, &auth, &[r.role.clone()]).await?;
             let assignment = st::RoleAssignment {
                 id: crate::crypto::random_id().map_err(|e| internal(e.to_string()))?,
                 principal: r.principal,
@@ -194,8 +218,12 @@ impl RbacService for Rbac {
     async fn set_group_member(&self, req: Request<pb::GroupMemberRequest>) -> Result<Response<Empty>, Status> {
         let target = Scope::Cluster;
         audited(&self.replica, req, "GroupMemberSet", target, |req| async move {
-            authorize(&req, &self.replica, Need::Action("assignments/write", CLUSTER))?;
+            let auth = authorize(&req, &self.replica, Need::Action("assignments/write", CLUSTER))?;
             let r = req.into_inner();
+            // Joining a group gives its roles: the same limit as assigning them.
+            let group = format!("group:{}", r.group);
+            let roles = self.replica.read(Consistency::Linearizable, |kv| rbac::assignments_of(kv, &group)).await?;
+            delegable(&self.replica, &auth, &roles.into_iter().map(|a| a.role).collect::<Vec<_>>()).await?;
             let op = st::SetGroupMember { group: r.group, principal: r.principal, member: r.member };
             self.replica.write(Kind::SetGroupMember(op)).await?;
             Ok(Response::new(Empty {}))

@@ -76,7 +76,10 @@ pub fn verify(kv: &dyn Kv, from: u64, to: u64, public_key: Option<&[u8]>) -> Res
         s if head.checkpoint.as_ref().is_some_and(|c| c.seq + 1 == s) => {
             head.checkpoint.as_ref().map(|c| c.hash.clone())
         }
-        s => stored::get(kv, s - 1)?.map(|r| r.hash),
+        s => match stored::get(kv, s - 1)? {
+            Some(r) => Some(r.hash),
+            None => return fail(report, s - 1, format!("record {} is missing", s - 1)),
+        },
     };
     let mut expected = from;
     let mut broken = None;

@@ -105,6 +105,11 @@ pub struct Authorized {
 }
 
 impl Authorized {
+    /// Whether the caller holds a root token.
+    pub fn is_root(&self) -> bool {
+        self.principal.as_ref().is_some_and(|p| p.policy == tokens::ROOT)
+    }
+
     /// When authorized as a node acting for itself: that node, which the
     /// handler must check is the one the request is about.
     pub fn acting_node(&self) -> Option<NodeId> {

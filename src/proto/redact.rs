@@ -194,3 +194,10 @@ impl fmt::Debug for api::AuditHmacRequest {
         f.debug_struct("AuditHmacRequest").field("value", &Redacted(self.value.len())).finish()
     }
 }
+
+/// Carries an encoded write (a sealed value, a data key…): never printed.
+impl fmt::Debug for storage::AuditedOp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AuditedOp").field("op", &Redacted(self.op.len())).field("record", &self.record).finish()
+    }
+}

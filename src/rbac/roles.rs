@@ -85,8 +85,8 @@ const BUILT_IN: &[BuiltIn] = &[
     },
     BuiltIn {
         name: "data-access-administrator",
-        description: "Key Vault Data Access Administrator: manage role assignments, groups and client certificates",
-        actions: &["vaults/read", "roles/read", "assignments/*", "cluster/issue-certificate"],
+        description: "Key Vault Data Access Administrator: assign data roles (vaults, secrets, keys, certificates) and manage groups",
+        actions: &["vaults/read", "roles/read", "assignments/*"],
         not_actions: &[],
     },
     BuiltIn {
@@ -135,6 +135,20 @@ pub fn allows(role: &RoleDefinition, action: &str) -> bool {
         && !role.not_actions.iter().any(|p| actions::matches(p, action))
 }
 
+/// The areas of data-plane actions: what a delegated access administrator
+/// may hand out.
+const DATA_AREAS: &[&str] = &["vaults", "secrets", "keys", "certificates"];
+
+/// Whether every action `role` allows is a data-plane action. Only such
+/// roles may be assigned by a non-root principal (so `assignments/write`
+/// cannot be turned into cluster, token or audit rights).
+pub fn data_only(role: &RoleDefinition) -> bool {
+    actions::ACTIONS
+        .iter()
+        .filter(|(a, _)| allows(role, a))
+        .all(|(a, _)| DATA_AREAS.iter().any(|area| a.starts_with(&format!("{area}/"))))
+}
+
 /// Checks a custom role definition (name, patterns).
 pub fn check(role: &RoleDefinition) -> Result<(), String> {
     if crate::state::validate::name("role", &role.name).is_err() {
@@ -172,6 +186,18 @@ mod tests {
         for denied in ["secrets/get", "secrets/backup", "keys/get", "certificates/get", "secrets/set"] {
             assert!(!allows(&reader, denied), "{denied}");
         }
+    }
+
+    #[test]
+    fn only_data_roles_are_data_only() {
+        for name in ["administrator", "secrets-user", "reader", "crypto-user", "purge-operator"] {
+            assert!(data_only(&built_in(name).unwrap()), "{name}");
+        }
+        for name in ["operator", "auditor", "data-access-administrator"] {
+            assert!(!data_only(&built_in(name).unwrap()), "{name}");
+        }
+        let star = RoleDefinition { name: "all".into(), actions: vec!["*".into()], ..Default::default() };
+        assert!(!data_only(&star));
     }
 
     #[test]

@@ -78,11 +78,38 @@ impl Replica {
             return Err(StateError::InvalidJoinToken("unknown").into());
         }
         let ca = self.open_cluster_ca()?;
+        self.check_admission(req)?;
         self.write(Kind::ConsumeJoinToken(ConsumeJoinToken { hash: parsed.hash.to_vec(), node_id: req.node_id }))
             .await?;
         let cert = ca.issue_node_for(req.node_id, &req.hosts, &req.public_key)?;
         tracing::info!(node_id = req.node_id, "issued a node certificate for a join token");
         Ok((cert, ca.cert_pem().to_owned()))
+    }
+
+    /// Refuses, before the token is spent, what a join token must not buy:
+    /// the identity of a current member, another member's host name (on
+    /// loopback every node shares the address, so that is allowed), a name
+    /// in the node namespace, or a key that does not parse.
+    fn check_admission(&self, req: &Admission) -> Result<()> {
+        if req.node_id == 0 || self.member(req.node_id).is_some() {
+            return Err(ReplicaError::InvalidArgument(format!(
+                "node id {} is reserved or a member; remove the member first",
+                req.node_id
+            )));
+        }
+        crate::tls::pki::check_node_request(&req.hosts, &req.public_key)?;
+        let metrics = self.raft().metrics().borrow().clone();
+        let taken: Vec<String> = metrics
+            .membership_config
+            .membership()
+            .nodes()
+            .flat_map(|(_, n)| [pki::host_of(&n.api_addr).to_owned(), pki::host_of(&n.raft_addr).to_owned()])
+            .collect();
+        let loopback = |h: &str| h == "localhost" || h.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback());
+        if let Some(h) = req.hosts.iter().find(|h| !loopback(h) && taken.contains(h)) {
+            return Err(ReplicaError::InvalidArgument(format!("host {h} belongs to a member")));
+        }
+        Ok(())
     }
 
     /// Issues a client certificate naming `principal` for a public key.

@@ -137,6 +137,18 @@ impl Ca {
     }
 }
 
+/// Checks what a joining node asks to be certified before anything is
+/// spent on it: its public key parses, and no host it names is in the node
+/// namespace (`*.nodes.coffer`: only its own node name is added, by us).
+pub fn check_node_request(hosts: &[String], public_key_der: &[u8]) -> Result<(), TlsError> {
+    SubjectPublicKeyInfo::from_der(public_key_der).map_err(|e| TlsError::InvalidKey(format!("public key: {e}")))?;
+    if let Some(h) = hosts.iter().find(|h| h.to_ascii_lowercase().ends_with(NODE_NAME_SUFFIX)) {
+        return Err(TlsError::InvalidName(format!("{h}: names under {NODE_NAME_SUFFIX} are reserved for node ids")));
+    }
+    CertificateParams::new(hosts.to_vec()).map_err(|e| TlsError::InvalidName(e.to_string()))?;
+    Ok(())
+}
+
 /// A new key pair for a certificate to be issued elsewhere: its PEM
 /// private key and its DER public key.
 pub fn new_key() -> Result<(KeyPem, Vec<u8>), TlsError> {
