@@ -62,6 +62,13 @@ fn open_db(path: &Path) -> Result<DB, StorageError> {
     let mut opts = Options::default();
     opts.create_if_missing(true);
     opts.create_missing_column_families(true);
+    // Flushes and compactions in parallel, and their writes (and the WAL's)
+    // synced in 1 MiB steps rather than in bursts that stall the synced
+    // log appends: shallower throughput dips under sustained writes
+    // (bench/RESULTS.md, "RocksDB background I/O").
+    opts.set_max_background_jobs(4);
+    opts.set_bytes_per_sync(1 << 20);
+    opts.set_wal_bytes_per_sync(1 << 20);
     let cfs = cf::ALL.iter().map(|name| ColumnFamilyDescriptor::new(*name, Options::default()));
     Ok(DB::open_cf_descriptors(&opts, path, cfs)?)
 }
