@@ -59,7 +59,9 @@ async fn every_request_has_exactly_one_record_without_secrets() {
         let cid = format!("get-{i}");
         on(leader, &root_token, &cid).get_secret("v", &format!("s{i}"), None, L).await.unwrap();
         expected.push((cid, "SecretGet", "ok"));
-        // Served by a follower from its own state; its record goes through the leader.
+        // Served by a follower from its own state (once it has the write);
+        // its record goes through the leader.
+        cluster.wait_applied(follower, cluster.applied_on_leader().await).await;
         let cid = format!("stale-{i}");
         on(follower, &root_token, &cid).get_secret("v", &format!("s{i}"), None, ReadConsistency::Stale).await.unwrap();
         expected.push((cid, "SecretGet", "ok"));

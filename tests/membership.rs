@@ -32,6 +32,20 @@ async fn add_promote_remove_and_status() {
 
     let st = client.remove_nodes(vec![4]).await.unwrap();
     assert_eq!(role_of(&st, 4), None);
+    // Its certificate is still valid, but a removed node cannot add itself back.
+    let pki = common::pki::pki();
+    let cert = pki.ca.issue_node(4, &["127.0.0.1".into()]).unwrap();
+    let tls = coffer::client::ClientTls::new(&pki.ca_pem, Some((&cert.cert_pem, &cert.key))).unwrap();
+    let as_node4 = coffer::client::Client::new([cluster.api_addr(1), cluster.api_addr(2), cluster.api_addr(3)])
+        .unwrap()
+        .with_tls(tls);
+    let err = as_node4.add_learner(&cluster.api_addr(4)).await.unwrap_err();
+    assert_eq!(err.code(), ErrorCode::Forbidden, "{err}");
+    assert!(err.message().contains("removed"), "{err}");
+    // An operator can add it again, after which it may promote itself.
+    client.add_learner(&cluster.api_addr(4)).await.unwrap();
+    as_node4.promote(vec![4]).await.unwrap();
+    client.remove_nodes(vec![4]).await.unwrap();
     let err = client.remove_nodes(vec![42]).await.unwrap_err();
     assert_eq!(err.code(), ErrorCode::NodeNotFound);
     cluster.shutdown().await;

@@ -18,6 +18,10 @@ use crate::rbac::Scope;
 use crate::replica::Replica;
 use crate::tls::ConnInfo;
 
+/// Read-only health and status calls: audited, but answered even when their
+/// record cannot be committed (an operator diagnosing a lost quorum needs them).
+const HEALTH: &[&str] = &["ClusterStatus", "ClusterNodeInfo", "OperatorStatus"];
+
 /// Metadata key of the request id returned to the client.
 pub const REQUEST_ID_KEY: &str = "x-request-id";
 /// Metadata key of a correlation id the client may send.
@@ -134,13 +138,21 @@ where
         if !note.detail.is_empty() {
             record.detail = note.detail;
         }
-        if let Err(e) = replica.append_audit(record).await {
-            tracing::error!(operation, error = %e, "audit record not committed; the result is withheld");
-            result = Err(status(
-                ErrorCode::AuditFailed,
-                format!("the audit record could not be committed ({}); the result is withheld", e.code()),
-                None,
-            ));
+        match replica.append_audit(record).await {
+            Ok(()) => {}
+            // Health checks still answer in an outage (when they matter
+            // most); their record is best effort.
+            Err(e) if HEALTH.contains(&operation) => {
+                tracing::warn!(operation, error = %e, "audit record of a health check not committed");
+            }
+            Err(e) => {
+                tracing::error!(operation, error = %e, "audit record not committed; the result is withheld");
+                result = Err(status(
+                    ErrorCode::AuditFailed,
+                    format!("the audit record could not be committed ({}); the result is withheld", e.code()),
+                    None,
+                ));
+            }
         }
     }
     if let Ok(id) = MetadataValue::try_from(request_id.as_str()) {

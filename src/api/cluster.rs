@@ -20,6 +20,7 @@ use crate::raft::NodeInfo;
 use crate::rbac::Scope;
 use crate::replica::cluster::ClusterStatus;
 use crate::replica::{Replica, ReplicaError};
+use crate::state::join_tokens;
 
 /// Snapshot stream chunk size.
 const CHUNK: usize = 1 << 20;
@@ -115,6 +116,9 @@ impl ClusterService for Cluster {
         let target = Scope::Cluster;
         audited(&self.replica, req, "ClusterAddLearner", target, |req| async move {
             let auth = authorize(&req, &self.replica, Need::Membership)?;
+            if let Some(node) = auth.acting_node() {
+                self.only_itself(&auth, &[node])?;
+            }
             let addr = req.into_inner().api_addr;
             self.require_leader(&self.replica.status().await)?;
             let client =
@@ -123,9 +127,13 @@ impl ClusterService for Cluster {
                 .node_info(&addr)
                 .await
                 .map_err(|e| status(ErrorCode::Unavailable, format!("cannot reach {addr}: {e}"), None))?;
-            only_itself(&auth, &[member.id])?;
+            self.only_itself(&auth, &[member.id])?;
             let info = NodeInfo { raft_addr: member.raft_addr, api_addr: member.api_addr, region: member.region };
             self.replica.add_learner(member.id, info).await?;
+            if auth.acting_node().is_none() {
+                // An operator added it: it may rejoin by itself later.
+                self.replica.mark_removed(member.id, false).await?;
+            }
             Ok(Response::new(self.status_pb().await))
         })
         .await
@@ -136,7 +144,7 @@ impl ClusterService for Cluster {
         audited(&self.replica, req, "ClusterPromote", target, |req| async move {
             let auth = authorize(&req, &self.replica, Need::Membership)?;
             let ids = ids(req.into_inner())?;
-            only_itself(&auth, &ids.iter().copied().collect::<Vec<_>>())?;
+            self.only_itself(&auth, &ids.iter().copied().collect::<Vec<_>>())?;
             self.replica.promote(ids).await?;
             Ok(Response::new(self.status_pb().await))
         })
@@ -147,7 +155,12 @@ impl ClusterService for Cluster {
         let target = Scope::Cluster;
         audited(&self.replica, req, "ClusterRemove", target, |req| async move {
             authorize(&req, &self.replica, Need::Formation("cluster/membership"))?;
-            self.replica.remove(ids(req.into_inner())?).await?;
+            let ids = ids(req.into_inner())?;
+            self.replica.remove(ids.clone()).await?;
+            // Its certificate stays valid: it must not add itself back.
+            for id in ids {
+                self.replica.mark_removed(id, true).await?;
+            }
             Ok(Response::new(self.status_pb().await))
         })
         .await
@@ -226,11 +239,22 @@ where
 }
 
 /// A node certificate may add or promote only its own node.
-fn only_itself(auth: &crate::auth::Authorized, ids: &[u64]) -> Result<(), Status> {
-    match auth.acting_node() {
-        Some(node) if ids.iter().any(|id| *id != node) => {
-            Err(status(ErrorCode::Forbidden, format!("node:{node} may only add or promote itself"), None))
+impl Cluster {
+    /// A node certificate may add or promote only its own node, and not once
+    /// an operator removed that node.
+    fn only_itself(&self, auth: &crate::auth::Authorized, ids: &[u64]) -> Result<(), Status> {
+        let Some(node) = auth.acting_node() else { return Ok(()) };
+        if ids.iter().any(|id| *id != node) {
+            return Err(status(ErrorCode::Forbidden, format!("node:{node} may only add or promote itself"), None));
         }
-        _ => Ok(()),
+        let removed = self.replica.reader().read(|kv| join_tokens::is_removed(kv, node)).map_err(Status::from)?;
+        if removed {
+            return Err(status(
+                ErrorCode::Forbidden,
+                format!("node:{node} was removed by an operator; an operator must add it again"),
+                None,
+            ));
+        }
+        Ok(())
     }
 }

@@ -10,7 +10,7 @@ use super::{Consistency, Replica};
 use crate::auth::join_token;
 use crate::barrier::{aad, Keyring};
 use crate::proto::storage::op::Kind;
-use crate::proto::storage::{ClusterCa, ConsumeJoinToken, CreateJoinToken};
+use crate::proto::storage::{ClusterCa, ConsumeJoinToken, CreateJoinToken, MarkRemovedNode};
 use crate::state::{join_tokens, StateError};
 use crate::tls::pki::{self, KeyPem};
 
@@ -81,6 +81,8 @@ impl Replica {
         self.check_admission(req)?;
         self.write(Kind::ConsumeJoinToken(ConsumeJoinToken { hash: parsed.hash.to_vec(), node_id: req.node_id }))
             .await?;
+        // The token is the operator's consent: a node removed before may rejoin.
+        self.mark_removed(req.node_id, false).await?;
         let cert = ca.issue_node_for(req.node_id, &req.hosts, &req.public_key)?;
         tracing::info!(node_id = req.node_id, "issued a node certificate for a join token");
         Ok((cert, ca.cert_pem().to_owned()))
@@ -109,6 +111,16 @@ impl Replica {
         if let Some(h) = req.hosts.iter().find(|h| !loopback(h) && taken.contains(h)) {
             return Err(ReplicaError::InvalidArgument(format!("host {h} belongs to a member")));
         }
+        Ok(())
+    }
+
+    /// Marks node `id` as removed by an operator (or lifts the mark); only
+    /// writes when that changes something.
+    pub async fn mark_removed(&self, id: u64, removed: bool) -> Result<()> {
+        if self.reader().read(|kv| join_tokens::is_removed(kv, id))? == removed {
+            return Ok(());
+        }
+        self.write(Kind::MarkRemovedNode(MarkRemovedNode { node_id: id, removed })).await?;
         Ok(())
     }
 

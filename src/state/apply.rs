@@ -84,6 +84,7 @@ fn apply_op(txn: &mut Txn<'_>, now: i64, kind: &Kind) -> Result<OpOutput, StateE
         Kind::RevokeToken(op) => tokens::revoke(txn, op).map(|()| OpOutput::Done),
         Kind::CreateJoinToken(op) => join_tokens::create(txn, now, op).map(|_| OpOutput::Done),
         Kind::ConsumeJoinToken(op) => join_tokens::consume(txn, now, op).map(|_| OpOutput::Done),
+        Kind::MarkRemovedNode(op) => join_tokens::mark_removed(txn, op).map(|()| OpOutput::Done),
         Kind::PutRole(op) => rbac::put_role(txn, now, op).map(OpOutput::Role),
         Kind::DeleteRole(op) => rbac::delete_role(txn, op).map(|()| OpOutput::Done),
         Kind::AssignRole(op) => rbac::assign(txn, now, op).map(OpOutput::Assignment),

@@ -8,6 +8,7 @@
 //! | `jt/{hex(sha256(secret))}`   | `JoinTokenRecord`     |
 //! | `au/head`, `au/r/{seq:016x}` | audit head, `AuditRecord` (audit CF) |
 //! | `rd/{role}`                  | `RoleDefinition`      |
+//! | `rm/{node id}`               | empty: removed node   |
 //! | `ra/{id}`                    | `RoleAssignment`      |
 //! | `rap/{hex(principal)}/{id}`  | id (index)            |
 //! | `rar/{role}/{id}`            | empty (index)         |
@@ -96,6 +97,11 @@ pub fn groups_of(principal: &str) -> Vec<u8> {
 /// Index entry: `principal` is in `group`.
 pub fn group_of(principal: &str, group: &str) -> Vec<u8> {
     format!("gm/{}/{group}", hex::encode(principal)).into_bytes()
+}
+
+/// Key marking node `id` as removed by an operator.
+pub fn removed_node(id: u64) -> Vec<u8> {
+    format!("rm/{id}").into_bytes()
 }
 
 /// Prefix of all token records.
