@@ -20,7 +20,6 @@ use crate::raft::NodeInfo;
 use crate::rbac::Scope;
 use crate::replica::cluster::ClusterStatus;
 use crate::replica::{Replica, ReplicaError};
-use crate::state::join_tokens;
 
 /// Snapshot stream chunk size.
 const CHUNK: usize = 1 << 20;
@@ -247,8 +246,7 @@ impl Cluster {
         if ids.iter().any(|id| *id != node) {
             return Err(status(ErrorCode::Forbidden, format!("node:{node} may only add or promote itself"), None));
         }
-        let removed = self.replica.reader().read(|kv| join_tokens::is_removed(kv, node)).map_err(Status::from)?;
-        if removed {
+        if self.replica.is_removed(node)? {
             return Err(status(
                 ErrorCode::Forbidden,
                 format!("node:{node} was removed by an operator; an operator must add it again"),

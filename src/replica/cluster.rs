@@ -98,6 +98,22 @@ impl Replica {
         Ok(())
     }
 
+    /// Whether an operator removed node `id` (it may not add itself back).
+    pub fn is_removed(&self, id: NodeId) -> Result<bool> {
+        Ok(self.reader().read(|kv| crate::state::removed_nodes::is_removed(kv, id))?)
+    }
+
+    /// Marks node `id` as removed by an operator (or lifts the mark); writes
+    /// only when that changes something.
+    pub async fn mark_removed(&self, id: NodeId, removed: bool) -> Result<()> {
+        if self.is_removed(id)? == removed {
+            return Ok(());
+        }
+        let op = crate::proto::storage::MarkRemovedNode { node_id: id, removed };
+        self.write(crate::proto::storage::op::Kind::MarkRemovedNode(op)).await?;
+        Ok(())
+    }
+
     /// Makes learners voters.
     pub async fn promote(&self, ids: BTreeSet<NodeId>) -> Result<()> {
         self.known(&ids)?;

@@ -10,7 +10,7 @@ use super::{Consistency, Replica};
 use crate::auth::join_token;
 use crate::barrier::{aad, Keyring};
 use crate::proto::storage::op::Kind;
-use crate::proto::storage::{ClusterCa, ConsumeJoinToken, CreateJoinToken, MarkRemovedNode};
+use crate::proto::storage::{ClusterCa, ConsumeJoinToken, CreateJoinToken};
 use crate::state::{join_tokens, StateError};
 use crate::tls::pki::{self, KeyPem};
 
@@ -111,16 +111,6 @@ impl Replica {
         if let Some(h) = req.hosts.iter().find(|h| !loopback(h) && taken.contains(h)) {
             return Err(ReplicaError::InvalidArgument(format!("host {h} belongs to a member")));
         }
-        Ok(())
-    }
-
-    /// Marks node `id` as removed by an operator (or lifts the mark); only
-    /// writes when that changes something.
-    pub async fn mark_removed(&self, id: u64, removed: bool) -> Result<()> {
-        if self.reader().read(|kv| join_tokens::is_removed(kv, id))? == removed {
-            return Ok(());
-        }
-        self.write(Kind::MarkRemovedNode(MarkRemovedNode { node_id: id, removed })).await?;
         Ok(())
     }
 

@@ -5,7 +5,7 @@ use prost::Message;
 
 use super::error::StateError;
 use super::kv::Txn;
-use super::{audit, join_tokens, rbac, secrets, security, tokens, vaults, SecretView};
+use super::{audit, join_tokens, rbac, removed_nodes, secrets, security, tokens, vaults, SecretView};
 use crate::proto::storage::{
     op::Kind, AppendAudit, AuditedOp, Command, Op, RoleAssignment, RoleDefinition, SecurityRecord, TokenRecord,
     VaultRecord,
@@ -84,7 +84,7 @@ fn apply_op(txn: &mut Txn<'_>, now: i64, kind: &Kind) -> Result<OpOutput, StateE
         Kind::RevokeToken(op) => tokens::revoke(txn, op).map(|()| OpOutput::Done),
         Kind::CreateJoinToken(op) => join_tokens::create(txn, now, op).map(|_| OpOutput::Done),
         Kind::ConsumeJoinToken(op) => join_tokens::consume(txn, now, op).map(|_| OpOutput::Done),
-        Kind::MarkRemovedNode(op) => join_tokens::mark_removed(txn, op).map(|()| OpOutput::Done),
+        Kind::MarkRemovedNode(op) => removed_nodes::mark(txn, op).map(|()| OpOutput::Done),
         Kind::PutRole(op) => rbac::put_role(txn, now, op).map(OpOutput::Role),
         Kind::DeleteRole(op) => rbac::delete_role(txn, op).map(|()| OpOutput::Done),
         Kind::AssignRole(op) => rbac::assign(txn, now, op).map(OpOutput::Assignment),

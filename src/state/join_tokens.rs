@@ -1,15 +1,14 @@
 //! Join tokens as replicated state: single-use, with an expiry, looked up
 //! by the SHA-256 of their secret (the secret itself is never stored). The
 //! leader consumes a token before it issues a node certificate, so a token
-//! admits one node once, whichever node answers. Also here: the nodes an
-//! operator removed, which may not add themselves back.
+//! admits one node once, whichever node answers.
 
 use prost::Message;
 
 use super::error::{Result, StateError};
 use super::kv::{Kv, Txn};
 use super::{keys, record};
-use crate::proto::storage::{ClusterCa, ConsumeJoinToken, CreateJoinToken, JoinTokenRecord, MarkRemovedNode};
+use crate::proto::storage::{ClusterCa, ConsumeJoinToken, CreateJoinToken, JoinTokenRecord};
 
 /// The join token whose secret hashes to `hash`.
 pub fn get(kv: &dyn Kv, hash: &[u8]) -> Result<Option<JoinTokenRecord>> {
@@ -53,20 +52,6 @@ pub(super) fn consume(txn: &mut Txn<'_>, now: i64, op: &ConsumeJoinToken) -> Res
     token.used_at = now;
     txn.put(keys::join_token(&op.hash), token.encode_to_vec());
     Ok(token)
-}
-
-/// Whether an operator removed node `id` (and nobody re-admitted it).
-pub fn is_removed(kv: &dyn Kv, id: u64) -> Result<bool> {
-    Ok(kv.get(&keys::removed_node(id))?.is_some())
-}
-
-pub(super) fn mark_removed(txn: &mut Txn<'_>, op: &MarkRemovedNode) -> Result<()> {
-    if op.removed {
-        txn.put(keys::removed_node(op.node_id), Vec::new());
-    } else {
-        txn.delete(keys::removed_node(op.node_id));
-    }
-    Ok(())
 }
 
 /// Stores the cluster CA given to `operator init`.

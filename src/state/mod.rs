@@ -15,6 +15,7 @@ pub mod join_tokens;
 pub mod keys;
 pub mod kv;
 pub mod rbac;
+pub mod removed_nodes;
 pub mod secrets;
 pub mod security;
 pub mod tokens;
