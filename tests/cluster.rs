@@ -238,3 +238,62 @@ async fn t55_wiped_up_to_date_follower_rejoins_without_disrupting_the_leader() {
     assert_eq!(stale_value(&cluster, follower, "v", "after").await.as_deref(), Some("y"));
     cluster.shutdown().await;
 }
+
+/// Linearizable reads on the leader skip the read index: the commit of the
+/// request's audit record confirms the leadership instead. Without audit
+/// records they confirm with a read-index round.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn t72_audited_leader_reads_need_no_read_index_round() {
+    for audit in [true, false] {
+        let cluster = TestCluster::start_with(3, |c| c.audit.enabled = audit).await;
+        cluster.client().create_vault("v", 0, false).await.unwrap();
+        cluster.client().set_secret(SetSecret::new("v", "s", "x")).await.unwrap();
+        let leader = cluster.leader().await;
+        let client = cluster.client_of(leader);
+        let before = cluster.node(leader).replica().read_index_rounds();
+        for _ in 0..5 {
+            assert_eq!(client.get_secret("v", "s", None, ReadConsistency::Linearizable).await.unwrap().value, "x");
+        }
+        let rounds = cluster.node(leader).replica().read_index_rounds() - before;
+        if audit {
+            assert_eq!(rounds, 0, "audited reads ran read-index rounds");
+        } else {
+            assert!(rounds >= 1, "unaudited linearizable reads skipped the read index");
+        }
+        cluster.shutdown().await;
+    }
+}
+
+/// A leader cut off from the others keeps believing it leads; the majority
+/// elects another and acknowledges a newer value. The old leader must not
+/// answer a linearizable read with the value it still holds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn t75_deposed_leader_serves_no_stale_linearizable_read() {
+    let cluster = TestCluster::start(3).await;
+    cluster.client().create_vault("v", 0, false).await.unwrap();
+    cluster.client().set_secret(SetSecret::new("v", "s", "old")).await.unwrap();
+    let old = cluster.leader().await;
+    cluster.faults.isolate(old);
+    let others: Vec<u64> = (1..=3).filter(|id| *id != old).collect();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let new = loop {
+        let views: Vec<Option<u64>> =
+            others.iter().map(|id| cluster.node(*id).replica().raft().metrics().borrow().current_leader).collect();
+        if let Some(Some(l)) = views.first() {
+            if *l != old && views.iter().all(|v| *v == Some(*l)) {
+                break *l;
+            }
+        }
+        assert!(std::time::Instant::now() < deadline, "no new leader: {views:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    cluster.client_of(new).set_secret(SetSecret::new("v", "s", "new")).await.unwrap();
+    let got = cluster
+        .client_of(old)
+        .with_deadline(Duration::from_secs(3))
+        .get_secret("v", "s", None, ReadConsistency::Linearizable)
+        .await;
+    assert!(!matches!(&got, Ok(s) if s.value == "old"), "the deposed leader served a stale read");
+    cluster.faults.heal(old);
+    cluster.shutdown().await;
+}

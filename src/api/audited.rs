@@ -15,7 +15,7 @@ use crate::auth::Principal;
 use crate::error_code::ErrorCode;
 use crate::proto::storage::{AuditHmac, AuditRecord};
 use crate::rbac::Scope;
-use crate::replica::Replica;
+use crate::replica::{Replica, ReplicaError};
 use crate::tls::ConnInfo;
 
 /// Read-only health and status calls: audited, but answered even when their
@@ -139,7 +139,7 @@ where
             record.detail = note.detail;
         }
         match replica.append_audit(record).await {
-            Ok(()) => {}
+            Ok(by) => context.committed(by),
             // Health checks still answer in an outage (when they matter
             // most); their record is best effort.
             Err(e) if HEALTH.contains(&operation) => {
@@ -154,6 +154,12 @@ where
                 ));
             }
         }
+    }
+    // Reads that skipped their leadership check on the strength of the
+    // record's commit (see `audit::context::defer_read`) are answered only
+    // if that commit was made by the leadership they read under.
+    if context.unvouched() {
+        result = Err(ReplicaError::Unavailable("leadership changed during the read; retry".into()).into());
     }
     if let Ok(id) = MetadataValue::try_from(request_id.as_str()) {
         match &mut result {

@@ -2,11 +2,15 @@
 //! handler's task, so that the request's write can take it along into the
 //! same Raft entry (one round trip instead of two; the write and its record
 //! commit together or not at all).
+//!
+//! The record's commit also vouches for the request's linearizable reads on
+//! the leader (see [`defer_read`]): they skip their own leadership check.
 
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use crate::proto::storage::{AuditHmac, AuditRecord};
+use crate::replica::proposer::CommittedBy;
 
 tokio::task_local! {
     static CURRENT: Context;
@@ -23,12 +27,24 @@ struct State {
     taken: bool,
     /// The record is committed (with the write's result).
     recorded: bool,
+    /// Reads made without their own leadership check need the record
+    /// committed by this leader in this term.
+    vouch: Option<CommittedBy>,
+    /// The record was committed as `vouch` requires.
+    vouched: bool,
 }
 
 impl Context {
     /// A context for a request whose record starts as `record`.
     pub fn new(record: AuditRecord, started: Instant) -> Context {
-        Context(Arc::new(Mutex::new(State { record, started, taken: false, recorded: false })))
+        Context(Arc::new(Mutex::new(State {
+            record,
+            started,
+            taken: false,
+            recorded: false,
+            vouch: None,
+            vouched: false,
+        })))
     }
 
     /// Runs `f` with this context as the current one.
@@ -39,6 +55,20 @@ impl Context {
     /// Whether a write already committed the record.
     pub fn recorded(&self) -> bool {
         self.lock().recorded
+    }
+
+    /// Whether the request read without a leadership check that its
+    /// record's commit has not made good (its result must be withheld).
+    pub fn unvouched(&self) -> bool {
+        let s = self.lock();
+        s.vouch.is_some() && !s.vouched
+    }
+
+    /// The record was committed by `by` (whatever the request's result).
+    pub fn committed(&self, by: Option<CommittedBy>) {
+        let mut s = self.lock();
+        s.recorded = true;
+        s.vouched = s.vouch.is_some() && s.vouch == by;
     }
 
     /// The record as it stands (for appending it separately).
@@ -83,7 +113,77 @@ pub fn take() -> Option<(Context, AuditRecord)> {
         .flatten()
 }
 
-/// The write that took the record committed (whatever its own result).
-pub fn committed(c: &Context) {
-    c.lock().recorded = true;
+/// Lets the current request read on the leader without a leadership check
+/// (read index) of its own, because its audit record will be committed
+/// after the read: if that commit is `by` this node in the term it led when
+/// the read began, no other leader can have acknowledged a write in between
+/// (a quorum accepted this leader's entry after the read). Callers check
+/// that this node leads and has applied an entry of its term (so every
+/// write acknowledged by earlier leaders is applied).
+///
+/// Returns false — the read needs its own check — outside an audited
+/// request, after its record is taken by a write, or when an earlier read
+/// of the request was vouched for by another leadership.
+pub fn defer_read(by: CommittedBy) -> bool {
+    CURRENT
+        .try_with(|c| {
+            let mut s = c.lock();
+            if s.taken || s.recorded || s.vouch.is_some_and(|v| v != by) {
+                return false;
+            }
+            s.vouch = Some(by);
+            true
+        })
+        .unwrap_or(false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BY_1: CommittedBy = CommittedBy { term: 3, leader: 1 };
+    const BY_2: CommittedBy = CommittedBy { term: 4, leader: 2 };
+
+    fn context() -> Context {
+        Context::new(AuditRecord::default(), Instant::now())
+    }
+
+    #[tokio::test]
+    async fn a_deferred_read_is_vouched_for_only_by_its_own_leadership() {
+        for (committed_by, vouched) in [(Some(BY_1), true), (Some(BY_2), false), (None, false)] {
+            let c = context();
+            assert!(c.scope(async { defer_read(BY_1) }).await);
+            assert!(c.unvouched());
+            c.committed(committed_by);
+            assert_eq!(c.unvouched(), !vouched, "committed by {committed_by:?}");
+        }
+    }
+
+    #[tokio::test]
+    async fn reads_are_not_deferred_outside_a_request_after_its_record_or_under_two_leaderships() {
+        assert!(!defer_read(BY_1), "no request");
+        let c = context();
+        c.scope(async {
+            assert!(defer_read(BY_1));
+            assert!(defer_read(BY_1), "a second read under the same leadership");
+            assert!(!defer_read(BY_2), "a read under another leadership");
+        })
+        .await;
+        let taken = context();
+        taken
+            .scope(async {
+                assert!(take().is_some());
+                assert!(!defer_read(BY_1), "the record was taken by a write before the read");
+            })
+            .await;
+        assert!(!taken.unvouched());
+    }
+
+    #[tokio::test]
+    async fn requests_without_deferred_reads_need_no_vouching() {
+        let c = context();
+        assert!(!c.unvouched());
+        c.committed(Some(BY_1));
+        assert!(!c.unvouched());
+    }
 }

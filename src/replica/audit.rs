@@ -8,10 +8,11 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use super::error::{ReplicaError, Result};
+use super::proposer::CommittedBy;
 use super::Replica;
 use crate::proto::raft::raft_service_client::RaftServiceClient;
 use crate::proto::raft::AuditBatch;
-use crate::proto::storage::{op::Kind, AppendAudit, AuditRecord};
+use crate::proto::storage::{op::Kind, AppendAudit, AuditRecord, Op};
 use crate::raft::service::AuditAppender;
 use crate::state::OpOutput;
 
@@ -30,19 +31,20 @@ impl Replica {
         self.raft().metrics().borrow().membership_config.membership().nodes().next().is_some()
     }
 
-    /// Commits `record` to the audit log; returns once it is committed.
-    pub async fn append_audit(&self, record: AuditRecord) -> Result<()> {
+    /// Commits `record` to the audit log; returns once it is committed, with
+    /// the leadership that committed it when that was this node.
+    pub async fn append_audit(&self, record: AuditRecord) -> Result<Option<CommittedBy>> {
         let deadline = Instant::now() + FORWARD_TIMEOUT;
         let mut wait = Duration::from_millis(20);
         loop {
             let leader = self.raft().metrics().borrow().current_leader;
             let outcome = match leader {
                 Some(l) if l == self.id() => self.commit_audit(vec![record.clone()]).await,
-                Some(l) => self.forward_audit(l, record.clone()).await,
+                Some(l) => self.forward_audit(l, record.clone()).await.map(|()| None),
                 None => Err(ReplicaError::NoLeader),
             };
             match outcome {
-                Ok(()) => return Ok(()),
+                Ok(by) => return Ok(by),
                 // Leadership moved or is being decided: try again.
                 Err(ReplicaError::NotLeader { .. } | ReplicaError::NoLeader | ReplicaError::Unavailable(_))
                     if Instant::now() + wait < deadline =>
@@ -55,15 +57,20 @@ impl Replica {
         }
     }
 
-    async fn commit_audit(&self, records: Vec<AuditRecord>) -> Result<()> {
-        let writes = records.into_iter().map(|r| self.write(Kind::AppendAudit(AppendAudit { record: Some(r) })));
+    /// Commits `records` through this node (the leader); returns the
+    /// leadership that committed the last of them.
+    async fn commit_audit(&self, records: Vec<AuditRecord>) -> Result<Option<CommittedBy>> {
+        let proposer = &self.inner.proposer;
+        let writes = records.into_iter().map(|r| proposer.propose(Op { kind: Some(Kind::AppendAudit(AppendAudit { record: Some(r) })) }));
+        let mut by = None;
         for out in futures::future::join_all(writes).await {
-            match out? {
-                OpOutput::Audited(_) => {}
+            let applied = out?;
+            match applied.output {
+                OpOutput::Audited(_) => by = Some(applied.by),
                 other => return Err(ReplicaError::Unavailable(format!("unexpected apply output {other:?}"))),
             }
         }
-        Ok(())
+        Ok(by)
     }
 
     async fn forward_audit(&self, leader: u64, record: AuditRecord) -> Result<()> {
@@ -105,7 +112,7 @@ impl AuditAppender for Replica {
             if !leads {
                 return Err("not the leader".into());
             }
-            replica.commit_audit(records).await.map_err(|e| e.to_string())
+            replica.commit_audit(records).await.map(drop).map_err(|e| e.to_string())
         })
     }
 }

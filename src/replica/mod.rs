@@ -214,20 +214,19 @@ impl Replica {
             _ => None,
         };
         let Some((context, record)) = carried else {
-            return self.inner.proposer.propose(Op { kind: Some(kind) }).await;
+            return self.inner.proposer.propose(Op { kind: Some(kind) }).await.map(|a| a.output);
         };
         let inner = prost::Message::encode_to_vec(&Op { kind: Some(kind) });
         let audited = op::Kind::AuditedOp(crate::proto::storage::AuditedOp { op: inner, record: Some(record) });
         let out = self.inner.proposer.propose(Op { kind: Some(audited) }).await;
         match out {
             // Applied: the record is in, with the write's result.
-            Ok(OpOutput::Refused(e)) => {
-                crate::audit::context::committed(&context);
-                Err(e.into())
-            }
-            Ok(o) => {
-                crate::audit::context::committed(&context);
-                Ok(o)
+            Ok(applied) => {
+                context.committed(Some(applied.by));
+                match applied.output {
+                    OpOutput::Refused(e) => Err(e.into()),
+                    o => Ok(o),
+                }
             }
             // Refused before apply (not leader after all, …) or unknown: the
             // request's record is appended on its own.
@@ -236,14 +235,43 @@ impl Replica {
     }
 
     /// Runs a query against the local state after ensuring `consistency`.
+    ///
+    /// On the leader, an audited request's linearizable reads let the
+    /// commit of its audit record stand in for the read index (see
+    /// `audit::context::defer_read`): one quorum round per request, not two.
     pub async fn read<R>(
         &self,
         consistency: Consistency,
         query: impl FnOnce(&dyn Kv) -> std::result::Result<R, StateError>,
     ) -> Result<R> {
-        if consistency == Consistency::Linearizable {
+        if consistency == Consistency::Linearizable && !self.defer_read_check() {
             self.inner.read_index.confirm().await?;
         }
         Ok(self.inner.reader.read(query)?)
+    }
+
+    /// How many read-index rounds (quorum heartbeats for linearizable
+    /// reads) this node has run (diagnostics).
+    pub fn read_index_rounds(&self) -> u64 {
+        self.inner.read_index.rounds()
+    }
+
+    /// Whether this read may be vouched for by its request's audit record.
+    fn defer_read_check(&self) -> bool {
+        if !self.audit_enabled() {
+            return false;
+        }
+        let by = {
+            let m = self.raft().metrics();
+            let m = m.borrow();
+            // Leading, and an entry of this term applied: every write an
+            // earlier leader acknowledged is in the local state.
+            let applied_own_term = m.last_applied.is_some_and(|l| l.leader_id.term == m.current_term);
+            if m.current_leader != Some(self.id()) || !applied_own_term {
+                return false;
+            }
+            proposer::CommittedBy { term: m.current_term, leader: self.id() }
+        };
+        crate::audit::context::defer_read(by)
     }
 }
