@@ -1,7 +1,9 @@
 //! The Raft log on RocksDB. Entries are keyed by big-endian index so that
 //! key order is log order. Every write that Raft must be able to rely on
 //! after a crash (vote, appended entries, purge point) is WAL-synced before
-//! it is reported done.
+//! it is reported done. The committed index is a hint for restarts (Raft
+//! learns it again from the leader): it is written unsynced, so a commit
+//! costs no fsync of its own.
 
 use std::fmt::Debug;
 use std::ops::{Bound, RangeBounds};
@@ -46,9 +48,10 @@ impl LogStore {
         }
     }
 
-    fn put_meta(&self, key: &[u8], msg: &impl Message) -> Result<(), StorageError> {
+    fn put_meta(&self, key: &[u8], msg: &impl Message, sync: bool) -> Result<(), StorageError> {
         let cf = handle(&self.db, cf::RAFT_META);
-        Ok(self.db.put_cf_opt(cf, key, msg.encode_to_vec(), &synced())?)
+        let opts = if sync { synced() } else { WriteOptions::default() };
+        Ok(self.db.put_cf_opt(cf, key, msg.encode_to_vec(), &opts)?)
     }
 
     fn log_id_meta(&self, key: &[u8]) -> Result<Option<LogId<NodeId>>, StorageError> {
@@ -56,8 +59,8 @@ impl LogStore {
         Ok(opt_from_pb(stored.and_then(|s| s.log_id))?)
     }
 
-    fn put_log_id_meta(&self, key: &[u8], id: Option<LogId<NodeId>>) -> Result<(), StorageError> {
-        self.put_meta(key, &pb::StoredLogId { log_id: opt_to_pb(id) })
+    fn put_log_id_meta(&self, key: &[u8], id: Option<LogId<NodeId>>, sync: bool) -> Result<(), StorageError> {
+        self.put_meta(key, &pb::StoredLogId { log_id: opt_to_pb(id) }, sync)
     }
 
     fn last_entry(&self) -> Result<Option<LogId<NodeId>>, StorageError> {
@@ -139,7 +142,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     }
 
     async fn save_vote(&mut self, vote: &Vote<NodeId>) -> Result<(), RaftStorageError> {
-        self.put_meta(cf::raft_meta::VOTE, &pb::Vote::from(*vote)).map_err(raft_err(StorageIOError::write_vote))
+        self.put_meta(cf::raft_meta::VOTE, &pb::Vote::from(*vote), true).map_err(raft_err(StorageIOError::write_vote))
     }
 
     async fn read_vote(&mut self) -> Result<Option<Vote<NodeId>>, RaftStorageError> {
@@ -149,7 +152,10 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     }
 
     async fn save_committed(&mut self, committed: Option<LogId<NodeId>>) -> Result<(), RaftStorageError> {
-        self.put_log_id_meta(cf::raft_meta::COMMITTED, committed).map_err(raft_err(StorageIOError::write))
+        // Unsynced: applied state is not synced either (see state_machine),
+        // and the WAL keeps order, so after a crash the stored committed
+        // index never runs ahead of the entries and state that survived.
+        self.put_log_id_meta(cf::raft_meta::COMMITTED, committed, false).map_err(raft_err(StorageIOError::write))
     }
 
     async fn read_committed(&mut self) -> Result<Option<LogId<NodeId>>, RaftStorageError> {
@@ -176,7 +182,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         let write = raft_err(StorageIOError::write_logs);
         // Record the purge point first: a crash in between leaves entries
         // that are merely ignored, never a hole.
-        self.put_log_id_meta(cf::raft_meta::LAST_PURGED, Some(log_id)).map_err(&write)?;
+        self.put_log_id_meta(cf::raft_meta::LAST_PURGED, Some(log_id), true).map_err(&write)?;
         self.delete_from(0, log_id.index + 1).map_err(&write)
     }
 }
