@@ -1,0 +1,69 @@
+# Shared by the bench scripts (source it): a fresh 3-node coffer cluster on
+# free loopback ports, TLS with certificates from a CA made for the run.
+# The caller sets $bin (the coffer binary) and $work (a scratch directory).
+#
+#   coffer_prepare           ports, certificates; exports COFFER_ADDR, COFFER_CACERT
+#   coffer_start [config]    starts the nodes (data in $work/coffer<i>), waits for
+#                            a leader and two followers; unseals if $share is set
+#   coffer_init              initializes and unseals; sets $share, exports COFFER_TOKEN
+#   coffer_leader_pid        the process id of the current leader
+#   coffer_stop              stops the nodes (their data stays)
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+coffer_pids=()
+
+coffer_prepare() {
+  declare -ga coffer_api coffer_raft
+  for i in 1 2 3; do coffer_api[$i]=$(free_port); coffer_raft[$i]=$(free_port); done
+  coffer_addr="127.0.0.1:${coffer_api[1]},127.0.0.1:${coffer_api[2]},127.0.0.1:${coffer_api[3]}"
+  "$bin" cert ca --out "$work/tls" >/dev/null
+  for i in 1 2 3; do
+    "$bin" cert node --ca-dir "$work/tls" --node-id "$i" --host 127.0.0.1 --out "$work/tls/n$i" >/dev/null
+  done
+  export COFFER_ADDR="$coffer_addr" COFFER_CACERT="$work/tls/ca.pem"
+}
+
+coffer_start() {
+  local config=()
+  [ -n "${1:-}" ] && config=(--config "$1")
+  for i in 1 2 3; do
+    local role=(--join "127.0.0.1:${coffer_api[1]}")
+    [ "$i" = 1 ] && role=(--bootstrap)
+    RUST_LOG=error "$bin" server "${config[@]}" --node-id "$i" --data-dir "$work/coffer$i" \
+      --api-listen "127.0.0.1:${coffer_api[$i]}" --raft-listen "127.0.0.1:${coffer_raft[$i]}" "${role[@]}" \
+      --tls-ca-file "$work/tls/ca.pem" --tls-cert-file "$work/tls/n$i/node.pem" --tls-key-file "$work/tls/n$i/node.key" \
+      >>"$work/coffer$i.log" 2>&1 &
+    coffer_pids+=($!)
+  done
+  local n
+  for _ in $(seq 1 120); do
+    n=$("$bin" cluster status --format json 2>/dev/null | grep -c '"role": "follower"' || true)
+    [ "$n" = 2 ] && break
+    sleep 0.5
+  done
+  if [ -n "${share:-}" ]; then
+    for i in 1 2 3; do printf '%s\n' "$share" | "$bin" operator unseal --node "127.0.0.1:${coffer_api[$i]}" >/dev/null; done
+  fi
+}
+
+coffer_init() {
+  local init
+  init=$("$bin" operator init --key-shares 1 --key-threshold 1 --format json)
+  share=$(printf '%s' "$init" | python3 -c 'import json,sys; print(json.load(sys.stdin)["key_shares"][0])')
+  COFFER_TOKEN=$(printf '%s' "$init" | python3 -c 'import json,sys; print(json.load(sys.stdin)["root_token"])')
+  export COFFER_TOKEN
+  printf '%s\n' "$share" | "$bin" operator unseal >/dev/null
+}
+
+coffer_leader_pid() {
+  local leader
+  leader=$("$bin" cluster status --format json | python3 -c 'import json,sys; print(json.load(sys.stdin)["leader_id"])')
+  echo "${coffer_pids[$((leader - 1))]}"
+}
+
+coffer_stop() {
+  for p in "${coffer_pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${coffer_pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  coffer_pids=()
+}
