@@ -3,7 +3,8 @@
 # The caller sets $bin (the coffer binary) and $work (a scratch directory).
 #
 #   coffer_prepare           ports, certificates; exports COFFER_ADDR, COFFER_CACERT
-#   coffer_start [config]    starts the nodes (data in $work/coffer<i>), waits for
+#   coffer_start [config]    starts the nodes (data in $work/coffer<i>, log filter
+#                            $COFFER_LOG, default error), waits for
 #                            a leader and two followers; unseals if $share is set
 #   coffer_init              initializes and unseals; sets $share, exports COFFER_TOKEN
 #   coffer_leader_pid        the process id of the current leader
@@ -30,7 +31,7 @@ coffer_start() {
   for i in 1 2 3; do
     local role=(--join "127.0.0.1:${coffer_api[1]}")
     [ "$i" = 1 ] && role=(--bootstrap)
-    RUST_LOG=error "$bin" server "${config[@]}" --node-id "$i" --data-dir "$work/coffer$i" \
+    RUST_LOG="${COFFER_LOG:-error}" "$bin" server "${config[@]}" --node-id "$i" --data-dir "$work/coffer$i" \
       --api-listen "127.0.0.1:${coffer_api[$i]}" --raft-listen "127.0.0.1:${coffer_raft[$i]}" "${role[@]}" \
       --tls-ca-file "$work/tls/ca.pem" --tls-cert-file "$work/tls/n$i/node.pem" --tls-key-file "$work/tls/n$i/node.key" \
       >>"$work/coffer$i.log" 2>&1 &
