@@ -143,7 +143,7 @@ impl RbacService for Rbac {
             let auth = authorize(&req, &self.replica, Need::Action("assignments/write", scope.clone()))?;
             let r = req.into_inner();
             crate::rbac::check_principal(&r.principal).map_err(invalid)?;
-            delegable(&self.replica, &auth, &[r.role.clone()]).await?;
+            delegable(&self.replica, &auth, std::slice::from_ref(&r.role)).await?;
             let assignment = st::RoleAssignment {
                 id: crate::crypto::random_id().map_err(|e| internal(e.to_string()))?,
                 principal: r.principal,

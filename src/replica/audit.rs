@@ -61,7 +61,9 @@ impl Replica {
     /// leadership that committed the last of them.
     async fn commit_audit(&self, records: Vec<AuditRecord>) -> Result<Option<CommittedBy>> {
         let proposer = &self.inner.proposer;
-        let writes = records.into_iter().map(|r| proposer.propose(Op { kind: Some(Kind::AppendAudit(AppendAudit { record: Some(r) })) }));
+        let writes = records
+            .into_iter()
+            .map(|r| proposer.propose(Op { kind: Some(Kind::AppendAudit(AppendAudit { record: Some(r) })) }));
         let mut by = None;
         for out in futures::future::join_all(writes).await {
             let applied = out?;
