@@ -22,6 +22,28 @@ use crate::tls::ConnInfo;
 /// record cannot be committed (an operator diagnosing a lost quorum needs them).
 const HEALTH: &[&str] = &["ClusterStatus", "ClusterNodeInfo", "OperatorStatus"];
 
+/// Operations that never write: their linearizable reads on the leader may
+/// be vouched for by the commit of their audit record instead of a
+/// read-index round (see `audit::context::defer_read`). Only add an
+/// operation whose handler makes no replicated write.
+const READ_ONLY: &[&str] = &[
+    "SecretGet",
+    "SecretList",
+    "SecretListVersions",
+    "SecretGetDeleted",
+    "SecretListDeleted",
+    "SecretBackup",
+    "VaultGet",
+    "VaultList",
+    "RoleGet",
+    "RoleList",
+    "RoleAssignmentList",
+    "GroupList",
+    "TokenList",
+    "AuditQuery",
+    "AuditHead",
+];
+
 /// Metadata key of the request id returned to the client.
 pub const REQUEST_ID_KEY: &str = "x-request-id";
 /// Metadata key of a correlation id the client may send.
@@ -114,7 +136,7 @@ where
         correlation_id,
         ..Default::default()
     };
-    let context = crate::audit::context::Context::new(template, started);
+    let context = crate::audit::context::Context::new(template, started, READ_ONLY.contains(&operation));
     let mut result = context.scope(handler(req)).await;
 
     // A node outside any cluster (before bootstrap or join) has no log; a

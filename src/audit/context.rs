@@ -3,8 +3,9 @@
 //! same Raft entry (one round trip instead of two; the write and its record
 //! commit together or not at all).
 //!
-//! The record's commit also vouches for the request's linearizable reads on
-//! the leader (see [`defer_read`]): they skip their own leadership check.
+//! The record's commit also vouches for a read-only request's linearizable
+//! reads on the leader (see [`defer_read`]): they skip their own leadership
+//! check.
 
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -27,6 +28,8 @@ struct State {
     taken: bool,
     /// The record is committed (with the write's result).
     recorded: bool,
+    /// The request only reads: its reads may be vouched for by its record.
+    read_only: bool,
     /// Reads made without their own leadership check need the record
     /// committed by this leader in this term.
     vouch: Option<CommittedBy>,
@@ -35,13 +38,16 @@ struct State {
 }
 
 impl Context {
-    /// A context for a request whose record starts as `record`.
-    pub fn new(record: AuditRecord, started: Instant) -> Context {
+    /// A context for a request whose record starts as `record`; a
+    /// `read_only` request (one that never writes) may defer its reads'
+    /// leadership check to its record's commit.
+    pub fn new(record: AuditRecord, started: Instant, read_only: bool) -> Context {
         Context(Arc::new(Mutex::new(State {
             record,
             started,
             taken: false,
             recorded: false,
+            read_only,
             vouch: None,
             vouched: false,
         })))
@@ -115,20 +121,26 @@ pub fn take() -> Option<(Context, AuditRecord)> {
 
 /// Lets the current request read on the leader without a leadership check
 /// (read index) of its own, because its audit record will be committed
-/// after the read: if that commit is `by` this node in the term it led when
-/// the read began, no other leader can have acknowledged a write in between
-/// (a quorum accepted this leader's entry after the read). Callers check
-/// that this node leads and has applied an entry of its term (so every
-/// write acknowledged by earlier leaders is applied).
+/// after the read. If that record's entry was proposed `by` this node in the
+/// term it led when the read began, no other leader can have acknowledged a
+/// write the read missed: writes of earlier terms were applied before the
+/// read (callers check that this node leads and has applied an entry of
+/// its term), writes of this term are applied here before they are
+/// acknowledged, and any leader of a later term has the entry — created
+/// after the read — before all of its own entries in its log (even when
+/// that later leader is the one that commits it).
 ///
-/// Returns false — the read needs its own check — outside an audited
-/// request, after its record is taken by a write, or when an earlier read
-/// of the request was vouched for by another leadership.
+/// Only requests that never write qualify: the check comes after the
+/// response is decided, so it can withhold an answer but not undo a write
+/// decided on the read. Returns false — the read needs its own check —
+/// outside an audited read-only request, after its record is committed, or
+/// when an earlier read of the request was vouched for by another
+/// leadership.
 pub fn defer_read(by: CommittedBy) -> bool {
     CURRENT
         .try_with(|c| {
             let mut s = c.lock();
-            if s.taken || s.recorded || s.vouch.is_some_and(|v| v != by) {
+            if !s.read_only || s.recorded || s.vouch.is_some_and(|v| v != by) {
                 return false;
             }
             s.vouch = Some(by);
@@ -145,7 +157,7 @@ mod tests {
     const BY_2: CommittedBy = CommittedBy { term: 4, leader: 2 };
 
     fn context() -> Context {
-        Context::new(AuditRecord::default(), Instant::now())
+        Context::new(AuditRecord::default(), Instant::now(), true)
     }
 
     #[tokio::test]
@@ -160,7 +172,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn reads_are_not_deferred_outside_a_request_after_its_record_or_under_two_leaderships() {
+    async fn reads_are_deferred_only_in_read_only_requests_before_their_record_under_one_leadership() {
         assert!(!defer_read(BY_1), "no request");
         let c = context();
         c.scope(async {
@@ -169,14 +181,12 @@ mod tests {
             assert!(!defer_read(BY_2), "a read under another leadership");
         })
         .await;
-        let taken = context();
-        taken
-            .scope(async {
-                assert!(take().is_some());
-                assert!(!defer_read(BY_1), "the record was taken by a write before the read");
-            })
-            .await;
-        assert!(!taken.unvouched());
+        let writer = Context::new(AuditRecord::default(), Instant::now(), false);
+        assert!(!writer.scope(async { defer_read(BY_1) }).await, "a request that may write");
+        assert!(!writer.unvouched());
+        let done = context();
+        done.committed(Some(BY_1));
+        assert!(!done.scope(async { defer_read(BY_1) }).await, "the record is committed already");
     }
 
     #[tokio::test]

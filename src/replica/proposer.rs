@@ -88,7 +88,12 @@ async fn run(raft: Raft, clock: Clock, mut rx: mpsc::Receiver<(Op, Reply)>) {
                 Err(_) => break,
             }
         }
-        commit(&raft, clock.now(), batch).await;
+        // Callers that gave up (timed out: outcome unknown to them) are not
+        // proposed any more: their write would land at an unpredictable time.
+        batch.retain(|(_, reply)| !reply.is_closed());
+        if !batch.is_empty() {
+            commit(&raft, clock.now(), batch).await;
+        }
     }
 }
 
@@ -96,7 +101,14 @@ async fn commit(raft: &Raft, now: i64, batch: Vec<(Op, Reply)>) {
     let (ops, replies): (Vec<Op>, Vec<Reply>) = batch.into_iter().unzip();
     let count = ops.len();
     let cmd = Command { now, ops };
-    match raft.client_write(cmd).await {
+    // Bounded: a batch whose entry can never be answered (e.g. appended by a
+    // deposed leader and purged behind a snapshot) must not stall the
+    // batches behind it. Its outcome is unknown, like any timed-out write.
+    let outcome = match tokio::time::timeout(WRITE_TIMEOUT, raft.client_write(cmd)).await {
+        Ok(r) => r.map_err(ReplicaError::from),
+        Err(_) => Err(ReplicaError::Timeout(WRITE_TIMEOUT)),
+    };
+    match outcome {
         Ok(resp) => {
             let by = CommittedBy { term: resp.log_id.leader_id.term, leader: resp.log_id.leader_id.node_id };
             let mut results = resp.data.0.into_iter();
@@ -106,8 +118,7 @@ async fn commit(raft: &Raft, now: i64, batch: Vec<(Op, Reply)>) {
                 let _ = reply.send(r.map(|output| Applied { output, by }).map_err(ReplicaError::State));
             }
         }
-        Err(e) => {
-            let err = ReplicaError::from(e);
+        Err(err) => {
             tracing::debug!(count, error = %err, "batch not committed");
             for reply in replies {
                 let _ = reply.send(Err(err.clone()));

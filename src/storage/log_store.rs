@@ -155,6 +155,10 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         // Unsynced: applied state is not synced either (see state_machine),
         // and the WAL keeps order, so after a crash the stored committed
         // index never runs ahead of the entries and state that survived.
+        // After an OS crash a node may restart knowing fewer commits than it
+        // had learned (at most those since its last synced append); like a
+        // follower that had not yet heard of them, it applies them once the
+        // leader's next message arrives.
         self.put_log_id_meta(cf::raft_meta::COMMITTED, committed, false).map_err(raft_err(StorageIOError::write))
     }
 
