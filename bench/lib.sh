@@ -9,6 +9,9 @@
 #   coffer_init              initializes and unseals; sets $share, exports COFFER_TOKEN
 #   coffer_leader_pid        the process id of the current leader
 #   coffer_stop              stops the nodes (their data stays)
+#   etcd_start               a fresh 3-member etcd cluster (data in $work/etcd<i>);
+#                            sets $etcd_addr and $etcd_pids
+#   etcd_stop                stops its members
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
@@ -67,4 +70,31 @@ coffer_stop() {
   for p in "${coffer_pids[@]}"; do kill "$p" 2>/dev/null || true; done
   for p in "${coffer_pids[@]}"; do wait "$p" 2>/dev/null || true; done
   coffer_pids=()
+}
+
+etcd_pids=()
+
+etcd_start() {
+  local cluster="" i
+  declare -ga etcd_client etcd_peer
+  etcd_addr=""
+  for i in 1 2 3; do etcd_client[$i]=$(free_port); etcd_peer[$i]=$(free_port); done
+  for i in 1 2 3; do
+    cluster+="${cluster:+,}e$i=http://127.0.0.1:${etcd_peer[$i]}"
+    etcd_addr+="${etcd_addr:+,}127.0.0.1:${etcd_client[$i]}"
+  done
+  for i in 1 2 3; do
+    etcd --name "e$i" --data-dir "$work/etcd$i" \
+      --listen-client-urls "http://127.0.0.1:${etcd_client[$i]}" --advertise-client-urls "http://127.0.0.1:${etcd_client[$i]}" \
+      --listen-peer-urls "http://127.0.0.1:${etcd_peer[$i]}" --initial-advertise-peer-urls "http://127.0.0.1:${etcd_peer[$i]}" \
+      --initial-cluster "$cluster" --initial-cluster-token coffer-bench --initial-cluster-state new \
+      >"$work/etcd$i.log" 2>&1 &
+    etcd_pids+=($!)
+  done
+}
+
+etcd_stop() {
+  for p in "${etcd_pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${etcd_pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  etcd_pids=()
 }

@@ -12,7 +12,13 @@ d = sys.argv[1]
 runs = {}
 for path in glob.glob(os.path.join(d, "*-c*-r*.json")):
     r = json.load(open(path))
-    runs.setdefault((r["workload"], r["concurrency"], r["system"]), []).append(r)
+    # (requests in flight in all, clients)
+    shape = (r.get("in_flight", r["concurrency"]), r.get("clients", 1))
+    runs.setdefault((r["workload"], shape, r["system"]), []).append(r)
+
+def label(shape):
+    n, clients = shape
+    return f"{n}" if clients == 1 else f"{n} ({clients} clients)"
 
 def mean(rs, f):
     return statistics.mean(f(r) for r in rs)
@@ -25,7 +31,7 @@ for (w, c) in sorted({(w, c) for (w, c, _) in runs}):
         continue
     ct, eth = mean(co, lambda r: r["throughput_per_sec"]), mean(et, lambda r: r["throughput_per_sec"])
     cp, ep = mean(co, lambda r: r["latency_ms"]["p99"]), mean(et, lambda r: r["latency_ms"]["p99"])
-    print(f"| {w} | {c} | {ct:,.0f} | {eth:,.0f} | **{ct / eth:.2f}x** | {cp:.2f} | {ep:.2f} | {cp / ep:.2f}x |")
+    print(f"| {w} | {label(c)} | {ct:,.0f} | {eth:,.0f} | **{ct / eth:.2f}x** | {cp:.2f} | {ep:.2f} | {cp / ep:.2f}x |")
 
 def tail(p):
     return -math.log10(max(1e-4, 1 - p / 100.0))
@@ -39,7 +45,7 @@ def comparison_svg(workload, conc, co, et):
     sx = lambda p: pad + tail(p) / xmax * (w - 2 * pad)
     sy = lambda ms: h - pad - ms / ymax * (h - 2 * pad)
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}"><rect width="100%" height="100%" fill="white"/>',
-           f'<text x="{pad}" y="20" font-size="14" font-family="sans-serif">{workload}, {conc} in flight: latency by percentile</text>',
+           f'<text x="{pad}" y="20" font-size="14" font-family="sans-serif">{workload}, {label(conc)} in flight: latency by percentile</text>',
            f'<line x1="{pad}" y1="{h-pad}" x2="{w-pad}" y2="{h-pad}" stroke="#333"/><line x1="{pad}" y1="{pad}" x2="{pad}" y2="{h-pad}" stroke="#333"/>']
     for p in [0, 50, 90, 99, 99.9, 99.99]:
         out.append(f'<text x="{sx(p):.1f}" y="{h-pad+14}" font-size="10" font-family="sans-serif" text-anchor="middle">{p}%</text>')
@@ -56,7 +62,8 @@ def comparison_svg(workload, conc, co, et):
 for (w, c) in sorted({(w, c) for (w, c, _) in runs}):
     co, et = runs.get((w, c, "coffer")), runs.get((w, c, "etcd"))
     if co and et:
-        with open(os.path.join(d, f"compare-{w}-c{c}.svg"), "w") as f:
+        name = f"c{c[0]}" + (f"x{c[1]}" if c[1] > 1 else "")
+        with open(os.path.join(d, f"compare-{w}-{name}.svg"), "w") as f:
             f.write(comparison_svg(w, c, co, et))
 
 fs = os.path.join(d, "fsync.json")

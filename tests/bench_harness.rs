@@ -8,12 +8,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use coffer::bench::{self, BenchConfig, Mode, Target, Workload};
+use coffer::client::types::AuditQuery;
 use common::TestCluster;
 
 fn config(workload: Workload, mode: Mode) -> BenchConfig {
     BenchConfig {
         workload,
         mode,
+        clients: 1,
         concurrency: 4,
         warmup: Duration::from_millis(200),
         duration: Duration::from_secs(1),
@@ -47,6 +49,31 @@ async fn short_runs_count_every_request() {
         let svg = bench::svg::render(&r);
         assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>") && svg.contains("polyline"));
     }
+    cluster.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn several_clients_use_their_own_connections() {
+    let cluster = TestCluster::start(3).await;
+    let client = Arc::new(cluster.client());
+    let cfg = BenchConfig { clients: 3, concurrency: 2, ..config(Workload::Read, Mode::Closed) };
+    let r = bench::run(Target::Coffer(client.clone()), cfg).await.unwrap();
+    assert_eq!((r.clients, r.concurrency, r.in_flight), (3, 2, 6));
+    assert_eq!(r.requests, 150, "histogram count = measured requests");
+    assert_eq!(r.errors, 0, "{:?}", r.errors_by_code);
+    // Each client reached the cluster from a connection of its own: the
+    // reads' audit records name three different source addresses.
+    let mut sources = std::collections::BTreeSet::new();
+    let mut q = AuditQuery { operation: "SecretGet".into(), ..Default::default() };
+    loop {
+        let page = client.audit_query(q.clone()).await.unwrap();
+        sources.extend(page.records.iter().map(|r| r.source.clone()));
+        if page.next_after_seq >= page.last_seq || page.next_after_seq == q.after_seq {
+            break;
+        }
+        q.after_seq = page.next_after_seq;
+    }
+    assert!(sources.len() >= 3, "{sources:?}");
     cluster.shutdown().await;
 }
 

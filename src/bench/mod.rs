@@ -30,10 +30,10 @@ use crate::client::ClientError;
 /// How requests are issued.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Mode {
-    /// `concurrency` requests always in flight.
+    /// `concurrency` requests always in flight per client.
     Closed,
     /// `rate` requests per second regardless of latency, by `concurrency`
-    /// workers.
+    /// workers per client.
     Open {
         /// Requests per second.
         rate: f64,
@@ -46,6 +46,9 @@ pub enum Mode {
 pub struct BenchConfig {
     pub workload: Workload,
     pub mode: Mode,
+    /// Independent clients, each with its own connections.
+    pub clients: usize,
+    /// Requests in flight per client.
     pub concurrency: usize,
     pub warmup: Duration,
     /// Measured time; ignored when `requests` is set.
@@ -80,7 +83,11 @@ pub struct BenchResult {
     pub system: String,
     pub workload: String,
     pub mode: String,
+    pub clients: usize,
+    /// Requests in flight per client.
     pub concurrency: usize,
+    /// Requests in flight in all (clients × concurrency).
+    pub in_flight: usize,
     pub value_size: usize,
     pub keys: usize,
     pub seconds: f64,
@@ -115,10 +122,16 @@ fn new_histogram() -> Histogram<u64> {
     Histogram::new_with_bounds(1, 600_000_000, 3).unwrap_or_else(|_| unreachable!("valid histogram bounds"))
 }
 
-/// Runs a benchmark against `target`.
+/// Runs a benchmark against `target`: `cfg.clients` clients (the first is
+/// `target`, the others independent copies with their own connections).
 pub async fn run(target: Target, cfg: BenchConfig) -> Result<BenchResult, ClientError> {
     let value: Arc<str> = "v".repeat(cfg.value_size).into();
     workload::prepare(&target, &cfg, &value).await?;
+    let mut targets = vec![target];
+    for _ in 1..cfg.clients.max(1) {
+        targets.push(targets[0].independent()?);
+    }
+    let in_flight = targets.len() * cfg.concurrency.max(1);
     let slots = (cfg.duration.as_secs() + 2) as usize + cfg.requests.map_or(0, |_| 3600);
     let shared = Arc::new(Shared {
         measuring: AtomicBool::new(false),
@@ -128,15 +141,16 @@ pub async fn run(target: Target, cfg: BenchConfig) -> Result<BenchResult, Client
         timeline: (0..slots).map(|_| AtomicU64::new(0)).collect(),
     });
     // Open loop: a ticket per request, stamped with its intended start.
-    let (tickets_tx, tickets_rx) = tokio::sync::mpsc::channel::<Instant>(cfg.concurrency * 1024);
+    let (tickets_tx, tickets_rx) = tokio::sync::mpsc::channel::<Instant>(in_flight * 1024);
     let tickets_rx = Arc::new(tokio::sync::Mutex::new(tickets_rx));
     let ticketer = match cfg.mode {
         Mode::Open { rate } => Some(tokio::spawn(issue_tickets(rate, tickets_tx, shared.clone()))),
         Mode::Closed => None,
     };
-    let workers: Vec<_> = (0..cfg.concurrency)
+    let workers: Vec<_> = (0..in_flight)
         .map(|w| {
-            let (client, cfg, value, shared) = (target.clone(), cfg.clone(), value.clone(), shared.clone());
+            let client = targets[w % targets.len()].clone();
+            let (cfg, value, shared) = (cfg.clone(), value.clone(), shared.clone());
             let tickets = (ticketer.is_some()).then(|| tickets_rx.clone());
             tokio::spawn(worker(w, client, cfg, value, shared, tickets))
         })
@@ -182,7 +196,7 @@ pub async fn run(target: Target, cfg: BenchConfig) -> Result<BenchResult, Client
             *errors.entry(k).or_default() += v;
         }
     }
-    Ok(summarize(&cfg, elapsed, &histogram, errors, &shared))
+    Ok(summarize(&cfg, in_flight, elapsed, &histogram, errors, &shared))
 }
 
 /// A 30-character progress bar for `fraction` (0..=1).
@@ -259,6 +273,7 @@ async fn worker(
 
 fn summarize(
     cfg: &BenchConfig,
+    in_flight: usize,
     elapsed: Duration,
     h: &Histogram<u64>,
     errors: BTreeMap<String, u64>,
@@ -279,7 +294,9 @@ fn summarize(
             Mode::Closed => "closed".into(),
             Mode::Open { rate } => format!("open@{rate}/s"),
         },
-        concurrency: cfg.concurrency,
+        clients: in_flight / cfg.concurrency.max(1),
+        concurrency: cfg.concurrency.max(1),
+        in_flight,
         value_size: cfg.value_size,
         keys: cfg.keys,
         seconds: secs,

@@ -82,7 +82,7 @@ pub fn render(r: &BenchResult) -> String {
     let curve: Vec<(f64, f64)> = r.percentile_curve.iter().map(|(p, ms)| (tail(*p), *ms)).collect();
     let ticks: Vec<(f64, String)> =
         [0.0, 50.0, 90.0, 99.0, 99.9, 99.99].iter().map(|p| (tail(*p), format!("{p}%"))).collect();
-    let title = format!("{} latency ({} mode, {} in flight)", r.workload, r.mode, r.concurrency);
+    let title = format!("{} latency ({} mode, {} in flight, {} client(s))", r.workload, r.mode, r.in_flight, r.clients);
     chart(&mut out, 0.0, &title, "percentile", "ms", &curve, &ticks);
     let tp: Vec<(f64, f64)> =
         r.throughput_timeline.iter().enumerate().map(|(i, n)| (i as f64 + 1.0, *n as f64)).collect();

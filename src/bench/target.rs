@@ -23,6 +23,7 @@ pub enum Target {
 
 /// Channels to etcd's members.
 pub struct EtcdTarget {
+    endpoints: Vec<String>,
     channels: Vec<Channel>,
     next: AtomicUsize,
 }
@@ -41,7 +42,7 @@ impl EtcdTarget {
         if channels.is_empty() {
             return Err(ClientError::new(ErrorCode::InvalidArgument, "no endpoints given"));
         }
-        Ok(EtcdTarget { channels, next: AtomicUsize::new(0) })
+        Ok(EtcdTarget { endpoints: endpoints.to_vec(), channels, next: AtomicUsize::new(0) })
     }
 
     fn kv(&self) -> KvClient<Channel> {
@@ -55,6 +56,14 @@ fn etcd_err(s: tonic::Status) -> ClientError {
 }
 
 impl Target {
+    /// Another client of the same system with its own connections.
+    pub fn independent(&self) -> Result<Target, ClientError> {
+        Ok(match self {
+            Target::Coffer(c) => Target::Coffer(Arc::new(c.independent())),
+            Target::Etcd(e) => Target::Etcd(Arc::new(EtcdTarget::new(&e.endpoints)?)),
+        })
+    }
+
     /// Creates the namespace (coffer: the vault) if missing.
     pub async fn prepare_namespace(&self, vault: &str) -> Result<(), ClientError> {
         match self {

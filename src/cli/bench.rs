@@ -18,7 +18,11 @@ use crate::error_code::ErrorCode;
 pub struct BenchArgs {
     #[arg(long, value_enum, default_value_t = Workload::Write)]
     workload: Workload,
-    /// Requests in flight (closed loop), or workers (with --rate).
+    /// Independent clients, each with its own connections.
+    #[arg(long, default_value_t = 1)]
+    clients: usize,
+    /// Requests in flight per client (closed loop), or workers per client
+    /// (with --rate).
     #[arg(long, default_value_t = 32)]
     concurrency: usize,
     /// Open loop: this many requests per second regardless of latency.
@@ -78,6 +82,7 @@ pub async fn run(args: BenchArgs, client: Client, format: Format) -> CliResult {
     let cfg = BenchConfig {
         workload: args.workload,
         mode: args.rate.map_or(Mode::Closed, |rate| Mode::Open { rate }),
+        clients: args.clients.max(1),
         concurrency: args.concurrency.max(1),
         warmup: Duration::from_secs(args.warmup),
         duration: Duration::from_secs(args.duration),
@@ -108,7 +113,7 @@ pub async fn run(args: BenchArgs, client: Client, format: Format) -> CliResult {
         Format::Table => output::record(
             format,
             json!({
-                "workload": result.workload, "mode": result.mode, "concurrency": result.concurrency,
+                "workload": result.workload, "mode": result.mode, "clients": result.clients, "in_flight": result.in_flight,
                 "requests": result.requests, "errors": result.errors,
                 "throughput_per_sec": format!("{:.0}", result.throughput_per_sec),
                 "p50_ms": result.latency_ms.p50, "p90_ms": result.latency_ms.p90, "p99_ms": result.latency_ms.p99,

@@ -161,6 +161,19 @@ impl Client {
         self
     }
 
+    /// A client with this one's settings and known leader but its own
+    /// connections (for spreading load over several connections).
+    pub fn independent(&self) -> Client {
+        Client {
+            bearer: self.bearer.clone(),
+            endpoints: Mutex::new(self.endpoints()),
+            leader: Mutex::new(lock(&self.leader).clone()),
+            channels: Mutex::new(HashMap::new()),
+            deadline: self.deadline,
+            tls: self.tls.clone(),
+        }
+    }
+
     /// The endpoints this client knows.
     pub fn endpoints(&self) -> Vec<String> {
         lock(&self.endpoints).clone()
