@@ -62,7 +62,7 @@ def comparison_svg(workload, conc, co, et):
 for (w, c) in sorted({(w, c) for (w, c, _) in runs}):
     co, et = runs.get((w, c, "coffer")), runs.get((w, c, "etcd"))
     if co and et:
-        name = f"c{c[0]}" + (f"x{c[1]}" if c[1] > 1 else "")
+        name = f"c{c[0]}" + (f"-{c[1]}clients" if c[1] > 1 else "")
         with open(os.path.join(d, f"compare-{w}-{name}.svg"), "w") as f:
             f.write(comparison_svg(w, c, co, et))
 
