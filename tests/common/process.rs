@@ -5,11 +5,26 @@ use std::io::Write;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_coffer");
 
+/// A port no socket holds now, for a server to listen on later. Chosen
+/// below the kernel's ephemeral range (32768 and up by default): a port
+/// from `bind(0)` lies in that range, where an outgoing connection may take
+/// it as its local port before the server binds it.
 pub fn free_port() -> u16 {
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let seed = std::process::id().wrapping_mul(2_654_435_761)
+        ^ SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
+    for _ in 0..2_000 {
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let port = 20_000 + (seed.wrapping_add(n.wrapping_mul(7_919)) % 12_000) as u16;
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
     TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
@@ -93,9 +108,15 @@ impl Servers {
         servers
     }
 
+    /// Node i's log (stderr, appended across restarts), beside its data dir.
+    fn log_path(&self, i: usize) -> PathBuf {
+        self.data_dir(i).with_extension("log")
+    }
+
     fn spawn(&mut self, i: usize) {
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(self.log_path(i)).expect("server log");
         let mut cmd = Command::new(BIN);
-        cmd.args(&self.args[i]).stdout(Stdio::null()).stderr(Stdio::null());
+        cmd.args(&self.args[i]).stdout(Stdio::null()).stderr(log);
         for (k, v) in &self.envs[i] {
             cmd.env(k, v);
         }
@@ -127,9 +148,24 @@ impl Servers {
                     return;
                 }
             }
-            assert!(Instant::now() < deadline, "cluster did not form");
+            assert!(Instant::now() < deadline, "cluster did not form{}", self.logs_tail());
             std::thread::sleep(Duration::from_millis(200));
         }
+    }
+
+    /// The last lines of every node's log, for a failure message.
+    fn logs_tail(&self) -> String {
+        (0..self.args.len())
+            .map(|i| {
+                let log = std::fs::read_to_string(self.log_path(i)).unwrap_or_default();
+                let lines: Vec<&str> = log.lines().collect();
+                format!(
+                    "\n--- node {} log (last lines) ---\n{}",
+                    i + 1,
+                    lines[lines.len().saturating_sub(15)..].join("\n")
+                )
+            })
+            .collect()
     }
 
     /// The data dir of node i.
