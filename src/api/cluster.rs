@@ -19,7 +19,7 @@ use crate::proto::api::{self as pb, Empty};
 use crate::raft::NodeInfo;
 use crate::rbac::Scope;
 use crate::replica::cluster::ClusterStatus;
-use crate::replica::{Replica, ReplicaError};
+use crate::replica::{Consistency, Replica, ReplicaError};
 
 /// Snapshot stream chunk size.
 const CHUNK: usize = 1 << 20;
@@ -116,7 +116,7 @@ impl ClusterService for Cluster {
         audited(&self.replica, req, "ClusterAddLearner", target, |req| async move {
             let auth = authorize(&req, &self.replica, Need::Membership)?;
             if let Some(node) = auth.acting_node() {
-                self.only_itself(&auth, &[node])?;
+                self.only_itself(&auth, &[node]).await?;
             }
             let addr = req.into_inner().api_addr;
             self.require_leader(&self.replica.status().await)?;
@@ -126,7 +126,7 @@ impl ClusterService for Cluster {
                 .node_info(&addr)
                 .await
                 .map_err(|e| status(ErrorCode::Unavailable, format!("cannot reach {addr}: {e}"), None))?;
-            self.only_itself(&auth, &[member.id])?;
+            self.only_itself(&auth, &[member.id]).await?;
             let info = NodeInfo { raft_addr: member.raft_addr, api_addr: member.api_addr, region: member.region };
             self.replica.add_learner(member.id, info).await?;
             if auth.acting_node().is_none() {
@@ -143,7 +143,7 @@ impl ClusterService for Cluster {
         audited(&self.replica, req, "ClusterPromote", target, |req| async move {
             let auth = authorize(&req, &self.replica, Need::Membership)?;
             let ids = ids(req.into_inner())?;
-            self.only_itself(&auth, &ids.iter().copied().collect::<Vec<_>>())?;
+            self.only_itself(&auth, &ids.iter().copied().collect::<Vec<_>>()).await?;
             self.replica.promote(ids).await?;
             Ok(Response::new(self.status_pb().await))
         })
@@ -240,13 +240,19 @@ where
 /// A node certificate may add or promote only its own node.
 impl Cluster {
     /// A node certificate may add or promote only its own node, and not once
-    /// an operator removed that node.
-    fn only_itself(&self, auth: &crate::auth::Authorized, ids: &[u64]) -> Result<(), Status> {
+    /// an operator removed that node. The mark is read linearizably: an
+    /// operator's add that lifted it must be seen even by a lagging follower
+    /// (which sends the caller to the leader instead).
+    async fn only_itself(&self, auth: &crate::auth::Authorized, ids: &[u64]) -> Result<(), Status> {
         let Some(node) = auth.acting_node() else { return Ok(()) };
         if ids.iter().any(|id| *id != node) {
             return Err(status(ErrorCode::Forbidden, format!("node:{node} may only add or promote itself"), None));
         }
-        if self.replica.is_removed(node)? {
+        let removed = self
+            .replica
+            .read(Consistency::Linearizable, |kv| crate::state::removed_nodes::is_removed(kv, node))
+            .await?;
+        if removed {
             return Err(status(
                 ErrorCode::Forbidden,
                 format!("node:{node} was removed by an operator; an operator must add it again"),
