@@ -248,11 +248,7 @@ impl Cluster {
         if ids.iter().any(|id| *id != node) {
             return Err(status(ErrorCode::Forbidden, format!("node:{node} may only add or promote itself"), None));
         }
-        let removed = self
-            .replica
-            .read(Consistency::Linearizable, |kv| crate::state::removed_nodes::is_removed(kv, node))
-            .await?;
-        if removed {
+        if self.replica.is_removed(node, Consistency::Linearizable).await? {
             return Err(status(
                 ErrorCode::Forbidden,
                 format!("node:{node} was removed by an operator; an operator must add it again"),

@@ -6,7 +6,7 @@ use std::time::Duration;
 use openraft::{ChangeMembers, ServerState};
 
 use super::error::{ReplicaError, Result};
-use super::Replica;
+use super::{Consistency, Replica};
 use crate::raft::{NodeId, NodeInfo};
 
 /// A member as shown by `cluster status`.
@@ -98,15 +98,17 @@ impl Replica {
         Ok(())
     }
 
-    /// Whether an operator removed node `id` (it may not add itself back).
-    pub fn is_removed(&self, id: NodeId) -> Result<bool> {
-        Ok(self.reader().read(|kv| crate::state::removed_nodes::is_removed(kv, id))?)
+    /// Whether an operator removed node `id` (it may not add itself back),
+    /// read with `consistency`.
+    pub async fn is_removed(&self, id: NodeId, consistency: Consistency) -> Result<bool> {
+        self.read(consistency, |kv| crate::state::removed_nodes::is_removed(kv, id)).await
     }
 
     /// Marks node `id` as removed by an operator (or lifts the mark); writes
-    /// only when that changes something.
+    /// only when that changes something. Run by the leader, right after the
+    /// membership change it follows: its own state is current.
     pub async fn mark_removed(&self, id: NodeId, removed: bool) -> Result<()> {
-        if self.is_removed(id)? == removed {
+        if self.is_removed(id, Consistency::Stale).await? == removed {
             return Ok(());
         }
         let op = crate::proto::storage::MarkRemovedNode { node_id: id, removed };
