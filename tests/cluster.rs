@@ -264,6 +264,30 @@ async fn t72_audited_leader_reads_need_no_read_index_round() {
     }
 }
 
+/// openraft asks for a new peer client for every leadership check (each
+/// read-index round): they must reuse the peer's connection, not open a TCP
+/// connection and make a TLS handshake on both nodes per round.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn t73_read_index_rounds_reuse_peer_connections() {
+    let cluster = TestCluster::start_with(3, |c| c.audit.enabled = false).await;
+    cluster.client().create_vault("v", 0, false).await.unwrap();
+    cluster.client().set_secret(SetSecret::new("v", "s", "x")).await.unwrap();
+    let leader = cluster.leader().await;
+    let followers: Vec<u64> = (1..=3).filter(|id| *id != leader).collect();
+    let accepted = || followers.iter().map(|id| cluster.node(*id).peer_connections_accepted()).sum::<u64>();
+    let client = cluster.client_of(leader);
+    let before = accepted();
+    let rounds = cluster.node(leader).replica().read_index_rounds();
+    for _ in 0..20 {
+        assert_eq!(client.get_secret("v", "s", None, ReadConsistency::Linearizable).await.unwrap().value, "x");
+    }
+    let rounds = cluster.node(leader).replica().read_index_rounds() - rounds;
+    let opened = accepted() - before;
+    assert!(rounds >= 10, "expected a read-index round per read, ran {rounds}");
+    assert!(opened <= 2, "{rounds} read-index rounds opened {opened} peer connections");
+    cluster.shutdown().await;
+}
+
 /// A leader cut off from the others keeps believing it leads; the majority
 /// elects another and acknowledges a newer value. The old leader must not
 /// answer a linearizable read with the value it still holds.

@@ -5,6 +5,7 @@ mod auto_unseal;
 mod join;
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -58,6 +59,7 @@ pub struct Node {
     replica: Replica,
     api_addr: SocketAddr,
     raft_addr: SocketAddr,
+    peer_connections: Arc<AtomicU64>,
     stop: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
 }
@@ -127,8 +129,9 @@ impl Node {
             RaftServiceServer::new(PeerService::new(raft.clone(), config.node_id, faults, Arc::new(replica.clone())))
                 .max_decoding_message_size(MAX_MESSAGE_BYTES)
                 .max_encoding_message_size(MAX_MESSAGE_BYTES);
-        let peer_incoming = tls::accept::incoming(raft_listener, tls.clone(), Listener::Peer);
-        let api_incoming = tls::accept::incoming(api_listener, tls.clone(), Listener::Api);
+        let peer_connections = Arc::new(AtomicU64::new(0));
+        let peer_incoming = tls::accept::incoming(raft_listener, tls.clone(), Listener::Peer, peer_connections.clone());
+        let api_incoming = tls::accept::incoming(api_listener, tls.clone(), Listener::Api, Arc::default());
         let peer_server =
             Server::builder().add_service(peer).serve_with_incoming_shutdown(peer_incoming, signal(stopped.clone()));
         let api_server =
@@ -168,7 +171,7 @@ impl Node {
             }
         }
         tracing::info!(node_id = config.node_id, %api_addr, %raft_addr, "node started");
-        Ok(Node { replica, api_addr, raft_addr, stop, tasks })
+        Ok(Node { replica, api_addr, raft_addr, peer_connections, stop, tasks })
     }
 
     /// The replicated state as seen from this node.
@@ -184,6 +187,12 @@ impl Node {
     /// Where the peer API listens.
     pub fn raft_addr(&self) -> SocketAddr {
         self.raft_addr
+    }
+
+    /// How many connections the peer API has accepted (diagnostics: peers
+    /// keep theirs open, so this grows only when they reconnect).
+    pub fn peer_connections_accepted(&self) -> u64 {
+        self.peer_connections.load(Ordering::Relaxed)
     }
 
     /// Stops serving (letting requests in flight finish, up to a few

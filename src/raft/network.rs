@@ -1,6 +1,7 @@
 //! The client side of the peer API: how a node sends Raft messages to the
 //! others over gRPC.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use openraft::error::{
@@ -24,18 +25,49 @@ use crate::tls::ClientTls;
 /// Largest peer message: a full batch of entries of maximum-size values.
 pub const MAX_MESSAGE_BYTES: usize = 64 << 20;
 
-/// Creates one [`PeerClient`] per target node.
+/// Creates [`PeerClient`]s over a few long-lived connections per peer.
+///
+/// openraft asks for a new client per replication stream and also for every
+/// vote request and every leadership check (each linearizable read round):
+/// a connection per client would make a TCP connection and a TLS handshake
+/// on both nodes for each of those. Each peer gets two channels, handed out
+/// in turn: openraft creates a replication stream's client and its snapshot
+/// client one after the other, so a snapshot being sent never queues
+/// entries and heartbeats behind it on one TCP connection.
 pub struct NetworkFactory {
     self_id: NodeId,
     faults: Faults,
     tls: ClientTls,
+    /// Per peer and address (a channel reconnects by itself; a peer that
+    /// moves gets new ones).
+    channels: HashMap<(NodeId, String), [Channel; 2]>,
+    turn: usize,
 }
 
 impl NetworkFactory {
     /// A factory for the node `self_id`, connecting with `tls` (its node
     /// certificate).
     pub fn new(self_id: NodeId, faults: Faults, tls: ClientTls) -> Self {
-        NetworkFactory { self_id, faults, tls }
+        NetworkFactory { self_id, faults, tls, channels: HashMap::new(), turn: 0 }
+    }
+
+    /// A channel to `target` at `addr`; connections open on first use.
+    fn channel(&mut self, target: NodeId, addr: &str) -> Result<Channel, String> {
+        self.turn = self.turn.wrapping_add(1);
+        let key = (target, addr.to_owned());
+        if let Some(pair) = self.channels.get(&key) {
+            return Ok(pair[self.turn % 2].clone());
+        }
+        // The peer must present the certificate of the node we mean to reach.
+        let open = || {
+            let name = crate::tls::pki::node_dns_name(target);
+            crate::tls::channel(addr, &self.tls, Some(name), Duration::from_secs(2), None).map_err(|e| e.to_string())
+        };
+        let pair = [open()?, open()?];
+        let channel = pair[self.turn % 2].clone();
+        self.channels.retain(|(id, _), _| *id != target);
+        self.channels.insert(key, pair);
+        Ok(channel)
     }
 }
 
@@ -43,15 +75,11 @@ impl RaftNetworkFactory<TypeConfig> for NetworkFactory {
     type Network = PeerClient;
 
     async fn new_client(&mut self, target: NodeId, node: &NodeInfo) -> PeerClient {
-        // The peer must present the certificate of the node we mean to reach.
-        let name = crate::tls::pki::node_dns_name(target);
-        let client = crate::tls::channel(&node.raft_addr, &self.tls, Some(name), Duration::from_secs(2), None)
-            .map(|ch| {
-                RaftServiceClient::new(ch)
-                    .max_decoding_message_size(MAX_MESSAGE_BYTES)
-                    .max_encoding_message_size(MAX_MESSAGE_BYTES)
-            })
-            .map_err(|e| e.to_string());
+        let client = self.channel(target, &node.raft_addr).map(|ch| {
+            RaftServiceClient::new(ch)
+                .max_decoding_message_size(MAX_MESSAGE_BYTES)
+                .max_encoding_message_size(MAX_MESSAGE_BYTES)
+        });
         PeerClient { self_id: self.self_id, target, faults: self.faults.clone(), client }
     }
 }

@@ -5,6 +5,8 @@
 use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -89,8 +91,14 @@ impl AsyncWrite for TlsConn {
 /// The connections of `listener` as a stream for
 /// `Server::serve_with_incoming`. Accepting stops (and the port closes)
 /// when the server drops the stream. Until the node has TLS material,
-/// connections are closed at once.
-pub fn incoming(listener: TcpListener, tls: NodeTls, which: Listener) -> ReceiverStream<io::Result<TlsConn>> {
+/// connections are closed at once. `count` counts the TCP connections
+/// accepted.
+pub fn incoming(
+    listener: TcpListener,
+    tls: NodeTls,
+    which: Listener,
+    count: Arc<AtomicU64>,
+) -> ReceiverStream<io::Result<TlsConn>> {
     let (tx, rx) = mpsc::channel(64);
     tokio::spawn(async move {
         loop {
@@ -99,7 +107,10 @@ pub fn incoming(listener: TcpListener, tls: NodeTls, which: Listener) -> Receive
                 _ = tx.closed() => return,
             };
             let (tcp, remote) = match accepted {
-                Ok(a) => a,
+                Ok(a) => {
+                    count.fetch_add(1, Ordering::Relaxed);
+                    a
+                }
                 Err(e) => {
                     tracing::debug!(error = %e, "accept failed");
                     tokio::time::sleep(Duration::from_millis(50)).await;
