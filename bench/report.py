@@ -14,7 +14,9 @@ for path in glob.glob(os.path.join(d, "*-c*-r*.json")):
     r = json.load(open(path))
     # (requests in flight in all, clients)
     shape = (r.get("in_flight", r["concurrency"]), r.get("clients", 1))
-    runs.setdefault((r["workload"], shape, r["system"]), []).append(r)
+    # coffer-noaudit-…: coffer with auditing off, set against the same etcd runs
+    system = "coffer-noaudit" if os.path.basename(path).startswith("coffer-noaudit-") else r["system"]
+    runs.setdefault((r["workload"], shape, system), []).append(r)
 
 def label(shape):
     n, clients = shape
@@ -26,12 +28,13 @@ def mean(rs, f):
 print("| workload | in flight | coffer req/s | etcd req/s | throughput coffer/etcd | coffer p99 ms | etcd p99 ms | p99 coffer/etcd |")
 print("|---|---|---|---|---|---|---|---|")
 for (w, c) in sorted({(w, c) for (w, c, _) in runs}):
-    co, et = runs.get((w, c, "coffer")), runs.get((w, c, "etcd"))
-    if not co or not et:
-        continue
-    ct, eth = mean(co, lambda r: r["throughput_per_sec"]), mean(et, lambda r: r["throughput_per_sec"])
-    cp, ep = mean(co, lambda r: r["latency_ms"]["p99"]), mean(et, lambda r: r["latency_ms"]["p99"])
-    print(f"| {w} | {label(c)} | {ct:,.0f} | {eth:,.0f} | **{ct / eth:.2f}x** | {cp:.2f} | {ep:.2f} | {cp / ep:.2f}x |")
+    for system, note in (("coffer", ""), ("coffer-noaudit", ", coffer audit off")):
+        co, et = runs.get((w, c, system)), runs.get((w, c, "etcd"))
+        if not co or not et:
+            continue
+        ct, eth = mean(co, lambda r: r["throughput_per_sec"]), mean(et, lambda r: r["throughput_per_sec"])
+        cp, ep = mean(co, lambda r: r["latency_ms"]["p99"]), mean(et, lambda r: r["latency_ms"]["p99"])
+        print(f"| {w}{note} | {label(c)} | {ct:,.0f} | {eth:,.0f} | **{ct / eth:.2f}x** | {cp:.2f} | {ep:.2f} | {cp / ep:.2f}x |")
 
 def tail(p):
     return -math.log10(max(1e-4, 1 - p / 100.0))
@@ -71,7 +74,7 @@ if os.path.exists(fs):
     f = json.load(open(fs))
     print()
     print(f"Disk floor: {f['syncs_per_sec']:,.0f} fdatasync/s, p50 {f['p50_ms']:.3f} ms, p99 {f['p99_ms']:.3f} ms.")
-    single = runs.get(("write", 1, "coffer"))
+    single = runs.get(("write", (1, 1), "coffer"))
     if single:
         p50 = mean(single, lambda r: r["latency_ms"]["p50"])
         print(f"Single-client coffer write p50 {p50:.2f} ms = {p50 / f['p50_ms']:.1f}x one fdatasync "
