@@ -47,7 +47,14 @@ coffer_start() {
     sleep 0.5
   done
   if [ -n "${share:-}" ]; then
-    for i in 1 2 3; do printf '%s\n' "$share" | "$bin" operator unseal --node "127.0.0.1:${coffer_api[$i]}" >/dev/null; done
+    # A restarted node with much data may take a while to open it and listen.
+    for i in 1 2 3; do
+      for try in $(seq 1 240); do
+        printf '%s\n' "$share" | "$bin" operator unseal --node "127.0.0.1:${coffer_api[$i]}" >/dev/null 2>"$work/unseal.err" && break
+        [ "$try" = 240 ] && { cat "$work/unseal.err" >&2; return 1; }
+        sleep 0.5
+      done
+    done
   fi
 }
 

@@ -182,6 +182,18 @@ fn server_config_commands() {
     assert!(err.contains("node_idd"), "{err}");
 }
 
+/// Output into a closed pipe (`coffer … | head`) ends the command quietly:
+/// no panic message, success.
+#[test]
+fn output_into_a_closed_pipe_is_not_a_panic() {
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let out = Command::new(BIN).args(["server", "--print-sample-config"]).stdout(writer).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{:?}: {err}", out.status);
+    assert!(err.is_empty(), "{err}");
+}
+
 #[test]
 fn unreachable_cluster_is_a_clear_error() {
     let port = free_port();

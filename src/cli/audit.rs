@@ -136,8 +136,8 @@ fn line(r: &AuditRecord) -> String {
 
 fn print(format: Format, r: &AuditRecord) {
     match format {
-        Format::Json => println!("{}", to_json(r)),
-        Format::Table => println!("{}", line(r)),
+        Format::Json => outln!("{}", to_json(r)),
+        Format::Table => outln!("{}", line(r)),
     }
 }
 

@@ -108,7 +108,7 @@ fn print_status(format: Format, s: &pb::ClusterStatus) {
             "members": members,
         })),
         Format::Table => {
-            println!(
+            outln!(
                 "leader: {}  term: {}  last log: {}  committed: {}  applied: {}  (as seen by node {})",
                 opt(s.leader_id),
                 s.term,

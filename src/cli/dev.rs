@@ -73,32 +73,29 @@ pub async fn run(args: DevArgs) -> CliResult {
     unseal_all(&addrs, &tls, &share).await?;
 
     let dir = std::fs::canonicalize(&args.dir).unwrap_or(args.dir.clone());
-    println!("coffer dev cluster is running: {} nodes, data in {}", args.nodes, dir.display());
+    outln!("coffer dev cluster is running: {} nodes, data in {}", args.nodes, dir.display());
     for (i, n) in nodes.iter().enumerate() {
-        println!("  node {}: client API {}  peer API {}", i + 1, n.api_addr(), n.raft_addr());
+        outln!("  node {}: client API {}  peer API {}", i + 1, n.api_addr(), n.raft_addr());
     }
-    println!();
-    println!("In another shell (the default address reaches this cluster):");
-    println!("  coffer vault create demo");
-    println!("  printf 's3cret' | coffer secret set demo db-password");
-    println!("  coffer secret get demo db-password");
-    println!("  coffer cluster status");
-    println!();
-    println!(
+    outln!();
+    outln!("In another shell (the default address reaches this cluster):");
+    outln!("  coffer vault create demo");
+    outln!("  printf 's3cret' | coffer secret set demo db-password");
+    outln!("  coffer secret get demo db-password");
+    outln!("  coffer cluster status");
+    outln!();
+    outln!(
         "Commands run from this directory use {} and {} by default;",
         args.dir.join("root-token").display(),
         args.dir.join("tls/ca.pem").display()
     );
-    println!("elsewhere: export COFFER_TOKEN=$(cat {})", dir.join("root-token").display());
-    println!(
-        "           export COFFER_CACERT={}  (the cluster CA; TLS is always on)",
-        dir.join("tls/ca.pem").display()
-    );
-    println!();
-    println!("This is a development cluster: its single unseal key and root token are stored in");
-    println!("plaintext beside the data. Ctrl-C stops it.");
+    outln!("elsewhere: export COFFER_TOKEN=$(cat {})", dir.join("root-token").display());
+    outln!("           export COFFER_CACERT={}  (the cluster CA; TLS is always on)", dir.join("tls/ca.pem").display());
+    outln!();
+    outln!("This is a development cluster: its single unseal key and root token are stored in");
+    outln!("plaintext beside the data. Ctrl-C stops it.");
     wait_for_signal().await;
-    println!("stopping");
+    outln!("stopping");
     for n in nodes {
         n.shutdown().await;
     }

@@ -4,6 +4,18 @@
 //! Exit status: 0 on success; 1 with a one-line `error: CODE: message` on
 //! stderr when a request fails; 2 for usage errors.
 
+/// `println!` for the command line's output: when stdout is closed early
+/// (`coffer … | head`) the process ends quietly, as Unix tools do, instead
+/// of panicking.
+macro_rules! outln {
+    () => {
+        $crate::cli::output::line(format_args!(""))
+    };
+    ($($arg:tt)*) => {
+        $crate::cli::output::line(format_args!($($arg)*))
+    };
+}
+
 mod audit;
 mod bench;
 mod cert;

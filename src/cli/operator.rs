@@ -101,11 +101,11 @@ pub async fn run(cmd: OperatorCmd, client: &Client, format: Format) -> CliResult
             let shares = client.rekey(current, key_shares, key_threshold).await?;
             print_shares(format, &shares, key_threshold);
             if format == Format::Table {
-                println!();
-                println!("The root key was replaced; unsealed nodes follow on their own, and the old");
-                println!("shares cannot open the new state. Data keys are unchanged: after a suspected");
-                println!("share leak also run `coffer operator rotate` and `coffer operator rewrap`.");
-                println!("The new shares are shown only now.");
+                outln!();
+                outln!("The root key was replaced; unsealed nodes follow on their own, and the old");
+                outln!("shares cannot open the new state. Data keys are unchanged: after a suspected");
+                outln!("share leak also run `coffer operator rotate` and `coffer operator rewrap`.");
+                outln!("The new shares are shown only now.");
             }
         }
         OperatorCmd::Init { key_shares, key_threshold } => {
@@ -118,18 +118,18 @@ pub async fn run(cmd: OperatorCmd, client: &Client, format: Format) -> CliResult
                 })),
                 Format::Table => {
                     print_shares(format, &init.shares, key_threshold);
-                    println!("Initial root token: {}", init.root_token.as_str());
+                    outln!("Initial root token: {}", init.root_token.as_str());
                 }
             }
             if format == Format::Table {
-                println!();
-                println!("coffer is initialized. The node that ran init is unsealed; unseal every");
-                println!(
+                outln!();
+                outln!("coffer is initialized. The node that ran init is unsealed; unseal every");
+                outln!(
                     "other node with {key_threshold} of these {key_shares} shares: coffer operator unseal --node ADDR"
                 );
-                println!("The shares and the root token are shown only now and stored nowhere (the");
-                println!("token only as a hash). Keep them apart and safe; use the root token with");
-                println!("`coffer login` to create tokens for people and applications.");
+                outln!("The shares and the root token are shown only now and stored nowhere (the");
+                outln!("token only as a hash). Keep them apart and safe; use the root token with");
+                outln!("`coffer login` to create tokens for people and applications.");
             }
         }
         OperatorCmd::Unseal { node, reset } => {
@@ -203,7 +203,7 @@ fn print_shares(format: Format, shares: &[zeroize::Zeroizing<String>], key_thres
         })),
         Format::Table => {
             for (i, s) in shares.iter().enumerate() {
-                println!("Key share {}: {}", i + 1, s.as_str());
+                outln!("Key share {}: {}", i + 1, s.as_str());
             }
         }
     }

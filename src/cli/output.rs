@@ -5,6 +5,20 @@ use serde_json::{json, Value};
 use super::Format;
 use crate::client::types as pb;
 
+/// Writes one line to stdout (see `outln!`). A closed pipe ends the process
+/// quietly with success; any other failure to write ends it with an error.
+pub fn line(args: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = out.write_fmt(args).and_then(|()| out.write_all(b"\n")) {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!("error: Internal: cannot write output: {e}");
+        std::process::exit(1);
+    }
+}
+
 /// Prints rows under `headers`, columns aligned.
 pub fn table(headers: &[&str], rows: &[Vec<String>]) {
     let mut widths: Vec<usize> = headers.iter().map(|h| h.len()).collect();
@@ -15,7 +29,7 @@ pub fn table(headers: &[&str], rows: &[Vec<String>]) {
     }
     let line = |cells: Vec<String>| {
         let padded: Vec<String> = cells.iter().zip(&widths).map(|(c, w)| format!("{c:<w$}")).collect();
-        println!("{}", padded.join("  ").trim_end());
+        outln!("{}", padded.join("  ").trim_end());
     };
     line(headers.iter().map(|h| h.to_uppercase()).collect());
     for row in rows {
@@ -25,7 +39,7 @@ pub fn table(headers: &[&str], rows: &[Vec<String>]) {
 
 /// Prints `value` as pretty JSON.
 pub fn json(value: &Value) {
-    println!("{}", serde_json::to_string_pretty(value).unwrap_or_else(|_| value.to_string()));
+    outln!("{}", serde_json::to_string_pretty(value).unwrap_or_else(|_| value.to_string()));
 }
 
 /// Prints key/value pairs as a two-column table or a JSON object.

@@ -204,7 +204,7 @@ pub async fn run(cmd: SecretCmd, client: &Client, format: Format) -> CliResult {
                     output::json(&v);
                 }
                 // The value alone, so `$(coffer secret get …)` works.
-                Format::Table => println!("{}", s.value),
+                Format::Table => outln!("{}", s.value),
             }
         }
         SecretCmd::List { vault, page_size } => {

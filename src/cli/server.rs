@@ -93,12 +93,12 @@ impl ServerArgs {
 
 pub async fn run(args: ServerArgs) -> CliResult {
     if args.print_sample_config {
-        print!("{SAMPLE}");
+        outln!("{}", SAMPLE.trim_end_matches('\n'));
         return Ok(());
     }
     let config = args.config()?;
     if args.config_check {
-        println!("configuration OK");
+        outln!("configuration OK");
         return Ok(());
     }
     init_logging("info,openraft=warn");
