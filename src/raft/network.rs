@@ -118,9 +118,14 @@ impl PeerClient {
     }
 }
 
+/// How a failed call is reported to openraft. Only a peer that cannot be
+/// reached is `Unreachable`, which pauses replication to it for 500 ms; a
+/// call that ran out of time (tonic reports its own timeout as `Cancelled`)
+/// is retried at once, as openraft does with its own timeouts — a follower
+/// slow for a moment under load must not be cut off for half a second.
 fn status_err<E: std::error::Error>(s: tonic::Status) -> RpcErr<E> {
     match s.code() {
-        tonic::Code::Unavailable | tonic::Code::Cancelled => RPCError::Unreachable(Unreachable::new(&s)),
+        tonic::Code::Unavailable => RPCError::Unreachable(Unreachable::new(&s)),
         _ => RPCError::Network(NetworkError::new(&s)),
     }
 }
@@ -183,4 +188,21 @@ pub async fn request_campaign(target: NodeId, raft_addr: &str, tls: &ClientTls) 
     let channel = crate::tls::channel(raft_addr, tls, Some(name), Duration::from_secs(2), Some(Duration::from_secs(5)))
         .map_err(|e| e.to_string())?;
     RaftServiceClient::new(channel).campaign(pb::Blank {}).await.map(drop).map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_an_unavailable_peer_is_unreachable() {
+        let unreachable =
+            |s: tonic::Status| matches!(status_err::<openraft::error::Infallible>(s), RPCError::Unreachable(_));
+        assert!(unreachable(tonic::Status::unavailable("connection refused")));
+        // tonic reports its own request timeout as Cancelled: retried at
+        // once, not paused as an unreachable peer.
+        assert!(!unreachable(tonic::Status::cancelled("Timeout expired")));
+        assert!(!unreachable(tonic::Status::deadline_exceeded("deadline")));
+        assert!(!unreachable(tonic::Status::internal("bad message")));
+    }
 }

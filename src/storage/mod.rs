@@ -69,8 +69,23 @@ fn open_db(path: &Path) -> Result<DB, StorageError> {
     opts.set_max_background_jobs(4);
     opts.set_bytes_per_sync(1 << 20);
     opts.set_wal_bytes_per_sync(1 << 20);
-    let cfs = cf::ALL.iter().map(|name| ColumnFamilyDescriptor::new(*name, Options::default()));
+    let cfs = cf::ALL.iter().map(|name| ColumnFamilyDescriptor::new(*name, cf_options(name)));
     Ok(DB::open_cf_descriptors(&opts, path, cfs)?)
+}
+
+/// A column family's options. The state is read by point lookups (a
+/// secret's head, a version, a token), many of them for keys that do not
+/// exist (a new version's id is checked before it is written): a Bloom
+/// filter lets those skip the table files that cannot hold the key, which
+/// otherwise makes every lookup slower as the data grows.
+fn cf_options(name: &str) -> Options {
+    let mut opts = Options::default();
+    if name == cf::STATE || name == cf::AUDIT {
+        let mut table = rocksdb::BlockBasedOptions::default();
+        table.set_bloom_filter(10.0, false);
+        opts.set_block_based_table_factory(&table);
+    }
+    opts
 }
 
 /// The handle of a column family that `open_db` always creates.
