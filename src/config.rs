@@ -177,7 +177,10 @@ impl Default for SealConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RaftSettings {
-    /// Leader heartbeat interval, milliseconds.
+    /// Leader heartbeat interval, milliseconds. It is also how long one
+    /// replication call (AppendEntries) may take before it is retried:
+    /// across regions, keep it above the worst round trip plus a follower's
+    /// fsync.
     pub heartbeat_ms: u64,
     /// Election timeout range, milliseconds. Across regions, keep the minimum
     /// well above the worst round trip.
@@ -277,6 +280,8 @@ bootstrap = false
 # join = "node1.example:7700"
 
 [raft]
+# Also how long one replication call may take before it is retried: across
+# regions, keep it above the worst round trip plus a follower's fsync.
 heartbeat_ms = 100
 election_timeout_min_ms = 500
 election_timeout_max_ms = 1000
