@@ -20,7 +20,7 @@ openraft::declare_raft_types!(
         NodeId = NodeId,
         Node = NodeInfo,
         Entry = openraft::Entry<TypeConfig>,
-        SnapshotData = tokio::fs::File,
+        SnapshotData = crate::storage::SnapshotData,
         AsyncRuntime = openraft::TokioRuntime,
 );
 

@@ -5,14 +5,17 @@
 //!   reported done only after the WAL is synced.
 //! - [`state_machine`]: openraft's `RaftStateMachine`, applying commands with
 //!   `crate::state` and committing each batch atomically with its log id.
-//! - [`snapshot_file`]: the snapshot file format, built from a consistent
-//!   RocksDB snapshot and installed atomically.
+//! - [`snapshots`]: the current snapshot, a RocksDB checkpoint, and
+//!   [`snapshot_data`]: its bytes, serialized only when read.
+//! - [`snapshot_file`]: the snapshot file format, installed atomically.
 //! - [`view`]: read views implementing `state::kv::Kv`.
 
 pub mod cf;
 mod error;
 pub mod log_store;
+pub mod snapshot_data;
 pub mod snapshot_file;
+pub mod snapshots;
 pub mod state_machine;
 pub mod view;
 
@@ -23,6 +26,7 @@ use rocksdb::{ColumnFamilyDescriptor, Options, DB};
 
 pub use error::StorageError;
 pub use log_store::LogStore;
+pub use snapshot_data::SnapshotData;
 pub use state_machine::StateMachine;
 pub use view::StateReader;
 

@@ -10,16 +10,15 @@
 use std::fs::File;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use openraft::storage::{RaftStateMachine, Snapshot};
-use openraft::{
-    Entry, EntryPayload, LogId, OptionalSend, RaftSnapshotBuilder, SnapshotMeta, StorageIOError, StoredMembership,
-};
+use openraft::{Entry, EntryPayload, LogId, OptionalSend, StorageIOError, StoredMembership};
 use prost::Message;
 use rocksdb::{WriteBatch, WriteOptions, DB};
 
 use super::error::{raft_err, RaftStorageError};
+use super::snapshot_data::SnapshotData;
+use super::snapshots::{to_snapshot, Meta, SnapshotStore};
 use super::view::DbView;
 use super::{cf, handle, snapshot_file, StorageError};
 use crate::proto::raft as pb;
@@ -29,7 +28,6 @@ use crate::state::kv::{KvError, Txn};
 use crate::state::{apply, ApplyOutput};
 
 type Membership = StoredMembership<NodeId, NodeInfo>;
-type Meta = SnapshotMeta<NodeId, NodeInfo>;
 
 /// The replicated state machine.
 pub struct StateMachine {
@@ -38,20 +36,13 @@ pub struct StateMachine {
     generations: Arc<super::view::Generations>,
 }
 
-/// Builds, stores and opens snapshot files (cheap to clone).
-#[derive(Clone)]
-pub struct SnapshotStore {
-    db: Arc<DB>,
-    dir: PathBuf,
-}
-
 impl StateMachine {
     pub(super) fn new(
         db: Arc<DB>,
         dir: PathBuf,
         generations: Arc<super::view::Generations>,
     ) -> Result<Self, StorageError> {
-        Ok(StateMachine { snapshots: SnapshotStore { db: db.clone(), dir }, db, generations })
+        Ok(StateMachine { snapshots: SnapshotStore::new(db.clone(), dir), db, generations })
     }
 
     fn sm_meta<M: Message + Default>(db: &DB, key: &[u8]) -> Result<Option<M>, StorageError> {
@@ -135,103 +126,14 @@ impl StateMachine {
         sync.set_sync(true);
         self.db.write_opt(batch, &sync)?;
         self.generations.note(None::<std::iter::Empty<&[u8]>>);
-        // Keep the received snapshot as this node's current one.
-        let path = self.snapshots.path(&meta.snapshot_id);
-        snapshot_file::write::<StorageError>(&path, |visit| {
-            for r in &records {
-                visit(&r.key, &r.value)?;
-            }
-            Ok(())
-        })?;
-        self.snapshots.set_current(meta)
-    }
-}
-
-impl SnapshotStore {
-    fn path(&self, id: &str) -> PathBuf {
-        // Snapshot ids are made of digits and dashes (see `build`), but one
-        // received from a peer is sanitized before it names a file.
-        let safe: String = id.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '-').collect();
-        self.dir.join(format!("{safe}.snap"))
-    }
-
-    fn set_current(&self, meta: &Meta) -> Result<(), StorageError> {
-        let mut sync = WriteOptions::default();
-        sync.set_sync(true);
-        let sm = handle(&self.db, cf::SM_META);
-        self.db.put_cf_opt(sm, cf::sm_meta::SNAPSHOT, pb::SnapshotMeta::from(meta).encode_to_vec(), &sync)?;
-        // Remove every other snapshot file and any partial download.
-        let keep = self.path(&meta.snapshot_id);
-        for entry in std::fs::read_dir(&self.dir)?.flatten() {
-            if entry.path() != keep {
-                let _ = std::fs::remove_file(entry.path());
-            }
-        }
-        Ok(())
-    }
-
-    fn current(&self) -> Result<Option<(Meta, File)>, StorageError> {
-        let meta: Option<pb::SnapshotMeta> = StateMachine::sm_meta(&self.db, cf::sm_meta::SNAPSHOT)?;
-        let Some(meta) = meta else { return Ok(None) };
-        let meta: Meta = meta.try_into()?;
-        let file = File::open(self.path(&meta.snapshot_id))?;
-        Ok(Some((meta, file)))
-    }
-
-    /// Builds a snapshot of the state as of now and makes it current.
-    pub fn build(&self) -> Result<(Meta, File), StorageError> {
-        // Everything applied so far must be durable before the log that
-        // produced it can be purged on the strength of this snapshot.
-        self.db.flush_wal(true)?;
-        let snap = self.db.snapshot();
-        let sm = handle(&self.db, cf::SM_META);
-        let applied = match snap.get_cf(sm, cf::sm_meta::LAST_APPLIED)? {
-            Some(b) => opt_from_pb(pb::StoredLogId::decode(b.as_slice())?.log_id)?,
-            None => None,
-        };
-        let membership = match snap.get_cf(sm, cf::sm_meta::MEMBERSHIP)? {
-            Some(b) => pb::StoredMembership::decode(b.as_slice())?.try_into()?,
-            None => Membership::default(),
-        };
-        let millis = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis());
-        let snapshot_id = match applied {
-            Some(l) => format!("{}-{}-{}", l.leader_id.term, l.index, millis),
-            None => format!("0-0-{millis}"),
-        };
-        let meta = Meta { last_log_id: applied, last_membership: membership, snapshot_id };
-        let view = DbView::of(&self.db, snap);
-        snapshot_file::write::<KvError>(&self.path(&meta.snapshot_id), |visit| view.for_each(visit))?;
-        self.set_current(&meta)?;
-        let file = File::open(self.path(&meta.snapshot_id))?;
-        Ok((meta, file))
-    }
-
-    fn incoming(&self) -> Result<File, StorageError> {
-        let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos());
-        let path = self.dir.join(format!("incoming-{nanos}.part"));
-        Ok(File::options().read(true).write(true).create_new(true).open(path)?)
+        // The installed state is this node's current snapshot now.
+        self.snapshots.adopt_installed(meta)
     }
 }
 
 impl From<KvError> for StorageError {
     fn from(e: KvError) -> Self {
         StorageError::Io(e.0)
-    }
-}
-
-fn to_snapshot((meta, file): (Meta, File)) -> Snapshot<TypeConfig> {
-    Snapshot { meta, snapshot: Box::new(tokio::fs::File::from_std(file)) }
-}
-
-impl RaftSnapshotBuilder<TypeConfig> for SnapshotStore {
-    async fn build_snapshot(&mut self) -> Result<Snapshot<TypeConfig>, RaftStorageError> {
-        let store = self.clone();
-        tokio::task::spawn_blocking(move || store.build())
-            .await
-            .map_err(|e| StorageError::Io(e.to_string()))
-            .and_then(|r| r)
-            .map(to_snapshot)
-            .map_err(raft_err(|e| StorageIOError::write_snapshot(None, e)))
     }
 }
 
@@ -254,14 +156,14 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         self.snapshots.clone()
     }
 
-    async fn begin_receiving_snapshot(&mut self) -> Result<Box<tokio::fs::File>, RaftStorageError> {
+    async fn begin_receiving_snapshot(&mut self) -> Result<Box<SnapshotData>, RaftStorageError> {
         let file = self.snapshots.incoming().map_err(raft_err(|e| StorageIOError::write_snapshot(None, e)))?;
-        Ok(Box::new(tokio::fs::File::from_std(file)))
+        Ok(Box::new(SnapshotData::file(file)))
     }
 
-    async fn install_snapshot(&mut self, meta: &Meta, snapshot: Box<tokio::fs::File>) -> Result<(), RaftStorageError> {
-        let mut file = snapshot.into_std().await;
-        self.install(meta, &mut file).map_err(raft_err(|e| StorageIOError::write_snapshot(Some(meta.signature()), e)))
+    async fn install_snapshot(&mut self, meta: &Meta, snapshot: Box<SnapshotData>) -> Result<(), RaftStorageError> {
+        let install = async { self.install(meta, &mut snapshot.into_std().await?) };
+        install.await.map_err(raft_err(|e| StorageIOError::write_snapshot(Some(meta.signature()), e)))
     }
 
     async fn get_current_snapshot(&mut self) -> Result<Option<Snapshot<TypeConfig>>, RaftStorageError> {
