@@ -11,9 +11,26 @@ use crate::state::{audit as stored, StateError};
 /// seq, prev_hash and hash).
 pub fn record_hash(rec: &AuditRecord) -> [u8; 32] {
     let body = AuditRecord { seq: 0, prev_hash: Vec::new(), hash: Vec::new(), ..rec.clone() };
-    let mut data = rec.prev_hash.clone();
-    data.extend_from_slice(&rec.seq.to_be_bytes());
-    data.extend_from_slice(&body.encode_to_vec());
+    hash_of(&rec.prev_hash, rec.seq, &body)
+}
+
+/// Chains `rec` after `prev_hash` as record `seq`: sets its seq, previous
+/// hash and hash (the same hash as [`record_hash`], without a copy).
+pub fn link(rec: &mut AuditRecord, seq: u64, prev_hash: &[u8]) {
+    rec.seq = 0;
+    rec.prev_hash.clear();
+    rec.hash.clear();
+    let hash = hash_of(prev_hash, seq, rec);
+    rec.seq = seq;
+    rec.prev_hash = prev_hash.to_vec();
+    rec.hash = hash.to_vec();
+}
+
+fn hash_of(prev_hash: &[u8], seq: u64, body: &AuditRecord) -> [u8; 32] {
+    let mut data = Vec::with_capacity(prev_hash.len() + 8 + body.encoded_len());
+    data.extend_from_slice(prev_hash);
+    data.extend_from_slice(&seq.to_be_bytes());
+    body.encode(&mut data).unwrap_or_else(|_| unreachable!("the buffer was sized to fit"));
     crate::crypto::sha256(&data)
 }
 
@@ -114,4 +131,27 @@ pub fn verify(kv: &dyn Kv, from: u64, to: u64, public_key: Option<&[u8]>) -> Res
     }
     report.first_break = broken;
     Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn link_sets_the_hash_that_verification_recomputes() {
+        let mut rec = AuditRecord {
+            seq: 99,
+            prev_hash: vec![9; 32],
+            hash: vec![1; 32],
+            operation: "SecretGet".into(),
+            principal: "token:abc".into(),
+            ..Default::default()
+        };
+        link(&mut rec, 5, &[7; 32]);
+        assert_eq!((rec.seq, rec.prev_hash.as_slice()), (5, &[7u8; 32][..]));
+        assert_eq!(rec.hash, record_hash(&rec).to_vec());
+        let mut edited = rec.clone();
+        edited.principal = "token:xyz".into();
+        assert_ne!(record_hash(&edited).to_vec(), rec.hash);
+    }
 }

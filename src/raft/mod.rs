@@ -15,7 +15,7 @@ use crate::state::ApplyOutput;
 openraft::declare_raft_types!(
     /// The type configuration of coffer's Raft group.
     pub TypeConfig:
-        D = Command,
+        D = std::sync::Arc<Command>,
         R = ApplyOutput,
         NodeId = NodeId,
         Node = NodeInfo,

@@ -104,7 +104,7 @@ async fn commit(raft: &Raft, now: i64, batch: Vec<(Op, Reply)>) {
     // Bounded: a batch whose entry can never be answered (e.g. appended by a
     // deposed leader and purged behind a snapshot) must not stall the
     // batches behind it. Its outcome is unknown, like any timed-out write.
-    let outcome = match tokio::time::timeout(WRITE_TIMEOUT, raft.client_write(cmd)).await {
+    let outcome = match tokio::time::timeout(WRITE_TIMEOUT, raft.client_write(std::sync::Arc::new(cmd))).await {
         Ok(r) => r.map_err(ReplicaError::from),
         Err(_) => Err(ReplicaError::Timeout(WRITE_TIMEOUT)),
     };

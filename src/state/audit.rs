@@ -41,9 +41,7 @@ pub fn range(
 pub(super) fn append(txn: &mut Txn<'_>, op: &AppendAudit) -> Result<AuditRecord> {
     let mut rec = op.record.clone().ok_or_else(|| StateError::InvalidArgument("no audit record".into()))?;
     let mut head = head(txn)?;
-    rec.seq = head.last_seq + 1;
-    rec.prev_hash = head.last_hash.clone();
-    rec.hash = chain::record_hash(&rec).to_vec();
+    chain::link(&mut rec, head.last_seq + 1, &head.last_hash);
     head.last_seq = rec.seq;
     head.last_hash = rec.hash.clone();
     txn.put(keys::audit_record(rec.seq), rec.encode_to_vec());

@@ -3,7 +3,8 @@
 //! after a crash (vote, appended entries, purge point) is WAL-synced before
 //! it is reported done. The committed index is a hint for restarts (Raft
 //! learns it again from the leader): it is written unsynced, so a commit
-//! costs no fsync of its own.
+//! costs no fsync of its own. The newest entries are also kept in memory
+//! ([`Recent`]) for the reads that follow every append.
 
 use std::fmt::Debug;
 use std::ops::{Bound, RangeBounds};
@@ -15,8 +16,10 @@ use prost::Message;
 use rocksdb::{Direction, IteratorMode, WriteBatch, WriteOptions, DB};
 
 use super::error::{raft_err, RaftStorageError};
+use super::recent::Recent;
 use super::{cf, handle, StorageError};
 use crate::proto::raft as pb;
+use crate::raft::codec::entry::encode_entry;
 use crate::raft::codec::log_id::{opt_from_pb, opt_to_pb};
 use crate::raft::{NodeId, TypeConfig};
 
@@ -24,6 +27,7 @@ use crate::raft::{NodeId, TypeConfig};
 #[derive(Clone)]
 pub struct LogStore {
     db: Arc<DB>,
+    recent: Arc<Recent>,
 }
 
 fn index_key(index: u64) -> [u8; 8] {
@@ -38,7 +42,7 @@ fn synced() -> WriteOptions {
 
 impl LogStore {
     pub(super) fn new(db: Arc<DB>) -> Self {
-        LogStore { db }
+        LogStore { db, recent: Arc::default() }
     }
 
     fn get_meta<M: Message + Default>(&self, key: &[u8]) -> Result<Option<M>, StorageError> {
@@ -77,6 +81,14 @@ impl LogStore {
     }
 
     fn read_range(&self, start: u64, end: Bound<u64>) -> Result<Vec<Entry<TypeConfig>>, StorageError> {
+        let end_excluded = match end {
+            Bound::Included(e) => Some(e.saturating_add(1)),
+            Bound::Excluded(e) => Some(e),
+            Bound::Unbounded => None,
+        };
+        if let Some(entries) = end_excluded.and_then(|end| self.recent.get(start, end)) {
+            return Ok(entries);
+        }
         let cf = handle(&self.db, cf::LOG);
         let mut out = Vec::new();
         let key = index_key(start);
@@ -99,10 +111,15 @@ impl LogStore {
     fn append_sync(&self, entries: impl IntoIterator<Item = Entry<TypeConfig>>) -> Result<(), StorageError> {
         let cf = handle(&self.db, cf::LOG);
         let mut batch = WriteBatch::default();
+        let mut appended = Vec::new();
         for entry in entries {
-            batch.put_cf(cf, index_key(entry.log_id.index), pb::Entry::from(&entry).encode_to_vec());
+            let bytes = encode_entry(&entry);
+            batch.put_cf(cf, index_key(entry.log_id.index), &bytes);
+            appended.push((entry, bytes.len()));
         }
-        Ok(self.db.write_opt(batch, &synced())?)
+        self.db.write_opt(batch, &synced())?;
+        self.recent.appended(appended);
+        Ok(())
     }
 
     fn delete_from(&self, from: u64, to: u64) -> Result<(), StorageError> {
@@ -179,7 +196,9 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     }
 
     async fn truncate(&mut self, log_id: LogId<NodeId>) -> Result<(), RaftStorageError> {
-        self.delete_from(log_id.index, u64::MAX).map_err(raft_err(StorageIOError::write_logs))
+        self.delete_from(log_id.index, u64::MAX).map_err(raft_err(StorageIOError::write_logs))?;
+        self.recent.truncated(log_id.index);
+        Ok(())
     }
 
     async fn purge(&mut self, log_id: LogId<NodeId>) -> Result<(), RaftStorageError> {
@@ -187,6 +206,8 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         // Record the purge point first: a crash in between leaves entries
         // that are merely ignored, never a hole.
         self.put_log_id_meta(cf::raft_meta::LAST_PURGED, Some(log_id), true).map_err(&write)?;
-        self.delete_from(0, log_id.index + 1).map_err(&write)
+        self.delete_from(0, log_id.index + 1).map_err(&write)?;
+        self.recent.purged(log_id.index);
+        Ok(())
     }
 }

@@ -2,7 +2,8 @@
 //! database (one WAL), in separate column families (see [`cf`]).
 //!
 //! - [`log_store`]: openraft's `RaftLogStorage`; appends and votes are
-//!   reported done only after the WAL is synced.
+//!   reported done only after the WAL is synced. `recent` keeps the newest
+//!   entries in memory for the reads that follow each append.
 //! - [`state_machine`]: openraft's `RaftStateMachine`, applying commands with
 //!   `crate::state` and committing each batch atomically with its log id.
 //! - [`snapshots`]: the current snapshot, a RocksDB checkpoint, and
@@ -13,6 +14,7 @@
 pub mod cf;
 mod error;
 pub mod log_store;
+mod recent;
 pub mod snapshot_data;
 pub mod snapshot_file;
 pub mod snapshots;
@@ -73,6 +75,12 @@ fn open_db(path: &Path) -> Result<DB, StorageError> {
     opts.set_max_background_jobs(4);
     opts.set_bytes_per_sync(1 << 20);
     opts.set_wal_bytes_per_sync(1 << 20);
+    // Reuse obsolete WAL files rather than growing new ones: an append
+    // that does not change the file's size needs no inode write, so each
+    // synced append is one write to the disk, not two (bench/RESULTS.md,
+    // session 6). Records carry their WAL's number, so recovery stops at a
+    // recycled file's stale tail.
+    opts.set_recycle_log_file_num(4);
     let cfs = cf::ALL.iter().map(|name| ColumnFamilyDescriptor::new(*name, cf_options(name)));
     Ok(DB::open_cf_descriptors(&opts, path, cfs)?)
 }

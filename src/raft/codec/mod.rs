@@ -2,7 +2,8 @@
 //! on the wire (peer API) and on disk (log entries, vote, membership).
 //! One small file per type family.
 
-mod entry;
+/// Log entries.
+pub mod entry;
 pub(crate) mod log_id;
 mod membership;
 mod messages;
