@@ -196,9 +196,9 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     }
 
     async fn truncate(&mut self, log_id: LogId<NodeId>) -> Result<(), RaftStorageError> {
-        self.delete_from(log_id.index, u64::MAX).map_err(raft_err(StorageIOError::write_logs))?;
+        // Out of the cache first: a reader in between finds them in RocksDB.
         self.recent.truncated(log_id.index);
-        Ok(())
+        self.delete_from(log_id.index, u64::MAX).map_err(raft_err(StorageIOError::write_logs))
     }
 
     async fn purge(&mut self, log_id: LogId<NodeId>) -> Result<(), RaftStorageError> {
@@ -206,8 +206,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         // Record the purge point first: a crash in between leaves entries
         // that are merely ignored, never a hole.
         self.put_log_id_meta(cf::raft_meta::LAST_PURGED, Some(log_id), true).map_err(&write)?;
-        self.delete_from(0, log_id.index + 1).map_err(&write)?;
         self.recent.purged(log_id.index);
-        Ok(())
+        self.delete_from(0, log_id.index + 1).map_err(&write)
     }
 }

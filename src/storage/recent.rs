@@ -5,9 +5,9 @@
 //! copies no payload).
 //!
 //! The cache holds a contiguous run of indexes and mirrors the stored log
-//! over that run: the log store reports every append, truncation and purge
-//! to it after the write succeeded. A read it cannot serve whole goes to
-//! RocksDB.
+//! over that run: the log store reports every append to it once the write
+//! succeeded, and every truncation and purge before it deletes. A read it
+//! cannot serve whole goes to RocksDB.
 
 use std::collections::VecDeque;
 use std::sync::Mutex;
