@@ -130,7 +130,7 @@ fn entry(index: &mut u64, cmd: Command) -> openraft::Entry<coffer::raft::TypeCon
     *index += 1;
     openraft::Entry {
         log_id: openraft::LogId::new(openraft::CommittedLeaderId::new(1, 1), *index),
-        payload: openraft::EntryPayload::Normal(cmd),
+        payload: openraft::EntryPayload::Normal(std::sync::Arc::new(cmd)),
     }
 }
 

@@ -242,7 +242,7 @@ mod tests {
         assert_eq!(meta.last_log_id.map(|l| l.index), Some(5));
         assert!(meta.snapshot_id.starts_with("3-5-"), "{}", meta.snapshot_id);
         let checkpoint = format!("{}.ckpt", meta.snapshot_id);
-        assert_eq!(names(&dir), [checkpoint.clone()], "building writes no snapshot file");
+        assert_eq!(names(&dir), std::slice::from_ref(&checkpoint), "building writes no snapshot file");
 
         // Writes after the build are not in the snapshot.
         put(&db, cf::STATE, b"se/a", b"two");

@@ -68,7 +68,7 @@ mod tests {
         let log_id = LogId::new(CommittedLeaderId::new(7, 2), 42);
         let cmd = Command {
             now: 1_700_000_000_000,
-            ops: vec![Op { kind: Some(Kind::DeleteVault(DeleteVault { name: "v".into(), ..Default::default() })) }],
+            ops: vec![Op { kind: Some(Kind::DeleteVault(DeleteVault { name: "v".into() })) }],
         };
         let node = |n: u64| crate::raft::NodeInfo { raft_addr: format!("10.0.0.{n}:7001"), ..Default::default() };
         let nodes: BTreeMap<u64, crate::raft::NodeInfo> = (1..=3).map(|n| (n, node(n))).collect();
