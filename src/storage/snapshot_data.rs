@@ -49,7 +49,7 @@ impl SnapshotData {
         }
     }
 
-    /// Drives the file open; once it is, applies any seek asked for before.
+    /// Drives the file open; once it is, starts any seek asked for before.
     fn poll_open(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<Pin<&mut tokio::fs::File>>> {
         loop {
             match &mut self.state {
@@ -74,10 +74,9 @@ impl SnapshotData {
             }
         }
         let State::Ready(file) = &mut self.state else { unreachable!("the loop ends only when Ready") };
-        if let Some(pos) = self.pending_seek {
+        // The file's own poll_read and poll_complete finish this seek first.
+        if let Some(pos) = self.pending_seek.take() {
             Pin::new(&mut *file).start_seek(pos)?;
-            ready!(Pin::new(&mut *file).poll_complete(cx))?;
-            self.pending_seek = None;
         }
         Poll::Ready(Ok(Pin::new(file)))
     }
@@ -161,6 +160,12 @@ mod tests {
         data.read_to_string(&mut s).await.unwrap();
         assert_eq!(s, "456789");
         assert_eq!(opened.load(Ordering::SeqCst), 1);
+
+        let mut again = SnapshotData::lazy(|| Ok(temp_with(b"0123456789")));
+        again.seek(SeekFrom::Start(3)).await.unwrap();
+        s.clear();
+        again.read_to_string(&mut s).await.unwrap();
+        assert_eq!(s, "3456789");
 
         let mut unopened = SnapshotData::lazy(|| Ok(temp_with(b"")));
         let e = unopened.write_all(b"x").await.unwrap_err();
