@@ -16,17 +16,17 @@ use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use openraft::storage::Snapshot;
-use openraft::{RaftSnapshotBuilder, SnapshotMeta, StorageIOError, StoredMembership};
+use openraft::{RaftSnapshotBuilder, SnapshotMeta, StorageIOError};
 use prost::Message;
 use rocksdb::checkpoint::Checkpoint;
 use rocksdb::{WriteOptions, DB};
 
 use super::error::{raft_err, RaftStorageError};
 use super::snapshot_data::SnapshotData;
+use super::state_machine::applied_state;
 use super::view::DbView;
 use super::{cf, cf_options, handle, snapshot_file, StorageError};
 use crate::proto::raft as pb;
-use crate::raft::codec::log_id::opt_from_pb;
 use crate::raft::{NodeId, NodeInfo, TypeConfig};
 use crate::state::kv::KvError;
 
@@ -154,16 +154,7 @@ fn open_checkpoint(path: &Path, families: &[&str]) -> Result<DB, StorageError> {
 
 /// The meta of the snapshot that the checkpoint at `path` holds.
 fn read_meta(path: &Path) -> Result<Meta, StorageError> {
-    let db = open_checkpoint(path, &[cf::SM_META])?;
-    let sm = handle(&db, cf::SM_META);
-    let applied = match db.get_cf(sm, cf::sm_meta::LAST_APPLIED)? {
-        Some(b) => opt_from_pb(pb::StoredLogId::decode(b.as_slice())?.log_id)?,
-        None => None,
-    };
-    let membership = match db.get_cf(sm, cf::sm_meta::MEMBERSHIP)? {
-        Some(b) => pb::StoredMembership::decode(b.as_slice())?.try_into()?,
-        None => StoredMembership::default(),
-    };
+    let (applied, membership) = applied_state(&open_checkpoint(path, &[cf::SM_META])?)?;
     let millis = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis());
     let snapshot_id = match applied {
         Some(l) => format!("{}-{}-{}", l.leader_id.term, l.index, millis),

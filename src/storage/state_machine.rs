@@ -45,24 +45,6 @@ impl StateMachine {
         Ok(StateMachine { snapshots: SnapshotStore::new(db.clone(), dir), db, generations })
     }
 
-    fn sm_meta<M: Message + Default>(db: &DB, key: &[u8]) -> Result<Option<M>, StorageError> {
-        match db.get_cf(handle(db, cf::SM_META), key)? {
-            None => Ok(None),
-            Some(b) => Ok(Some(M::decode(b.as_slice())?)),
-        }
-    }
-
-    fn read_applied(&self) -> Result<(Option<LogId<NodeId>>, Membership), StorageError> {
-        let applied: Option<pb::StoredLogId> = Self::sm_meta(&self.db, cf::sm_meta::LAST_APPLIED)?;
-        let applied = opt_from_pb(applied.and_then(|a| a.log_id))?;
-        let membership: Option<pb::StoredMembership> = Self::sm_meta(&self.db, cf::sm_meta::MEMBERSHIP)?;
-        let membership = match membership {
-            None => Membership::default(),
-            Some(m) => m.try_into()?,
-        };
-        Ok((applied, membership))
-    }
-
     fn apply_entries(
         &self,
         entries: impl IntoIterator<Item = Entry<TypeConfig>>,
@@ -131,6 +113,21 @@ impl StateMachine {
     }
 }
 
+/// The last applied log id and the membership stored in `db` (the live
+/// database, or a snapshot's checkpoint).
+pub(super) fn applied_state(db: &DB) -> Result<(Option<LogId<NodeId>>, Membership), StorageError> {
+    let sm = handle(db, cf::SM_META);
+    let applied = match db.get_cf(sm, cf::sm_meta::LAST_APPLIED)? {
+        Some(b) => opt_from_pb(pb::StoredLogId::decode(b.as_slice())?.log_id)?,
+        None => None,
+    };
+    let membership = match db.get_cf(sm, cf::sm_meta::MEMBERSHIP)? {
+        Some(b) => pb::StoredMembership::decode(b.as_slice())?.try_into()?,
+        None => Membership::default(),
+    };
+    Ok((applied, membership))
+}
+
 impl From<KvError> for StorageError {
     fn from(e: KvError) -> Self {
         StorageError::Io(e.0)
@@ -141,7 +138,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
     type SnapshotBuilder = SnapshotStore;
 
     async fn applied_state(&mut self) -> Result<(Option<LogId<NodeId>>, Membership), RaftStorageError> {
-        self.read_applied().map_err(raft_err(StorageIOError::read_state_machine))
+        applied_state(&self.db).map_err(raft_err(StorageIOError::read_state_machine))
     }
 
     async fn apply<I>(&mut self, entries: I) -> Result<Vec<ApplyOutput>, RaftStorageError>
