@@ -187,7 +187,9 @@ pub struct RaftSettings {
     pub election_timeout_min_ms: u64,
     /// Upper end of the election timeout range, milliseconds.
     pub election_timeout_max_ms: u64,
-    /// Build a snapshot after this many log entries since the last one.
+    /// Build a snapshot about every this many log entries. Each node builds
+    /// at its own offset within the interval, set by its id, so the members
+    /// of a cluster do not all build at once.
     pub snapshot_after_logs: u64,
     /// Log entries kept behind a snapshot, so a briefly lagging follower
     /// catches up from the log rather than a snapshot.

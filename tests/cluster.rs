@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use coffer::client::{ReadConsistency, SetSecret};
 use coffer::error_code::ErrorCode;
+use coffer::node::snapshots::{next_build, offset};
 use common::{stale_value, TestCluster};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -236,6 +237,49 @@ async fn t55_wiped_up_to_date_follower_rejoins_without_disrupting_the_leader() {
     assert_eq!(cluster.leader().await, leader, "the leader survived the reverted follower");
     cluster.wait_applied(follower, cluster.applied_on_leader().await).await;
     assert_eq!(stale_value(&cluster, follower, "v", "after").await.as_deref(), Some("y"));
+    cluster.shutdown().await;
+}
+
+/// The members build snapshots in turn, each at its own offset within the
+/// interval, rather than all at the same log index.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn t57_members_take_turns_building_snapshots() {
+    const EVERY: u64 = 100;
+    let cluster = TestCluster::start_with(3, |c| c.raft.snapshot_after_logs = EVERY).await;
+    let client = cluster.client();
+    client.create_vault("v", 0, false).await.unwrap();
+    let mut turns: Vec<(u64, u64)> = (1..=3).map(|id| (next_build(None, EVERY, offset(id, EVERY)), id)).collect();
+    turns.sort_unstable();
+    assert!(cluster.applied_on_leader().await < turns[0].0, "a fresh cluster is before every turn: {turns:?}");
+    let snapshot = |id: u64| cluster.node(id).replica().raft().metrics().borrow().snapshot;
+    let mut written = 0;
+    for (k, &(due, id)) in turns.iter().enumerate() {
+        // Write until the leader has applied this node's turn, and no later one.
+        while cluster.applied_on_leader().await < due {
+            client.set_secret(SetSecret::new("v", &format!("s{written}"), "x")).await.unwrap();
+            written += 1;
+        }
+        let applied = cluster.applied_on_leader().await;
+        if let Some(&(next, _)) = turns.get(k + 1) {
+            assert!(applied < next, "wrote past the next turn: {applied} >= {next}");
+        }
+        for node in 1..=3 {
+            cluster.wait_applied(node, applied).await;
+        }
+        cluster
+            .node(id)
+            .replica()
+            .raft()
+            .wait(Some(Duration::from_secs(10)))
+            .metrics(|m| m.snapshot.is_some_and(|s| s.index >= due), "its turn")
+            .await
+            .unwrap_or_else(|e| panic!("node {id} did not build at its turn {due} ({turns:?}): {e}"));
+        // The nodes whose turn is later have checked several times meanwhile.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        for &(later_due, later) in &turns[k + 1..] {
+            assert_eq!(snapshot(later), None, "node {later} (turn {later_due}) built at applied {applied}");
+        }
+    }
     cluster.shutdown().await;
 }
 

@@ -3,6 +3,7 @@
 
 mod auto_unseal;
 mod join;
+pub mod snapshots;
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -149,6 +150,7 @@ impl Node {
             }),
             tokio::spawn(purger::run(replica.clone(), PURGE_EVERY)),
             tokio::spawn(reload_tls(tls.clone(), Duration::from_secs(config.tls.reload_secs))),
+            tokio::spawn(snapshots::run(raft.clone(), config.node_id, config.raft.snapshot_after_logs)),
         ];
         if let Some(path) = config.audit.file.clone() {
             let sink = crate::audit::sink::SinkConfig {
@@ -248,7 +250,8 @@ fn raft_config(config: &Config) -> Result<openraft::Config, NodeError> {
         heartbeat_interval: r.heartbeat_ms,
         election_timeout_min: r.election_timeout_min_ms,
         election_timeout_max: r.election_timeout_max_ms,
-        snapshot_policy: SnapshotPolicy::LogsSinceLast(r.snapshot_after_logs),
+        // Built by `snapshots::run`, at this node's own turn.
+        snapshot_policy: SnapshotPolicy::Never,
         max_in_snapshot_log_to_keep: r.keep_logs_after_snapshot,
         snapshot_max_chunk_size: 1 << 20,
         max_payload_entries: 64,
