@@ -8,6 +8,7 @@
 #                            a leader and two followers; unseals if $share is set
 #   coffer_init              initializes and unseals; sets $share, exports COFFER_TOKEN
 #   coffer_leader_pid        the process id of the current leader
+#   coffer_seed              writes the vault and the 1,000 keys the read workloads read
 #   coffer_stop              stops the nodes (their data stays)
 #   etcd_start               a fresh 3-member etcd cluster (data in $work/etcd<i>);
 #                            sets $etcd_addr and $etcd_pids
@@ -65,6 +66,11 @@ coffer_init() {
   COFFER_TOKEN=$(printf '%s' "$init" | python3 -c 'import json,sys; print(json.load(sys.stdin)["root_token"])')
   export COFFER_TOKEN
   printf '%s\n' "$share" | "$bin" operator unseal >/dev/null
+}
+
+coffer_seed() {
+  "$bin" bench --workload write --concurrency 8 --duration 2 --warmup 0 --keys 1000 --value-size 256 --vault bench \
+    --format json >/dev/null
 }
 
 coffer_leader_pid() {

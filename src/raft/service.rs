@@ -49,10 +49,14 @@ impl PeerService {
             Some(CertIdentity::Node(id)) => id,
             _ => return Err(Status::permission_denied("the peer API accepts only node certificates")),
         };
-        let metrics = self.raft.metrics().borrow().clone();
-        let membership = metrics.membership_config.membership();
-        let known = membership.nodes().next().is_some();
-        if known && membership.get_node(&caller).is_none() {
+        // Borrowed, not cloned: this runs for every peer call.
+        let stranger = {
+            let metrics = self.raft.metrics();
+            let metrics = metrics.borrow();
+            let membership = metrics.membership_config.membership();
+            membership.nodes().next().is_some() && membership.get_node(&caller).is_none()
+        };
+        if stranger {
             tracing::warn!(caller, "peer request from a node that is not a member refused");
             return Err(Status::permission_denied(format!("node {caller} is not a member of this cluster")));
         }
