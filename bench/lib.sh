@@ -10,8 +10,11 @@
 #   coffer_leader_pid        the process id of the current leader
 #   coffer_seed              writes the vault and the 1,000 keys the read workloads read
 #   coffer_stop              stops the nodes (their data stays)
-#   etcd_start               a fresh 3-member etcd cluster (data in $work/etcd<i>);
-#                            sets $etcd_addr and $etcd_pids
+#   etcd_start [plaintext]   a fresh 3-member etcd cluster (data in $work/etcd<i>),
+#                            as in production: TLS for clients, mutual TLS between
+#                            members, with the certificates of coffer_prepare (call
+#                            it first); or all plaintext. Sets $etcd_addr, $etcd_pids
+#                            and $etcd_target (the `coffer bench --target` for it)
 #   etcd_stop                stops its members
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
@@ -88,21 +91,30 @@ coffer_stop() {
 etcd_pids=()
 
 etcd_start() {
-  local cluster="" i
+  local cluster="" i scheme=https
   declare -ga etcd_client etcd_peer
-  etcd_addr=""
+  etcd_addr="" etcd_target=etcd
+  [ "${1:-}" = plaintext ] && scheme=http etcd_target=etcd-plaintext
   for i in 1 2 3; do etcd_client[$i]=$(free_port); etcd_peer[$i]=$(free_port); done
   for i in 1 2 3; do
-    cluster+="${cluster:+,}e$i=http://127.0.0.1:${etcd_peer[$i]}"
+    cluster+="${cluster:+,}e$i=$scheme://127.0.0.1:${etcd_peer[$i]}"
     etcd_addr+="${etcd_addr:+,}127.0.0.1:${etcd_client[$i]}"
   done
   for i in 1 2 3; do
-    etcd --name "e$i" --data-dir "$work/etcd$i" \
-      --listen-client-urls "http://127.0.0.1:${etcd_client[$i]}" --advertise-client-urls "http://127.0.0.1:${etcd_client[$i]}" \
-      --listen-peer-urls "http://127.0.0.1:${etcd_peer[$i]}" --initial-advertise-peer-urls "http://127.0.0.1:${etcd_peer[$i]}" \
+    local tls=()
+    [ "$scheme" = https ] && tls=(--cert-file "$work/tls/n$i/node.pem" --key-file "$work/tls/n$i/node.key"
+      --peer-cert-file "$work/tls/n$i/node.pem" --peer-key-file "$work/tls/n$i/node.key"
+      --peer-trusted-ca-file "$work/tls/ca.pem" --peer-client-cert-auth)
+    rm -rf "$work/etcd$i"
+    etcd --name "e$i" --data-dir "$work/etcd$i" "${tls[@]}" \
+      --listen-client-urls "$scheme://127.0.0.1:${etcd_client[$i]}" --advertise-client-urls "$scheme://127.0.0.1:${etcd_client[$i]}" \
+      --listen-peer-urls "$scheme://127.0.0.1:${etcd_peer[$i]}" --initial-advertise-peer-urls "$scheme://127.0.0.1:${etcd_peer[$i]}" \
       --initial-cluster "$cluster" --initial-cluster-token coffer-bench --initial-cluster-state new \
       >"$work/etcd$i.log" 2>&1 &
     etcd_pids+=($!)
+  done
+  for i in 1 2 3; do
+    for _ in $(seq 1 100); do (exec 3<>"/dev/tcp/127.0.0.1/${etcd_client[$i]}") 2>/dev/null && break; sleep 0.1; done
   done
 }
 

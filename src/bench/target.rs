@@ -1,6 +1,6 @@
 //! What a benchmark drives: a coffer cluster through the SDK, or an etcd
 //! cluster through its gRPC KV API (for side-by-side comparisons with the
-//! same workload shape).
+//! same workload shape), over TLS as in production or in plaintext.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use tonic::transport::{Channel, Endpoint};
 
-use crate::client::{Client, ClientError, ReadConsistency, SetSecret};
+use crate::client::{Client, ClientError, ClientTls, ReadConsistency, SetSecret};
 use crate::error_code::ErrorCode;
 use crate::proto::etcd::{kv_client::KvClient, PutRequest, RangeRequest};
 
@@ -24,25 +24,29 @@ pub enum Target {
 /// Channels to etcd's members.
 pub struct EtcdTarget {
     endpoints: Vec<String>,
+    tls: Option<ClientTls>,
     channels: Vec<Channel>,
     next: AtomicUsize,
 }
 
 impl EtcdTarget {
-    /// Connects lazily to `endpoints` (`host:port` of etcd's client URLs).
-    pub fn new(endpoints: &[String]) -> Result<Self, ClientError> {
+    /// Connects lazily to `endpoints` (`host:port` of etcd's client URLs),
+    /// over TLS when `tls` says what to trust, else in plaintext.
+    pub fn new(endpoints: &[String], tls: Option<ClientTls>) -> Result<Self, ClientError> {
+        const TIMEOUT: Duration = Duration::from_secs(15);
         let channels = endpoints
             .iter()
-            .map(|e| {
-                Endpoint::from_shared(format!("http://{e}"))
-                    .map(|ep| ep.tcp_nodelay(true).timeout(Duration::from_secs(15)).connect_lazy())
-                    .map_err(|_| ClientError::new(ErrorCode::InvalidArgument, format!("invalid endpoint '{e}'")))
+            .map(|e| match &tls {
+                Some(tls) => Ok(crate::tls::channel(e, tls, None, Duration::from_secs(2), Some(TIMEOUT))?),
+                None => Endpoint::from_shared(format!("http://{e}"))
+                    .map(|ep| ep.tcp_nodelay(true).timeout(TIMEOUT).connect_lazy())
+                    .map_err(|_| ClientError::new(ErrorCode::InvalidArgument, format!("invalid endpoint '{e}'"))),
             })
-            .collect::<Result<Vec<_>, _>>()?;
+            .collect::<Result<Vec<_>, ClientError>>()?;
         if channels.is_empty() {
             return Err(ClientError::new(ErrorCode::InvalidArgument, "no endpoints given"));
         }
-        Ok(EtcdTarget { endpoints: endpoints.to_vec(), channels, next: AtomicUsize::new(0) })
+        Ok(EtcdTarget { endpoints: endpoints.to_vec(), tls, channels, next: AtomicUsize::new(0) })
     }
 
     fn kv(&self) -> KvClient<Channel> {
@@ -60,7 +64,7 @@ impl Target {
     pub fn independent(&self) -> Result<Target, ClientError> {
         Ok(match self {
             Target::Coffer(c) => Target::Coffer(Arc::new(c.independent())),
-            Target::Etcd(e) => Target::Etcd(Arc::new(EtcdTarget::new(&e.endpoints)?)),
+            Target::Etcd(e) => Target::Etcd(Arc::new(EtcdTarget::new(&e.endpoints, e.tls.clone())?)),
         })
     }
 

@@ -9,6 +9,7 @@ use clap::Args;
 use serde_json::json;
 
 use super::{output, CliError, CliResult, Format};
+use crate::bench::target::EtcdTarget;
 use crate::bench::{self, BenchConfig, Mode, Target, Workload};
 use crate::client::Client;
 use crate::error_code::ErrorCode;
@@ -53,7 +54,8 @@ pub struct BenchArgs {
     #[arg(long)]
     plot: Option<PathBuf>,
     /// The system to drive: a coffer cluster, or an etcd cluster at --addr
-    /// (etcd client endpoints), for comparisons.
+    /// (etcd client endpoints), for comparisons: `etcd` over TLS (trusting
+    /// --cacert, presenting --cert/--key if given), `etcd-plaintext` without.
     #[arg(long, value_enum, default_value_t = System::Coffer)]
     target: System,
     /// Instead of load: measure fdatasync latency and rate in this directory.
@@ -70,6 +72,7 @@ fn write_file(path: &PathBuf, text: &str) -> CliResult {
 pub enum System {
     Coffer,
     Etcd,
+    EtcdPlaintext,
 }
 
 pub async fn run(args: BenchArgs, client: Client, format: Format) -> CliResult {
@@ -94,11 +97,13 @@ pub async fn run(args: BenchArgs, client: Client, format: Format) -> CliResult {
         system: match args.target {
             System::Coffer => "coffer".into(),
             System::Etcd => "etcd".into(),
+            System::EtcdPlaintext => "etcd-plaintext".into(),
         },
     };
     let target = match args.target {
         System::Coffer => Target::Coffer(Arc::new(client)),
-        System::Etcd => Target::Etcd(Arc::new(bench::target::EtcdTarget::new(&client.endpoints())?)),
+        System::Etcd => Target::Etcd(Arc::new(EtcdTarget::new(&client.endpoints(), client.tls().cloned())?)),
+        System::EtcdPlaintext => Target::Etcd(Arc::new(EtcdTarget::new(&client.endpoints(), None)?)),
     };
     let result = bench::run(target, cfg).await?;
     let doc = serde_json::to_value(&result).unwrap_or_default();

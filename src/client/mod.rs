@@ -136,6 +136,11 @@ impl Client {
         self
     }
 
+    /// The TLS settings given with [`Client::with_tls`].
+    pub fn tls(&self) -> Option<&ClientTls> {
+        self.tls.as_ref()
+    }
+
     /// Authenticates every request with `token` (`cof_…`).
     pub fn with_token(mut self, token: impl AsRef<str>) -> Self {
         let value = tonic::metadata::AsciiMetadataValue::try_from(format!("Bearer {}", token.as_ref().trim()))

@@ -2,6 +2,7 @@
 //! the peer network (client and server) and the protobuf codec of Raft's own
 //! types. Storage lives in `crate::storage`.
 
+pub mod announce;
 pub mod codec;
 pub mod faults;
 pub mod network;

@@ -1,5 +1,6 @@
 //! The client side of the peer API: how a node sends Raft messages to the
-//! others over gRPC.
+//! others over gRPC. A replication stream's empty calls that only announce
+//! a commit are deferred (see [`super::announce`]).
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -15,6 +16,7 @@ use openraft::raft::{
 use openraft::{RaftNetwork, RaftNetworkFactory, SnapshotSegmentId};
 use tonic::transport::Channel;
 
+use super::announce::Announcer;
 use super::codec::CodecError;
 use super::faults::Faults;
 use super::{NodeId, NodeInfo, TypeConfig};
@@ -80,12 +82,20 @@ impl RaftNetworkFactory<TypeConfig> for NetworkFactory {
                 .max_decoding_message_size(MAX_MESSAGE_BYTES)
                 .max_encoding_message_size(MAX_MESSAGE_BYTES)
         });
-        PeerClient { self_id: self.self_id, target, faults: self.faults.clone(), client }
+        let route = Route { self_id: self.self_id, target, faults: self.faults.clone(), client };
+        PeerClient { route, announcer: Announcer::default() }
     }
 }
 
 /// A connection to one peer.
 pub struct PeerClient {
+    route: Route,
+    announcer: Announcer,
+}
+
+/// Where a call goes (cheap to clone, so that a call can be deferred).
+#[derive(Clone)]
+struct Route {
     self_id: NodeId,
     target: NodeId,
     faults: Faults,
@@ -99,9 +109,9 @@ struct Msg(String);
 
 type RpcErr<E = openraft::error::Infallible> = RPCError<NodeId, NodeInfo, RaftError<NodeId, E>>;
 
-impl PeerClient {
+impl Route {
     /// Applies injected faults, then returns the client to use.
-    async fn ready<E>(&mut self, option: &RPCOption) -> Result<(RaftServiceClient<Channel>, Duration), RpcErr<E>>
+    async fn ready<E>(&self, option: &RPCOption) -> Result<(RaftServiceClient<Channel>, Duration), RpcErr<E>>
     where
         E: std::error::Error,
     {
@@ -115,6 +125,16 @@ impl PeerClient {
             Ok(c) => Ok((c.clone(), option.hard_ttl())),
             Err(e) => Err(RPCError::Unreachable(Unreachable::new(&Msg(e.clone())))),
         }
+    }
+
+    async fn append_entries(
+        self,
+        msg: pb::AppendEntriesRequest,
+        option: RPCOption,
+    ) -> Result<AppendEntriesResponse<NodeId>, RpcErr> {
+        let (mut c, ttl) = self.ready(&option).await?;
+        let resp = c.append_entries(with_timeout(msg, ttl)).await;
+        resp.map_err(status_err)?.into_inner().try_into().map_err(codec_err)
     }
 }
 
@@ -146,9 +166,18 @@ impl RaftNetwork<TypeConfig> for PeerClient {
         rpc: AppendEntriesRequest<TypeConfig>,
         option: RPCOption,
     ) -> Result<AppendEntriesResponse<NodeId>, RpcErr> {
-        let (mut c, ttl) = self.ready(&option).await?;
-        let resp = c.append_entries(with_timeout(pb::AppendEntriesRequest::from(&rpc), ttl)).await;
-        resp.map_err(status_err)?.into_inner().try_into().map_err(codec_err)
+        let msg = pb::AppendEntriesRequest::from(&rpc);
+        let route = self.route.clone();
+        if self.announcer.defers(!rpc.entries.is_empty(), rpc.prev_log_id.as_ref()) {
+            self.announcer.defer(async move {
+                matches!(route.append_entries(msg, option).await, Ok(AppendEntriesResponse::Success))
+            });
+            return Ok(AppendEntriesResponse::Success);
+        }
+        let resp = route.append_entries(msg, option).await;
+        let last = rpc.entries.last().map(|e| e.log_id);
+        self.announcer.sent(matches!(resp, Ok(AppendEntriesResponse::Success)).then_some(last));
+        resp
     }
 
     async fn install_snapshot(
@@ -156,7 +185,7 @@ impl RaftNetwork<TypeConfig> for PeerClient {
         rpc: InstallSnapshotRequest<TypeConfig>,
         option: RPCOption,
     ) -> Result<InstallSnapshotResponse<NodeId>, RpcErr<InstallSnapshotError>> {
-        let (mut c, ttl) = self.ready(&option).await?;
+        let (mut c, ttl) = self.route.ready(&option).await?;
         let resp = c.install_snapshot(with_timeout(pb::InstallSnapshotRequest::from(rpc), ttl)).await;
         use pb::install_snapshot_response::Result as R;
         match resp.map_err(status_err)?.into_inner().result {
@@ -168,14 +197,14 @@ impl RaftNetwork<TypeConfig> for PeerClient {
                 };
                 let err =
                     InstallSnapshotError::SnapshotMismatch(SnapshotMismatch { expect: seg(m.expect), got: seg(m.got) });
-                Err(RPCError::RemoteError(RemoteError::new(self.target, RaftError::APIError(err))))
+                Err(RPCError::RemoteError(RemoteError::new(self.route.target, RaftError::APIError(err))))
             }
             None => Err(codec_err(CodecError("install_snapshot_response.result"))),
         }
     }
 
     async fn vote(&mut self, rpc: VoteRequest<NodeId>, option: RPCOption) -> Result<VoteResponse<NodeId>, RpcErr> {
-        let (mut c, ttl) = self.ready(&option).await?;
+        let (mut c, ttl) = self.route.ready(&option).await?;
         let resp = c.vote(with_timeout(pb::VoteRequest::from(rpc), ttl)).await;
         resp.map_err(status_err)?.into_inner().try_into().map_err(codec_err)
     }
