@@ -45,8 +45,9 @@ pub const DEFER: Duration = Duration::from_millis(5);
 type Call = Pin<Box<dyn Future<Output = bool> + Send>>;
 
 /// One replication client's deferred announcements.
-#[derive(Default)]
 pub struct Announcer {
+    /// [`DEFER`] (longer in tests, for their timing's sake).
+    defer: Duration,
     /// The last entry this client delivered, while its calls since then
     /// have succeeded: an empty call that matches it only announces.
     delivered: Option<LogId<NodeId>>,
@@ -60,10 +61,20 @@ pub struct Announcer {
 
 #[derive(Default)]
 struct Waiting {
-    /// The newest deferred call, if not yet sent or cancelled.
-    call: Option<Call>,
+    /// The newest deferred call, if not yet sent or cancelled, and the
+    /// number of the deadline it keeps (each task sends only its own: a
+    /// task whose call was cancelled must not send a later one early).
+    call: Option<(u64, Call)>,
+    /// Deadlines numbered so far.
+    deadlines: u64,
     /// A deferred call was not answered with success.
     failed: bool,
+}
+
+impl Default for Announcer {
+    fn default() -> Self {
+        Announcer { defer: DEFER, delivered: None, sending: None, waiting: Arc::default() }
+    }
 }
 
 impl Announcer {
@@ -84,13 +95,28 @@ impl Announcer {
     /// Sends `call` when [`DEFER`] has passed (or instead of a call deferred
     /// before it, by that one's deadline) unless a call is sent first.
     pub fn defer(&mut self, call: impl Future<Output = bool> + Send + 'static) {
-        if lock(&self.waiting).call.replace(Box::pin(call)).is_some() {
-            return;
-        }
-        let waiting = Arc::downgrade(&self.waiting);
+        let deadline = {
+            let mut w = lock(&self.waiting);
+            if let Some((deadline, _)) = w.call.take() {
+                w.call = Some((deadline, Box::pin(call)));
+                return;
+            }
+            w.deadlines += 1;
+            let deadline = w.deadlines;
+            w.call = Some((deadline, Box::pin(call)));
+            deadline
+        };
+        let (waiting, defer) = (Arc::downgrade(&self.waiting), self.defer);
         tokio::spawn(async move {
-            tokio::time::sleep(DEFER).await;
-            let Some(call) = waiting.upgrade().and_then(|w| lock(&w).call.take()) else { return };
+            tokio::time::sleep(defer).await;
+            let mine = |w: &mut Waiting| match w.call.take() {
+                Some((d, call)) if d == deadline => Some(call),
+                other => {
+                    w.call = other;
+                    None
+                }
+            };
+            let Some(call) = waiting.upgrade().and_then(|w| mine(&mut lock(&w))) else { return };
             let ok = call.await;
             if let Some(w) = waiting.upgrade() {
                 lock(&w).failed |= !ok;
@@ -128,9 +154,15 @@ mod tests {
         LogId::new(CommittedLeaderId::new(2, 1), index)
     }
 
+    /// The deferral in these tests: long enough against the scheduler's
+    /// delays for timings a few tens of milliseconds apart to hold.
+    const WAIT: Duration = Duration::from_millis(200);
+    /// Long enough for a deferred call to have gone out.
+    const LATER: Duration = Duration::from_millis(600);
+
     /// An announcer that has delivered entries up to 5.
     fn delivered_5() -> Announcer {
-        let mut a = Announcer::default();
+        let mut a = Announcer { defer: WAIT, ..Announcer::default() };
         assert!(!a.defers(true, Some(&log_id(3))));
         a.sent(Some(Some(log_id(5))));
         a
@@ -170,9 +202,6 @@ mod tests {
         }
     }
 
-    /// Long enough, against [`DEFER`], for a deferred call to have gone out.
-    const LATER: Duration = Duration::from_millis(200);
-
     #[tokio::test]
     async fn a_deferred_call_is_sent_unless_a_call_goes_out_first() {
         let calls = Arc::new(AtomicU32::new(0));
@@ -203,14 +232,32 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_cancelled_deferral_does_not_send_the_next_one_early() {
+        let calls = Arc::new(AtomicU32::new(0));
+        let mut a = delivered_5();
+        assert!(a.defers(false, Some(&log_id(5))));
+        a.defer(counting(&calls, 1, true));
+        assert!(!a.defers(true, Some(&log_id(5))), "a call with entries cancels it");
+        a.sent(Some(Some(log_id(6))));
+        tokio::time::sleep(WAIT / 2).await;
+        assert!(a.defers(false, Some(&log_id(6))));
+        a.defer(counting(&calls, 10, true));
+        // The first task's deadline passes: it must leave the second call be.
+        tokio::time::sleep(WAIT * 3 / 4).await;
+        assert!(!a.defers(true, Some(&log_id(6))), "a call with entries within the second deadline");
+        tokio::time::sleep(LATER).await;
+        assert_eq!(calls.load(Ordering::SeqCst), 0, "neither deferred call went out");
+    }
+
+    #[tokio::test]
     async fn empty_calls_more_often_than_the_deferral_still_go_out() {
         let calls = Arc::new(AtomicU32::new(0));
         let mut a = delivered_5();
         let start = tokio::time::Instant::now();
-        while start.elapsed() < LATER {
+        while start.elapsed() < WAIT * 3 {
             assert!(a.defers(false, Some(&log_id(5))));
             a.defer(counting(&calls, 1, true));
-            tokio::time::sleep(DEFER / 5).await;
+            tokio::time::sleep(WAIT / 5).await;
         }
         assert!(calls.load(Ordering::SeqCst) >= 1, "each replaces the one before, but keeps its deadline");
     }
