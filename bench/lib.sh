@@ -10,12 +10,14 @@
 #   coffer_leader_pid        the process id of the current leader
 #   coffer_seed              writes the vault and the 1,000 keys the read workloads read
 #   coffer_stop              stops the nodes (their data stays)
-#   etcd_start [plaintext]   a fresh 3-member etcd cluster (data in $work/etcd<i>),
+#   etcd_start [plaintext]   a fresh 3-member etcd cluster (data in $work/<target><i>),
 #                            as in production: TLS for clients, mutual TLS between
 #                            members, with the certificates of coffer_prepare (call
-#                            it first); or all plaintext. Sets $etcd_addr, $etcd_pids
-#                            and $etcd_target (the `coffer bench --target` for it)
-#   etcd_stop                stops its members
+#                            it first); or all plaintext. Sets $etcd_addr and
+#                            $etcd_target (the `coffer bench --target` for it), adds
+#                            its members to $etcd_pids. Call it once for each kind to
+#                            run a TLS and a plaintext cluster side by side
+#   etcd_stop                stops every etcd member started
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
@@ -105,12 +107,12 @@ etcd_start() {
     [ "$scheme" = https ] && tls=(--cert-file "$work/tls/n$i/node.pem" --key-file "$work/tls/n$i/node.key"
       --peer-cert-file "$work/tls/n$i/node.pem" --peer-key-file "$work/tls/n$i/node.key"
       --peer-trusted-ca-file "$work/tls/ca.pem" --peer-client-cert-auth)
-    rm -rf "$work/etcd$i"
-    etcd --name "e$i" --data-dir "$work/etcd$i" "${tls[@]}" \
+    rm -rf "$work/$etcd_target$i"
+    etcd --name "e$i" --data-dir "$work/$etcd_target$i" "${tls[@]}" \
       --listen-client-urls "$scheme://127.0.0.1:${etcd_client[$i]}" --advertise-client-urls "$scheme://127.0.0.1:${etcd_client[$i]}" \
       --listen-peer-urls "$scheme://127.0.0.1:${etcd_peer[$i]}" --initial-advertise-peer-urls "$scheme://127.0.0.1:${etcd_peer[$i]}" \
-      --initial-cluster "$cluster" --initial-cluster-token coffer-bench --initial-cluster-state new \
-      >"$work/etcd$i.log" 2>&1 &
+      --initial-cluster "$cluster" --initial-cluster-token "coffer-bench-$scheme" --initial-cluster-state new \
+      >"$work/$etcd_target$i.log" 2>&1 &
     etcd_pids+=($!)
   done
   for i in 1 2 3; do
