@@ -5,11 +5,18 @@
 //! once made 3-5x more, smaller entries and was slower at every
 //! concurrency measured: per-entry costs — an fsync on each node,
 //! replication, apply — dominate. See bench/RESULTS.md.)
+//!
+//! A write that finds no batch in Raft and none waiting is committed by
+//! its caller at once, skipping the hand-offs to and from the batching
+//! task; whoever commits holds the turn, so it is still one batch at a
+//! time.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use prost::Message;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, Notify};
 
 use super::clock::Clock;
 use super::error::{ReplicaError, Result};
@@ -50,20 +57,31 @@ pub struct CommittedBy {
 #[derive(Clone)]
 pub struct Proposer {
     tx: mpsc::Sender<(Op, Reply)>,
+    raft: Raft,
+    clock: Clock,
+    turn: Arc<Turn>,
 }
 
 impl Proposer {
     /// Starts the batching task for `raft`.
     pub fn start(raft: Raft, clock: Clock) -> Self {
         let (tx, rx) = mpsc::channel(16 * MAX_OPS);
-        tokio::spawn(run(raft, clock, rx));
-        Proposer { tx }
+        let turn = Arc::new(Turn::default());
+        tokio::spawn(run(raft.clone(), clock.clone(), rx, turn.clone()));
+        Proposer { tx, raft, clock, turn }
     }
 
     /// Replicates `op` and returns its result once it is committed and applied.
     /// A timeout means the outcome is unknown: the operation may still apply.
     pub async fn propose(&self, op: Op) -> Result<Applied> {
         let (reply, rx) = oneshot::channel();
+        if self.tx.capacity() == self.tx.max_capacity() {
+            if let Some(_turn) = self.turn.try_take() {
+                // `commit` answers every reply before it returns, timeouts included.
+                commit(&self.raft, self.clock.now(), vec![(op, reply)]).await;
+                return rx.await.unwrap_or_else(|_| Err(ReplicaError::Unavailable("node is shutting down".into())));
+            }
+        }
         self.tx.send((op, reply)).await.map_err(|_| ReplicaError::Unavailable("node is shutting down".into()))?;
         match tokio::time::timeout(WRITE_TIMEOUT, rx).await {
             Err(_) => Err(ReplicaError::Timeout(WRITE_TIMEOUT)),
@@ -73,8 +91,61 @@ impl Proposer {
     }
 }
 
-async fn run(raft: Raft, clock: Clock, mut rx: mpsc::Receiver<(Op, Reply)>) {
+/// Who may commit a batch now: the batching task or a lone caller.
+#[derive(Default)]
+struct Turn {
+    busy: AtomicBool,
+    /// The batching task holds operations and waits for the turn: callers
+    /// queue behind them instead of taking it.
+    wanted: AtomicBool,
+    freed: Notify,
+}
+
+impl Turn {
+    /// For a caller: the turn, if it is free and the task is not waiting for it.
+    fn try_take(&self) -> Option<TurnGuard<'_>> {
+        if self.wanted.load(Ordering::Acquire) {
+            return None;
+        }
+        self.grab()
+    }
+
+    fn grab(&self) -> Option<TurnGuard<'_>> {
+        self.busy.compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire).ok().map(|_| TurnGuard(self))
+    }
+
+    /// For the batching task: waits for the turn, and keeps callers from
+    /// taking it meanwhile.
+    async fn take(&self) -> TurnGuard<'_> {
+        self.wanted.store(true, Ordering::Release);
+        let guard = loop {
+            let freed = self.freed.notified();
+            tokio::pin!(freed);
+            freed.as_mut().enable();
+            if let Some(guard) = self.grab() {
+                break guard;
+            }
+            freed.await;
+        };
+        self.wanted.store(false, Ordering::Release);
+        guard
+    }
+}
+
+/// Gives the turn back when dropped (also when its holder is cancelled).
+struct TurnGuard<'a>(&'a Turn);
+
+impl Drop for TurnGuard<'_> {
+    fn drop(&mut self) {
+        self.0.busy.store(false, Ordering::Release);
+        self.0.freed.notify_one();
+    }
+}
+
+async fn run(raft: Raft, clock: Clock, mut rx: mpsc::Receiver<(Op, Reply)>, turn: Arc<Turn>) {
     while let Some(first) = rx.recv().await {
+        // A lone caller may be committing its own write: wait for it.
+        let _turn = turn.take().await;
         // The queue filled while the previous batch was being committed:
         // everything in it is the next batch.
         let mut bytes = first.0.encoded_len();
@@ -124,5 +195,36 @@ async fn commit(raft: &Raft, now: i64, batch: Vec<(Op, Reply)>) {
                 let _ = reply.send(Err(err.clone()));
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn the_task_gets_the_turn_when_a_lone_caller_gives_it_back_and_callers_queue_behind_it() {
+        let turn = Arc::new(Turn::default());
+        let caller = turn.try_take().expect("the turn is free");
+        let waiting = turn.clone();
+        let (got, mut got_rx) = mpsc::channel(1);
+        let task = tokio::spawn(async move {
+            let guard = waiting.take().await;
+            got.send(()).await.unwrap();
+            // Held until the test has checked that callers cannot take it.
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            drop(guard);
+        });
+        while !turn.wanted.load(Ordering::Acquire) {
+            tokio::task::yield_now().await;
+        }
+        assert!(got_rx.try_recv().is_err(), "the task must wait while a caller commits");
+        drop(caller);
+        // Freed, but the task is waiting for it: a new caller queues instead.
+        assert!(turn.try_take().is_none());
+        got_rx.recv().await.unwrap();
+        assert!(turn.try_take().is_none(), "held by the task");
+        task.await.unwrap();
+        assert!(turn.try_take().is_some(), "given back, and nobody waits for it");
     }
 }
