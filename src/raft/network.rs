@@ -14,7 +14,6 @@ use openraft::raft::{
     VoteResponse,
 };
 use openraft::{RaftNetwork, RaftNetworkFactory, SnapshotSegmentId};
-use tonic::transport::Channel;
 
 use super::announce::Announcer;
 use super::codec::CodecError;
@@ -22,7 +21,7 @@ use super::faults::Faults;
 use super::{NodeId, NodeInfo, TypeConfig};
 use crate::proto::raft as pb;
 use crate::proto::raft::raft_service_client::RaftServiceClient;
-use crate::tls::ClientTls;
+use crate::tls::{ClientTls, DirectChannel};
 
 /// Largest peer message: a full batch of entries of maximum-size values.
 pub const MAX_MESSAGE_BYTES: usize = 64 << 20;
@@ -42,7 +41,7 @@ pub struct NetworkFactory {
     tls: ClientTls,
     /// Per peer and address (a channel reconnects by itself; a peer that
     /// moves gets new ones).
-    channels: HashMap<(NodeId, String), [Channel; 2]>,
+    channels: HashMap<(NodeId, String), [DirectChannel; 2]>,
     turn: usize,
 }
 
@@ -54,7 +53,7 @@ impl NetworkFactory {
     }
 
     /// A channel to `target` at `addr`; connections open on first use.
-    fn channel(&mut self, target: NodeId, addr: &str) -> Result<Channel, String> {
+    fn channel(&mut self, target: NodeId, addr: &str) -> Result<DirectChannel, String> {
         self.turn = self.turn.wrapping_add(1);
         let key = (target, addr.to_owned());
         if let Some(pair) = self.channels.get(&key) {
@@ -63,7 +62,7 @@ impl NetworkFactory {
         // The peer must present the certificate of the node we mean to reach.
         let open = || {
             let name = crate::tls::pki::node_dns_name(target);
-            crate::tls::channel(addr, &self.tls, Some(name), Duration::from_secs(2), None).map_err(|e| e.to_string())
+            DirectChannel::new(addr, &self.tls, &name, Duration::from_secs(2)).map_err(|e| e.to_string())
         };
         let pair = [open()?, open()?];
         let channel = pair[self.turn % 2].clone();
@@ -100,7 +99,7 @@ struct Route {
     target: NodeId,
     faults: Faults,
     /// The gRPC client, or why the peer's address is unusable.
-    client: Result<RaftServiceClient<Channel>, String>,
+    client: Result<RaftServiceClient<DirectChannel>, String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -111,7 +110,7 @@ type RpcErr<E = openraft::error::Infallible> = RPCError<NodeId, NodeInfo, RaftEr
 
 impl Route {
     /// Applies injected faults, then returns the client to use.
-    async fn ready<E>(&self, option: &RPCOption) -> Result<(RaftServiceClient<Channel>, Duration), RpcErr<E>>
+    async fn ready<E>(&self, option: &RPCOption) -> Result<(RaftServiceClient<DirectChannel>, Duration), RpcErr<E>>
     where
         E: std::error::Error,
     {
@@ -133,15 +132,15 @@ impl Route {
         option: RPCOption,
     ) -> Result<AppendEntriesResponse<NodeId>, RpcErr> {
         let (mut c, ttl) = self.ready(&option).await?;
-        let resp = c.append_entries(with_timeout(msg, ttl)).await;
+        let resp = within(ttl, c.append_entries(with_timeout(msg, ttl))).await;
         resp.map_err(status_err)?.into_inner().try_into().map_err(codec_err)
     }
 }
 
 /// How a failed call is reported to openraft. Only a peer that cannot be
 /// reached is `Unreachable`, which pauses replication to it for 500 ms; a
-/// call that ran out of time (tonic reports its own timeout as `Cancelled`)
-/// is retried at once, as openraft does with its own timeouts — a follower
+/// call that ran out of time (`Cancelled`, see [`within`]) is retried at
+/// once, as openraft does with its own timeouts — a follower
 /// slow for a moment under load must not be cut off for half a second.
 fn status_err<E: std::error::Error>(s: tonic::Status) -> RpcErr<E> {
     match s.code() {
@@ -154,6 +153,16 @@ fn codec_err<E: std::error::Error>(e: CodecError) -> RpcErr<E> {
     RPCError::Network(NetworkError::new(&e))
 }
 
+/// Ends a call at its deadline (the peer channel enforces none itself), as
+/// `Cancelled`, the code tonic's own channel gives an expired call.
+async fn within<T>(
+    ttl: Duration,
+    call: impl std::future::Future<Output = Result<T, tonic::Status>>,
+) -> Result<T, tonic::Status> {
+    tokio::time::timeout(ttl, call).await.unwrap_or_else(|_| Err(tonic::Status::cancelled("Timeout expired")))
+}
+
+/// The request, with its deadline for the peer (`grpc-timeout`).
 fn with_timeout<T>(msg: T, ttl: Duration) -> tonic::Request<T> {
     let mut req = tonic::Request::new(msg);
     req.set_timeout(ttl);
@@ -186,7 +195,7 @@ impl RaftNetwork<TypeConfig> for PeerClient {
         option: RPCOption,
     ) -> Result<InstallSnapshotResponse<NodeId>, RpcErr<InstallSnapshotError>> {
         let (mut c, ttl) = self.route.ready(&option).await?;
-        let resp = c.install_snapshot(with_timeout(pb::InstallSnapshotRequest::from(rpc), ttl)).await;
+        let resp = within(ttl, c.install_snapshot(with_timeout(pb::InstallSnapshotRequest::from(rpc), ttl))).await;
         use pb::install_snapshot_response::Result as R;
         match resp.map_err(status_err)?.into_inner().result {
             Some(R::Vote(v)) => Ok(InstallSnapshotResponse { vote: v.try_into().map_err(codec_err)? }),
@@ -205,7 +214,7 @@ impl RaftNetwork<TypeConfig> for PeerClient {
 
     async fn vote(&mut self, rpc: VoteRequest<NodeId>, option: RPCOption) -> Result<VoteResponse<NodeId>, RpcErr> {
         let (mut c, ttl) = self.route.ready(&option).await?;
-        let resp = c.vote(with_timeout(pb::VoteRequest::from(rpc), ttl)).await;
+        let resp = within(ttl, c.vote(with_timeout(pb::VoteRequest::from(rpc), ttl))).await;
         resp.map_err(status_err)?.into_inner().try_into().map_err(codec_err)
     }
 }
@@ -228,8 +237,8 @@ mod tests {
         let unreachable =
             |s: tonic::Status| matches!(status_err::<openraft::error::Infallible>(s), RPCError::Unreachable(_));
         assert!(unreachable(tonic::Status::unavailable("connection refused")));
-        // tonic reports its own request timeout as Cancelled: retried at
-        // once, not paused as an unreachable peer.
+        // An expired call (`within`, and tonic's own timeout) is Cancelled:
+        // retried at once, not paused as an unreachable peer.
         assert!(!unreachable(tonic::Status::cancelled("Timeout expired")));
         assert!(!unreachable(tonic::Status::deadline_exceeded("deadline")));
         assert!(!unreachable(tonic::Status::internal("bad message")));

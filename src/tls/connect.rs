@@ -1,7 +1,8 @@
 //! The client side: how the SDK and nodes open TLS channels. A
 //! [`ClientTls`] says what to trust and who to be; [`channel`] makes a lazy
 //! tonic channel whose every connection does a TLS 1.3 handshake with the
-//! configuration current at that moment (so reloaded material is used).
+//! configuration current at that moment (so reloaded material is used);
+//! [`super::direct`] uses the same handshake without tonic's channel.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -13,6 +14,7 @@ use rustls::client::WebPkiServerVerifier;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{ClientConfig, DigitallySignedStruct, SignatureScheme};
 use tokio::net::TcpStream;
+use tokio_rustls::client::TlsStream;
 use tokio_rustls::TlsConnector;
 use tonic::transport::{Channel, Endpoint, Uri};
 
@@ -114,26 +116,37 @@ pub fn channel(
     let name = server_name.unwrap_or_else(|| super::pki::host_of(addr).to_owned());
     let server_name =
         ServerName::try_from(name.clone()).map_err(|_| TlsError::InvalidAddress(format!("{name}: not a host name")))?;
-    let source = tls.source.clone();
+    let tls = tls.clone();
     let connector = tower::service_fn(move |uri: Uri| {
-        let source = source.clone();
+        let tls = tls.clone();
         let server_name = server_name.clone();
         async move {
-            let config = source()?;
             let authority = uri.authority().map(|a| a.as_str().to_owned()).unwrap_or_default();
-            let connect = async {
-                let tcp = TcpStream::connect(&authority).await?;
-                tcp.set_nodelay(true)?;
-                TlsConnector::from(config).connect(server_name, tcp).await
-            };
-            match tokio::time::timeout(connect_timeout, connect).await {
-                Ok(Ok(stream)) => Ok(TokioIo::new(stream)),
-                Ok(Err(e)) => Err(TlsError::Connect(format!("{authority}: {e}"))),
-                Err(_) => Err(TlsError::Connect(format!("{authority}: connect timed out"))),
-            }
+            connect(&authority, &tls, server_name, connect_timeout).await.map(TokioIo::new)
         }
     });
     Ok(endpoint.connect_with_connector_lazy(connector))
+}
+
+/// A TCP connection to `authority` (`host:port`, no delay) and a TLS
+/// handshake with the configuration current now, within `timeout`.
+pub(super) async fn connect(
+    authority: &str,
+    tls: &ClientTls,
+    server_name: ServerName<'static>,
+    timeout: Duration,
+) -> Result<TlsStream<TcpStream>, TlsError> {
+    let config = (tls.source)()?;
+    let connect = async {
+        let tcp = TcpStream::connect(authority).await?;
+        tcp.set_nodelay(true)?;
+        TlsConnector::from(config).connect(server_name, tcp).await
+    };
+    match tokio::time::timeout(timeout, connect).await {
+        Ok(Ok(stream)) => Ok(stream),
+        Ok(Err(e)) => Err(TlsError::Connect(format!("{authority}: {e}"))),
+        Err(_) => Err(TlsError::Connect(format!("{authority}: connect timed out"))),
+    }
 }
 
 /// Accepts a server whose chain contains the pinned CA and verifies under it.

@@ -9,6 +9,7 @@
 //! | [`managed`]  | certificates a node creates (cluster CA) or receives (join)      |
 //! | [`accept`]   | the servers' TLS listeners; the peer identity of each request   |
 //! | [`connect`]  | the clients' TLS channels (CA bundle, client cert, pinned CA)    |
+//! | [`direct`]   | a channel that sends from the caller's task (peer calls)        |
 //!
 //! Peers require each other's node certificate, issued by the cluster CA,
 //! and a peer's node id must be a member (checked by the peer service). The
@@ -18,6 +19,7 @@
 
 pub mod accept;
 pub mod connect;
+pub mod direct;
 pub mod identity;
 pub mod managed;
 pub mod material;
@@ -29,6 +31,7 @@ use rustls::crypto::CryptoProvider;
 
 pub use accept::{ConnInfo, Listener};
 pub use connect::{channel, ClientTls};
+pub use direct::DirectChannel;
 pub use identity::CertIdentity;
 pub use material::{NodeTls, TlsFiles};
 
