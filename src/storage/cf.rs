@@ -2,7 +2,7 @@
 
 /// Raft log entries, keyed by big-endian u64 index.
 pub const LOG: &str = "log";
-/// Raft's own metadata: vote, committed log id, purge point.
+/// Raft's own metadata: vote, purge point.
 pub const RAFT_META: &str = "raft_meta";
 /// The state machine's keyspace (see `state::keys`).
 pub const STATE: &str = "state";
@@ -28,7 +28,6 @@ pub fn of_state_key(key: &[u8]) -> &'static str {
 #[allow(missing_docs)]
 pub mod raft_meta {
     pub const VOTE: &[u8] = b"vote";
-    pub const COMMITTED: &[u8] = b"committed";
     pub const LAST_PURGED: &[u8] = b"last_purged";
 }
 

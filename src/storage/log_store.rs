@@ -1,10 +1,13 @@
 //! The Raft log on RocksDB. Entries are keyed by big-endian index so that
 //! key order is log order. Every write that Raft must be able to rely on
 //! after a crash (vote, appended entries, purge point) is WAL-synced before
-//! it is reported done. The committed index is a hint for restarts (Raft
-//! learns it again from the leader): it is written unsynced, so a commit
-//! costs no fsync of its own. The newest entries are also kept in memory
-//! ([`Recent`]) for the reads that follow every append.
+//! it is reported done. The committed index is not stored: a restarted node
+//! starts from what its state machine has applied and learns the rest from
+//! the leader (openraft's default). Storing it cost every commit a RocksDB
+//! write on the path to apply — one that waits behind any synced write in
+//! flight — and told a restart little more than the applied index does.
+//! The newest entries are also kept in memory ([`Recent`]) for the reads
+//! that follow every append.
 
 use std::fmt::Debug;
 use std::ops::{Bound, RangeBounds};
@@ -52,10 +55,10 @@ impl LogStore {
         }
     }
 
-    fn put_meta(&self, key: &[u8], msg: &impl Message, sync: bool) -> Result<(), StorageError> {
+    /// Writes a Raft metadata record, WAL-synced.
+    fn put_meta(&self, key: &[u8], msg: &impl Message) -> Result<(), StorageError> {
         let cf = handle(&self.db, cf::RAFT_META);
-        let opts = if sync { synced() } else { WriteOptions::default() };
-        Ok(self.db.put_cf_opt(cf, key, msg.encode_to_vec(), &opts)?)
+        Ok(self.db.put_cf_opt(cf, key, msg.encode_to_vec(), &synced())?)
     }
 
     fn log_id_meta(&self, key: &[u8]) -> Result<Option<LogId<NodeId>>, StorageError> {
@@ -63,8 +66,8 @@ impl LogStore {
         Ok(opt_from_pb(stored.and_then(|s| s.log_id))?)
     }
 
-    fn put_log_id_meta(&self, key: &[u8], id: Option<LogId<NodeId>>, sync: bool) -> Result<(), StorageError> {
-        self.put_meta(key, &pb::StoredLogId { log_id: opt_to_pb(id) }, sync)
+    fn put_log_id_meta(&self, key: &[u8], id: Option<LogId<NodeId>>) -> Result<(), StorageError> {
+        self.put_meta(key, &pb::StoredLogId { log_id: opt_to_pb(id) })
     }
 
     fn last_entry(&self) -> Result<Option<LogId<NodeId>>, StorageError> {
@@ -159,28 +162,13 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     }
 
     async fn save_vote(&mut self, vote: &Vote<NodeId>) -> Result<(), RaftStorageError> {
-        self.put_meta(cf::raft_meta::VOTE, &pb::Vote::from(*vote), true).map_err(raft_err(StorageIOError::write_vote))
+        self.put_meta(cf::raft_meta::VOTE, &pb::Vote::from(*vote)).map_err(raft_err(StorageIOError::write_vote))
     }
 
     async fn read_vote(&mut self) -> Result<Option<Vote<NodeId>>, RaftStorageError> {
         let read = raft_err(StorageIOError::read_vote);
         let vote: Option<pb::Vote> = self.get_meta(cf::raft_meta::VOTE).map_err(&read)?;
         vote.map(|v| v.try_into().map_err(|e: crate::raft::codec::CodecError| read(e.into()))).transpose()
-    }
-
-    async fn save_committed(&mut self, committed: Option<LogId<NodeId>>) -> Result<(), RaftStorageError> {
-        // Unsynced: applied state is not synced either (see state_machine),
-        // and the WAL keeps order, so after a crash the stored committed
-        // index never runs ahead of the entries and state that survived.
-        // After an OS crash a node may restart knowing fewer commits than it
-        // had learned (at most those since its last synced append); like a
-        // follower that had not yet heard of them, it applies them once the
-        // leader's next message arrives.
-        self.put_log_id_meta(cf::raft_meta::COMMITTED, committed, false).map_err(raft_err(StorageIOError::write))
-    }
-
-    async fn read_committed(&mut self) -> Result<Option<LogId<NodeId>>, RaftStorageError> {
-        self.log_id_meta(cf::raft_meta::COMMITTED).map_err(raft_err(StorageIOError::read))
     }
 
     async fn append<I>(&mut self, entries: I, callback: LogFlushed<TypeConfig>) -> Result<(), RaftStorageError>
@@ -205,7 +193,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         let write = raft_err(StorageIOError::write_logs);
         // Record the purge point first: a crash in between leaves entries
         // that are merely ignored, never a hole.
-        self.put_log_id_meta(cf::raft_meta::LAST_PURGED, Some(log_id), true).map_err(&write)?;
+        self.put_log_id_meta(cf::raft_meta::LAST_PURGED, Some(log_id)).map_err(&write)?;
         self.recent.purged(log_id.index);
         self.delete_from(0, log_id.index + 1).map_err(&write)
     }
