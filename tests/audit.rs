@@ -140,7 +140,7 @@ async fn every_request_has_exactly_one_record_without_secrets() {
 /// Rewrites node `id`'s stored audit records with `edit` (node stopped).
 fn tamper(cluster: &TestCluster, id: u64, edit: impl Fn(&rocksdb::DB, &rocksdb::ColumnFamily)) {
     let path = cluster.data_dir(id).join("db");
-    let cfs = ["log", "raft_meta", "state", "sm_meta", "audit"];
+    let cfs = coffer::storage::cf::STATE_DB;
     let db = rocksdb::DB::open_cf(&rocksdb::Options::default(), path, cfs).unwrap();
     edit(&db, db.cf_handle("audit").unwrap());
 }

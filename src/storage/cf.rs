@@ -12,8 +12,10 @@ pub const SM_META: &str = "sm_meta";
 /// apart so it can grow (and be trimmed) without touching the rest.
 pub const AUDIT: &str = "audit";
 
-/// All column families, created on open.
-pub const ALL: &[&str] = &[LOG, RAFT_META, STATE, SM_META, AUDIT];
+/// The Raft log's database (`<data dir>/log`).
+pub const LOG_DB: &[&str] = &[LOG, RAFT_META];
+/// The state machine's database (`<data dir>/db`).
+pub const STATE_DB: &[&str] = &[STATE, SM_META, AUDIT];
 
 /// The column family holding the state key (or prefix) `key`.
 pub fn of_state_key(key: &[u8]) -> &'static str {

@@ -111,7 +111,7 @@ impl LogStore {
         Ok(out)
     }
 
-    fn append_sync(&self, entries: impl IntoIterator<Item = Entry<TypeConfig>>) -> Result<(), StorageError> {
+    pub(super) fn append_sync(&self, entries: impl IntoIterator<Item = Entry<TypeConfig>>) -> Result<(), StorageError> {
         let cf = handle(&self.db, cf::LOG);
         let mut batch = WriteBatch::default();
         let mut appended = Vec::new();

@@ -1,5 +1,11 @@
-//! Persistence on RocksDB: the Raft log store and the state machine share one
-//! database (one WAL), in separate column families (see [`cf`]).
+//! Persistence on RocksDB, in two databases under the data dir (column
+//! families in [`cf`]): `log/` holds the Raft log and Raft's metadata, `db/`
+//! the state machine. Each has its own WAL, so the log's synced appends and
+//! the state machine's unsynced applies never wait for each other (RocksDB
+//! makes a write wait for any synced write ahead of it in its WAL's queue).
+//! Nothing needs the two to commit together: an entry is applied only after
+//! it is synced in the log. Data dirs from before the split keep the log in
+//! `db/`; [`open`] moves it (see `open_log_db`).
 //!
 //! - [`log_store`]: openraft's `RaftLogStorage`; appends and votes are
 //!   reported done only after the WAL is synced. `recent` keeps the newest
@@ -35,25 +41,76 @@ pub use view::StateReader;
 /// Opens (or creates) the database under `data_dir` and returns the log store,
 /// the state machine and a reader for serving queries.
 pub fn open(data_dir: &Path) -> Result<(LogStore, StateMachine, StateReader), StorageError> {
-    let db = Arc::new(open_db(&data_dir.join("db"))?);
+    let mut db = open_db(&data_dir.join("db"), cf::STATE_DB)?;
+    let log_db = open_log_db(data_dir, &mut db)?;
+    let db = Arc::new(db);
     let snapshot_dir: PathBuf = data_dir.join("snapshots");
     std::fs::create_dir_all(&snapshot_dir).map_err(|e| StorageError::Io(e.to_string()))?;
     let generations = Arc::new(view::Generations::default());
     let state_machine = StateMachine::new(db.clone(), snapshot_dir, generations.clone())?;
-    Ok((LogStore::new(db.clone()), state_machine, StateReader::new(db, generations)))
+    Ok((LogStore::new(Arc::new(log_db)), state_machine, StateReader::new(db, generations)))
+}
+
+/// Opens the log's database, first moving the log out of the state's
+/// database (`state_db`) where an older data dir kept it. The move is
+/// copied into `log.new/`, synced, then renamed to `log/`: a crash before
+/// the rename leaves the old copy in place to start over from, and one
+/// after it leaves the old column families to drop on the next open.
+fn open_log_db(data_dir: &Path, state_db: &mut DB) -> Result<DB, StorageError> {
+    let path = data_dir.join("log");
+    if !path.exists() {
+        let building = data_dir.join("log.new");
+        if building.exists() {
+            std::fs::remove_dir_all(&building)?;
+        }
+        let new = open_db(&building, cf::LOG_DB)?;
+        for name in cf::LOG_DB {
+            if let Some(old) = state_db.cf_handle(name) {
+                copy_family(state_db, old, &new, handle(&new, name))?;
+            }
+        }
+        new.flush_wal(true)?;
+        drop(new);
+        std::fs::rename(&building, &path)?;
+        std::fs::File::open(data_dir)?.sync_all()?;
+    }
+    for name in cf::LOG_DB {
+        if state_db.cf_handle(name).is_some() {
+            state_db.drop_cf(name)?;
+        }
+    }
+    open_db(&path, cf::LOG_DB)
+}
+
+/// Copies every record of `from` (in `src`) into `to` (in `dst`), in batches.
+fn copy_family(
+    src: &DB,
+    from: &rocksdb::ColumnFamily,
+    dst: &DB,
+    to: &rocksdb::ColumnFamily,
+) -> Result<(), StorageError> {
+    let mut batch = rocksdb::WriteBatch::default();
+    for item in src.iterator_cf(from, rocksdb::IteratorMode::Start) {
+        let (k, v) = item?;
+        batch.put_cf(to, k, v);
+        if batch.len() >= 1024 {
+            dst.write(std::mem::take(&mut batch))?;
+        }
+    }
+    Ok(dst.write(batch)?)
 }
 
 /// Seeds the state of a new node from a saved snapshot file (offline).
 /// Refuses a data directory that already holds a database. Returns the
 /// number of records restored.
 pub fn restore(data_dir: &Path, snapshot: &Path) -> Result<u64, StorageError> {
-    if data_dir.join("db").exists() {
+    if data_dir.join("db").exists() || data_dir.join("log").exists() {
         return Err(StorageError::Io(format!("{} already holds a database", data_dir.display())));
     }
     let mut file = std::fs::File::open(snapshot)?;
     let records = snapshot_file::read_all(&mut file)?;
     std::fs::create_dir_all(data_dir)?;
-    let db = open_db(&data_dir.join("db"))?;
+    let db = open_db(&data_dir.join("db"), cf::STATE_DB)?;
     let mut batch = rocksdb::WriteBatch::default();
     for r in &records {
         batch.put_cf(handle(&db, cf::of_state_key(&r.key)), &r.key, &r.value);
@@ -64,7 +121,9 @@ pub fn restore(data_dir: &Path, snapshot: &Path) -> Result<u64, StorageError> {
     Ok(records.len() as u64)
 }
 
-fn open_db(path: &Path) -> Result<DB, StorageError> {
+/// Opens (or creates) the database at `path` with the column families
+/// `families`, and any others it already has (RocksDB opens all or none).
+fn open_db(path: &Path, families: &[&str]) -> Result<DB, StorageError> {
     let mut opts = Options::default();
     opts.create_if_missing(true);
     opts.create_missing_column_families(true);
@@ -81,7 +140,15 @@ fn open_db(path: &Path) -> Result<DB, StorageError> {
     // session 6). Records carry their WAL's number, so recovery stops at a
     // recycled file's stale tail.
     opts.set_recycle_log_file_num(4);
-    let cfs = cf::ALL.iter().map(|name| ColumnFamilyDescriptor::new(*name, cf_options(name)));
+    let mut names: Vec<String> = families.iter().map(|f| f.to_string()).collect();
+    if path.exists() {
+        for existing in DB::list_cf(&opts, path)? {
+            if existing != rocksdb::DEFAULT_COLUMN_FAMILY_NAME && !names.contains(&existing) {
+                names.push(existing);
+            }
+        }
+    }
+    let cfs = names.iter().map(|name| ColumnFamilyDescriptor::new(name, cf_options(name)));
     Ok(DB::open_cf_descriptors(&opts, path, cfs)?)
 }
 
@@ -100,8 +167,66 @@ fn cf_options(name: &str) -> Options {
     opts
 }
 
-/// The handle of a column family that `open_db` always creates.
+/// The handle of a column family that `open_db` created.
 pub(crate) fn handle<'a>(db: &'a DB, name: &str) -> &'a rocksdb::ColumnFamily {
-    // Every name in cf::ALL is created in open_db, so this cannot fail.
+    // Each database is opened with the families its users ask for, so this
+    // cannot fail.
     db.cf_handle(name).unwrap_or_else(|| unreachable!("column family {name} is created on open"))
+}
+
+#[cfg(test)]
+mod tests {
+    use openraft::storage::RaftLogStorage;
+    use openraft::{CommittedLeaderId, Entry, EntryPayload, LogId, RaftLogReader, Vote};
+
+    use super::*;
+    use crate::raft::TypeConfig;
+
+    fn blank(index: u64) -> Entry<TypeConfig> {
+        Entry { log_id: LogId::new(CommittedLeaderId::new(1, 1), index), payload: EntryPayload::Blank }
+    }
+
+    /// A log and a vote where data dirs kept them before the split: in the
+    /// state's database.
+    async fn old_layout(dir: &Path) {
+        let all = [cf::LOG, cf::RAFT_META, cf::STATE, cf::SM_META, cf::AUDIT];
+        let mut log = LogStore::new(Arc::new(open_db(&dir.join("db"), &all).unwrap()));
+        log.append_sync((1..=3).map(blank)).unwrap();
+        log.save_vote(&Vote::new_committed(1, 1)).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_log_kept_in_the_state_database_moves_to_its_own_without_loss() {
+        let dir = tempfile::tempdir().unwrap();
+        old_layout(dir.path()).await;
+        // A move interrupted before its rename left a partial copy.
+        std::fs::create_dir_all(dir.path().join("log.new")).unwrap();
+        std::fs::write(dir.path().join("log.new/partial"), b"x").unwrap();
+        // The second open finds the log already moved.
+        for _ in 0..2 {
+            let (mut log, _state_machine, _reader) = open(dir.path()).unwrap();
+            let state = log.get_log_state().await.unwrap();
+            assert_eq!(state.last_log_id, Some(blank(3).log_id));
+            assert_eq!(log.read_vote().await.unwrap(), Some(Vote::new_committed(1, 1)));
+            let entries = log.try_get_log_entries(1..4).await.unwrap();
+            assert_eq!(entries.iter().map(|e| e.log_id.index).collect::<Vec<_>>(), [1, 2, 3]);
+        }
+        let families = DB::list_cf(&Options::default(), dir.path().join("db")).unwrap();
+        assert!(!families.iter().any(|f| cf::LOG_DB.contains(&f.as_str())), "old copy left: {families:?}");
+        assert!(!dir.path().join("log.new").exists());
+    }
+
+    #[tokio::test]
+    async fn a_new_data_dir_gets_separate_log_and_state_databases() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut log, _state_machine, _reader) = open(dir.path()).unwrap();
+        log.append_sync((1..=2).map(blank)).unwrap();
+        let families = |db: &str| DB::list_cf(&Options::default(), dir.path().join(db)).unwrap();
+        assert!(families("log").contains(&cf::LOG.to_string()));
+        assert!(!families("db").contains(&cf::LOG.to_string()));
+        // An offline restore refuses a data dir that holds a log.
+        std::fs::remove_dir_all(dir.path().join("db")).unwrap();
+        let err = restore(dir.path(), &dir.path().join("none.snap")).unwrap_err();
+        assert!(err.to_string().contains("already holds a database"), "{err}");
+    }
 }

@@ -221,7 +221,7 @@ mod tests {
     #[tokio::test]
     async fn a_snapshot_is_a_checkpoint_serialized_only_when_first_read() {
         let tmp = tempfile::tempdir().unwrap();
-        let db = Arc::new(super::super::open_db(&tmp.path().join("db")).unwrap());
+        let db = Arc::new(super::super::open_db(&tmp.path().join("db"), super::super::cf::STATE_DB).unwrap());
         let dir = tmp.path().join("snapshots");
         std::fs::create_dir_all(&dir).unwrap();
         let store = SnapshotStore::new(db.clone(), dir.clone());
@@ -256,7 +256,7 @@ mod tests {
     #[test]
     fn a_snapshot_whose_checkpoint_is_gone_is_an_error() {
         let tmp = tempfile::tempdir().unwrap();
-        let db = Arc::new(super::super::open_db(&tmp.path().join("db")).unwrap());
+        let db = Arc::new(super::super::open_db(&tmp.path().join("db"), super::super::cf::STATE_DB).unwrap());
         let store = SnapshotStore::new(db, tmp.path().to_path_buf());
         assert!(store.open_file("1-2-3").is_err());
         assert!(!tmp.path().join("1-2-3.snap").exists());

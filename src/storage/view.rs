@@ -133,10 +133,11 @@ impl StateReader {
         &self.generations
     }
 
-    /// Flushes memtables of every column family to SST files and syncs the
-    /// WAL (so a scan of the data dir sees everything on disk).
+    /// Flushes the state's memtables to SST files and syncs its WAL (so a
+    /// scan of the data dir sees everything on disk; the log's WAL is synced
+    /// on every append).
     pub fn flush_to_disk(&self) -> Result<(), super::StorageError> {
-        for name in super::cf::ALL {
+        for name in super::cf::STATE_DB {
             self.db.flush_cf(super::handle(&self.db, name))?;
         }
         Ok(self.db.flush_wal(true)?)
