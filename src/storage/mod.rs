@@ -38,8 +38,8 @@ pub use snapshot_data::SnapshotData;
 pub use state_machine::StateMachine;
 pub use view::StateReader;
 
-/// Opens (or creates) the database under `data_dir` and returns the log store,
-/// the state machine and a reader for serving queries.
+/// Opens (or creates) the databases under `data_dir` and returns the log
+/// store, the state machine and a reader for serving queries.
 pub fn open(data_dir: &Path) -> Result<(LogStore, StateMachine, StateReader), StorageError> {
     let mut db = open_db(&data_dir.join("db"), cf::STATE_DB)?;
     let log_db = open_log_db(data_dir, &mut db)?;
