@@ -32,6 +32,7 @@ mod vaults;
 
 use std::collections::HashMap;
 use std::future::Future;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -96,6 +97,11 @@ impl tonic::service::Interceptor for Bearer {
     }
 }
 
+/// Connections a client keeps to each node: a server handles each
+/// connection's TLS and HTTP/2 framing on one task, so one connection
+/// caps what many calls in flight can use of a node.
+const CONNECTIONS_PER_NODE: usize = 2;
+
 /// A channel that authenticates its requests.
 pub(crate) type Transport = tonic::service::interceptor::InterceptedService<Channel, Bearer>;
 
@@ -105,7 +111,9 @@ pub struct Client {
     bearer: Bearer,
     endpoints: Mutex<Vec<String>>,
     leader: Mutex<Option<String>>,
-    channels: Mutex<HashMap<String, Channel>>,
+    channels: Mutex<HashMap<String, [Channel; CONNECTIONS_PER_NODE]>>,
+    /// Which of a node's connections the next call takes.
+    turn: AtomicUsize,
     /// How long a call keeps retrying across nodes before giving up.
     deadline: Duration,
     /// What to trust, and the client certificate if any.
@@ -124,6 +132,7 @@ impl Client {
             endpoints: Mutex::new(endpoints),
             leader: Mutex::new(None),
             channels: Mutex::new(HashMap::new()),
+            turn: AtomicUsize::new(0),
             deadline: Duration::from_secs(20),
             tls: None,
         })
@@ -174,6 +183,7 @@ impl Client {
             endpoints: Mutex::new(self.endpoints()),
             leader: Mutex::new(lock(&self.leader).clone()),
             channels: Mutex::new(HashMap::new()),
+            turn: AtomicUsize::new(0),
             deadline: self.deadline,
             tls: self.tls.clone(),
         }
@@ -189,9 +199,10 @@ impl Client {
     }
 
     fn raw_channel(&self, addr: &str) -> Result<Channel> {
+        let turn = self.turn.fetch_add(1, Ordering::Relaxed) % CONNECTIONS_PER_NODE;
         let mut channels = lock(&self.channels);
         if let Some(c) = channels.get(addr) {
-            return Ok(c.clone());
+            return Ok(c[turn].clone());
         }
         let tls = self.tls.as_ref().ok_or_else(|| {
             ClientError::new(
@@ -199,8 +210,10 @@ impl Client {
                 "no CA to trust: set COFFER_CACERT (the cluster CA certificate) or use Client::with_tls",
             )
         })?;
-        let channel = crate::tls::channel(addr, tls, None, Duration::from_secs(2), Some(Duration::from_secs(15)))?;
-        channels.insert(addr.to_owned(), channel.clone());
+        let open = || crate::tls::channel(addr, tls, None, Duration::from_secs(2), Some(Duration::from_secs(15)));
+        let pool: [Channel; CONNECTIONS_PER_NODE] = [open()?, open()?];
+        let channel = pool[turn].clone();
+        channels.insert(addr.to_owned(), pool);
         Ok(channel)
     }
 
