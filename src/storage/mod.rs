@@ -219,7 +219,7 @@ mod tests {
     #[tokio::test]
     async fn a_new_data_dir_gets_separate_log_and_state_databases() {
         let dir = tempfile::tempdir().unwrap();
-        let (mut log, _state_machine, _reader) = open(dir.path()).unwrap();
+        let (log, _state_machine, _reader) = open(dir.path()).unwrap();
         log.append_sync((1..=2).map(blank)).unwrap();
         let families = |db: &str| DB::list_cf(&Options::default(), dir.path().join(db)).unwrap();
         assert!(families("log").contains(&cf::LOG.to_string()));
