@@ -18,7 +18,6 @@ use tokio_rustls::TlsAcceptor;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::transport::server::Connected;
 
-use super::coalesce::Coalesced;
 use super::identity::CertIdentity;
 use super::material::NodeTls;
 
@@ -45,8 +44,7 @@ pub struct ConnInfo {
 
 /// An accepted, handshaken TLS connection.
 pub struct TlsConn {
-    /// Writes go out once per flush (see [`super::coalesce`]).
-    stream: Coalesced<TlsStream<TcpStream>>,
+    stream: TlsStream<TcpStream>,
     info: ConnInfo,
 }
 
@@ -60,7 +58,7 @@ impl Connected for TlsConn {
 
 impl AsyncRead for TlsConn {
     fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
-        Pin::new(self.stream.get_mut()).poll_read(cx, buf)
+        Pin::new(&mut self.stream).poll_read(cx, buf)
     }
 }
 
@@ -75,6 +73,18 @@ impl AsyncWrite for TlsConn {
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut self.stream).poll_shutdown(cx)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.stream).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.stream.is_write_vectored()
     }
 }
 
@@ -132,7 +142,7 @@ pub fn incoming(
                 };
                 let identity = stream.get_ref().1.peer_certificates().and_then(|chain| loaded.identity(chain));
                 let info = ConnInfo { remote: Some(remote), identity };
-                let _ = tx.send(Ok(TlsConn { stream: Coalesced::new(stream), info })).await;
+                let _ = tx.send(Ok(TlsConn { stream, info })).await;
             });
         }
     });

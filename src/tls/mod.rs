@@ -8,7 +8,6 @@
 //! | [`material`] | a node's PEM files → rustls configurations, reloaded on change   |
 //! | [`managed`]  | certificates a node creates (cluster CA) or receives (join)      |
 //! | [`accept`]   | the servers' TLS listeners; the peer identity of each request   |
-//! | [`coalesce`] | a server connection's writes held until flushed (one record)     |
 //! | [`connect`]  | the clients' TLS channels (CA bundle, client cert, pinned CA)    |
 //! | [`direct`]   | a channel that sends from the caller's task (peer calls)        |
 //!
@@ -19,7 +18,6 @@
 //! or a configured client CA (the certificate's principal authenticates).
 
 pub mod accept;
-pub mod coalesce;
 pub mod connect;
 pub mod direct;
 pub mod identity;
