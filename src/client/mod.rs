@@ -99,7 +99,8 @@ impl tonic::service::Interceptor for Bearer {
 
 /// Connections a client keeps to each node: a server handles each
 /// connection's TLS and HTTP/2 framing on one task, so one connection
-/// caps what many calls in flight can use of a node.
+/// caps what many calls in flight can use of a node. A call alone in
+/// flight always takes the first, which is then warm.
 const CONNECTIONS_PER_NODE: usize = 2;
 
 /// A channel that authenticates its requests.
@@ -112,8 +113,11 @@ pub struct Client {
     endpoints: Mutex<Vec<String>>,
     leader: Mutex<Option<String>>,
     channels: Mutex<HashMap<String, [Channel; CONNECTIONS_PER_NODE]>>,
-    /// Which of a node's connections the next call takes.
+    /// Which of a node's connections the next call takes when others are
+    /// in flight.
     turn: AtomicUsize,
+    /// Calls in flight (see [`Client::run`]).
+    in_flight: AtomicUsize,
     /// How long a call keeps retrying across nodes before giving up.
     deadline: Duration,
     /// What to trust, and the client certificate if any.
@@ -133,6 +137,7 @@ impl Client {
             leader: Mutex::new(None),
             channels: Mutex::new(HashMap::new()),
             turn: AtomicUsize::new(0),
+            in_flight: AtomicUsize::new(0),
             deadline: Duration::from_secs(20),
             tls: None,
         })
@@ -184,6 +189,7 @@ impl Client {
             leader: Mutex::new(lock(&self.leader).clone()),
             channels: Mutex::new(HashMap::new()),
             turn: AtomicUsize::new(0),
+            in_flight: AtomicUsize::new(0),
             deadline: self.deadline,
             tls: self.tls.clone(),
         }
@@ -199,7 +205,10 @@ impl Client {
     }
 
     fn raw_channel(&self, addr: &str) -> Result<Channel> {
-        let turn = self.turn.fetch_add(1, Ordering::Relaxed) % CONNECTIONS_PER_NODE;
+        let turn = match self.in_flight.load(Ordering::Relaxed) {
+            0 | 1 => 0,
+            _ => self.turn.fetch_add(1, Ordering::Relaxed) % CONNECTIONS_PER_NODE,
+        };
         let mut channels = lock(&self.channels);
         if let Some(c) = channels.get(addr) {
             return Ok(c[turn].clone());
@@ -242,6 +251,7 @@ impl Client {
         F: Fn(Transport) -> Fut,
         Fut: Future<Output = std::result::Result<T, tonic::Status>>,
     {
+        let _in_flight = InFlight::enter(&self.in_flight);
         let start = Instant::now();
         let mut backoff = Duration::from_millis(50);
         let mut hops = 0u32;
@@ -289,6 +299,47 @@ impl Client {
     }
 }
 
+/// Counts a call in flight until dropped.
+struct InFlight<'a>(&'a AtomicUsize);
+
+impl<'a> InFlight<'a> {
+    fn enter(count: &'a AtomicUsize) -> Self {
+        count.fetch_add(1, Ordering::Relaxed);
+        InFlight(count)
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tls::pki::new_ca;
+
+    #[tokio::test]
+    async fn calls_are_counted_in_flight_only_while_they_run_even_when_they_fail() {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let tls = ClientTls::new(&new_ca("test CA").unwrap().cert_pem, None).unwrap();
+        let client =
+            Client::new([format!("127.0.0.1:{port}")]).unwrap().with_tls(tls).with_deadline(Duration::from_millis(200));
+        let calls = [client.get_vault("v", ReadConsistency::Stale), client.get_vault("w", ReadConsistency::Stale)];
+        let mut calls = calls.map(Box::pin);
+        // Both started: a second call in flight spreads over the connections.
+        for call in &mut calls {
+            assert!(futures::poll!(call.as_mut()).is_pending());
+        }
+        assert_eq!(client.in_flight.load(Ordering::Relaxed), 2);
+        for call in calls {
+            assert_eq!(call.await.unwrap_err().code(), ErrorCode::Unavailable);
+        }
+        assert_eq!(client.in_flight.load(Ordering::Relaxed), 0);
+    }
 }
