@@ -18,6 +18,7 @@ use tokio_rustls::TlsAcceptor;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::transport::server::Connected;
 
+use super::coalesce::Coalesced;
 use super::identity::CertIdentity;
 use super::material::NodeTls;
 
@@ -44,7 +45,8 @@ pub struct ConnInfo {
 
 /// An accepted, handshaken TLS connection.
 pub struct TlsConn {
-    stream: TlsStream<TcpStream>,
+    /// Writes go out once per flush (see [`super::coalesce`]).
+    stream: Coalesced<TlsStream<TcpStream>>,
     info: ConnInfo,
 }
 
@@ -73,18 +75,6 @@ impl AsyncWrite for TlsConn {
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut self.stream).poll_shutdown(cx)
-    }
-
-    fn poll_write_vectored(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.stream).poll_write_vectored(cx, bufs)
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        self.stream.is_write_vectored()
     }
 }
 
@@ -142,7 +132,7 @@ pub fn incoming(
                 };
                 let identity = stream.get_ref().1.peer_certificates().and_then(|chain| loaded.identity(chain));
                 let info = ConnInfo { remote: Some(remote), identity };
-                let _ = tx.send(Ok(TlsConn { stream, info })).await;
+                let _ = tx.send(Ok(TlsConn { stream: Coalesced::server(stream), info })).await;
             });
         }
     });

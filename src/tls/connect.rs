@@ -18,6 +18,7 @@ use tokio_rustls::client::TlsStream;
 use tokio_rustls::TlsConnector;
 use tonic::transport::{Channel, Endpoint, Uri};
 
+use super::coalesce::Coalesced;
 use super::material::{certs, key, roots, NodeTls};
 use super::pki::KeyPem;
 use super::{provider, TlsError, ALPN_H2};
@@ -129,13 +130,14 @@ pub fn channel(
 }
 
 /// A TCP connection to `authority` (`host:port`, no delay) and a TLS
-/// handshake with the configuration current now, within `timeout`.
+/// handshake with the configuration current now, within `timeout`. Its
+/// writes go out once per flush (see [`super::coalesce`]).
 pub(super) async fn connect(
     authority: &str,
     tls: &ClientTls,
     server_name: ServerName<'static>,
     timeout: Duration,
-) -> Result<TlsStream<TcpStream>, TlsError> {
+) -> Result<Coalesced<TlsStream<TcpStream>>, TlsError> {
     let config = (tls.source)()?;
     let connect = async {
         let tcp = TcpStream::connect(authority).await?;
@@ -143,7 +145,7 @@ pub(super) async fn connect(
         TlsConnector::from(config).connect(server_name, tcp).await
     };
     match tokio::time::timeout(timeout, connect).await {
-        Ok(Ok(stream)) => Ok(stream),
+        Ok(Ok(stream)) => Ok(Coalesced::client(stream)),
         Ok(Err(e)) => Err(TlsError::Connect(format!("{authority}: {e}"))),
         Err(_) => Err(TlsError::Connect(format!("{authority}: connect timed out"))),
     }

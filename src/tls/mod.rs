@@ -8,6 +8,7 @@
 //! | [`material`] | a node's PEM files → rustls configurations, reloaded on change   |
 //! | [`managed`]  | certificates a node creates (cluster CA) or receives (join)      |
 //! | [`accept`]   | the servers' TLS listeners; the peer identity of each request   |
+//! | [`coalesce`] | a connection's writes held until flushed (one TLS record)       |
 //! | [`connect`]  | the clients' TLS channels (CA bundle, client cert, pinned CA)    |
 //! | [`direct`]   | a channel that sends from the caller's task (peer calls)        |
 //!
@@ -18,6 +19,7 @@
 //! or a configured client CA (the certificate's principal authenticates).
 
 pub mod accept;
+pub mod coalesce;
 pub mod connect;
 pub mod direct;
 pub mod identity;
