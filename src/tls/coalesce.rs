@@ -7,7 +7,9 @@
 //! multi-threaded runtime the connection task often runs as soon as the
 //! first frame wakes it, so messages leave in pieces, each in a TLS record
 //! and a `writev` of its own that also runs the receiver's TCP stack
-//! (bench/RESULTS.md, sessions 9 and 12). [`Coalesced`] keeps what is written until the writer flushes.
+//! (bench/RESULTS.md, sessions 9 and 12). [`Coalesced`] keeps what is
+//! written until the writer flushes.
+//!
 //! A flush yields once first when, besides what it holds, at least
 //! [`YIELD_WHEN_OPEN`] requests on the connection are still unanswered:
 //! frames they queue meanwhile go out in the same write. On a server, a
@@ -232,12 +234,16 @@ impl Streams {
             }
             RST_STREAM => {
                 self.open.remove(&frame.stream);
-                self.body_to_come = None;
+                self.body_sent(frame.stream);
             }
-            DATA | HEADERS if frame.flags & END_STREAM != 0 && self.body_to_come == Some(frame.stream) => {
-                self.body_to_come = None;
-            }
+            DATA | HEADERS if frame.flags & END_STREAM != 0 => self.body_sent(frame.stream),
             _ => {}
+        }
+    }
+
+    fn body_sent(&mut self, stream: u32) {
+        if self.body_to_come == Some(stream) {
+            self.body_to_come = None;
         }
     }
 
