@@ -6,6 +6,7 @@ use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_coffer");
@@ -13,14 +14,19 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_coffer");
 /// A port no socket holds now, for a server to listen on later. Chosen
 /// below the kernel's ephemeral range (32768 and up by default): a port
 /// from `bind(0)` lies in that range, where an outgoing connection may take
-/// it as its local port before the server binds it.
+/// it as its local port before the server binds it. The process walks one
+/// sequence from one seed (7,919 is prime to 12,000), so it never hands out
+/// the same port twice in 12,000 calls, even before the first one is bound.
 pub fn free_port() -> u16 {
     static NEXT: AtomicU32 = AtomicU32::new(0);
-    let seed = std::process::id().wrapping_mul(2_654_435_761)
-        ^ SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
+    static SEED: OnceLock<u32> = OnceLock::new();
+    let seed = *SEED.get_or_init(|| {
+        std::process::id().wrapping_mul(2_654_435_761)
+            ^ SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.subsec_nanos())
+    });
     for _ in 0..2_000 {
         let n = NEXT.fetch_add(1, Ordering::Relaxed);
-        let port = 20_000 + (seed.wrapping_add(n.wrapping_mul(7_919)) % 12_000) as u16;
+        let port = 20_000 + ((u64::from(seed) + u64::from(n) * 7_919) % 12_000) as u16;
         if TcpListener::bind(("127.0.0.1", port)).is_ok() {
             return port;
         }
