@@ -120,17 +120,14 @@ impl<S: AsyncRead + Unpin> AsyncRead for Coalesced<S> {
 impl<S: AsyncWrite + Unpin> AsyncWrite for Coalesced<S> {
     fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
-        let n = if this.held.len() + buf.len() <= HOLD_LIMIT {
+        if this.held.len() + buf.len() > HOLD_LIMIT {
+            ready!(this.poll_drain(cx))?;
+        }
+        let n = if buf.len() > HOLD_LIMIT {
+            ready!(Pin::new(&mut this.inner).poll_write(cx, buf))?
+        } else {
             this.held.extend_from_slice(buf);
             buf.len()
-        } else {
-            ready!(this.poll_drain(cx))?;
-            if buf.len() > HOLD_LIMIT {
-                ready!(Pin::new(&mut this.inner).poll_write(cx, buf))?
-            } else {
-                this.held.extend_from_slice(buf);
-                buf.len()
-            }
         };
         this.track(&buf[..n], false);
         Poll::Ready(Ok(n))
