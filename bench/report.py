@@ -25,19 +25,27 @@ def label(shape):
 def mean(rs, f):
     return statistics.mean(f(r) for r in rs)
 
+def compared(etcd, systems=("coffer", "coffer-noaudit")):
+    """(workload, shape, system, coffer req/s, etcd req/s, coffer p99,
+    etcd p99) of every shape that the system and this etcd both ran."""
+    for (w, c) in sorted({(w, c) for (w, c, _) in runs}):
+        for system in systems:
+            co, et = runs.get((w, c, system)), runs.get((w, c, etcd))
+            if co and et:
+                yield (w, c, system, mean(co, lambda r: r["throughput_per_sec"]),
+                       mean(et, lambda r: r["throughput_per_sec"]),
+                       mean(co, lambda r: r["latency_ms"]["p99"]), mean(et, lambda r: r["latency_ms"]["p99"]))
+
+
 # Against etcd over TLS (as coffer always runs) first, then etcd in plaintext.
+ETCDS = (("etcd", "etcd (TLS)"), ("etcd-plaintext", "etcd (plaintext)"))
 print("| workload | in flight | coffer req/s | etcd req/s | throughput coffer/etcd | coffer p99 ms | etcd p99 ms | p99 coffer/etcd |")
 print("|---|---|---|---|---|---|---|---|")
-for etcd, etcd_note in (("etcd", ""), ("etcd-plaintext", ", etcd plaintext")):
-    for (w, c) in sorted({(w, c) for (w, c, _) in runs}):
-        for system, note in (("coffer", ""), ("coffer-noaudit", ", coffer audit off")):
-            co, et = runs.get((w, c, system)), runs.get((w, c, etcd))
-            if not co or not et:
-                continue
-            ct, eth = mean(co, lambda r: r["throughput_per_sec"]), mean(et, lambda r: r["throughput_per_sec"])
-            cp, ep = mean(co, lambda r: r["latency_ms"]["p99"]), mean(et, lambda r: r["latency_ms"]["p99"])
-            print(f"| {w}{note}{etcd_note} | {label(c)} | {ct:,.0f} | {eth:,.0f} | **{ct / eth:.2f}x** "
-                  f"| {cp:.2f} | {ep:.2f} | {cp / ep:.2f}x |")
+for etcd, _ in ETCDS:
+    for (w, c, system, ct, eth, cp, ep) in compared(etcd):
+        note = (", coffer audit off" if system == "coffer-noaudit" else "") + (", etcd plaintext" if etcd != "etcd" else "")
+        print(f"| {w}{note} | {label(c)} | {ct:,.0f} | {eth:,.0f} | **{ct / eth:.2f}x** "
+              f"| {cp:.2f} | {ep:.2f} | {cp / ep:.2f}x |")
 
 def tail(p):
     return -math.log10(max(1e-4, 1 - p / 100.0))
@@ -72,6 +80,12 @@ for (w, c) in sorted({(w, c) for (w, c, _) in runs}):
         with open(os.path.join(d, f"compare-{w}-{name}.svg"), "w") as f:
             f.write(comparison_svg(w, c, co, et))
 
+def single_client_p50(system):
+    single = runs.get(("write", (1, 1), system))
+    return mean(single, lambda r: r["latency_ms"]["p50"]) if single else None
+
+
+floor = None
 fs = os.path.join(d, "fsync.json")
 if os.path.exists(fs):
     f = json.load(open(fs))
@@ -84,8 +98,41 @@ if os.path.exists(fs):
         print(f"Round trip: p50 {rtt_ms:.3f} ms (coffer stale read, auditing off, 1 in flight: no Raft, no disk). "
               f"Write floor = round trip + fdatasync = {floor:.3f} ms.")
         for system in ("coffer", "etcd", "etcd-plaintext"):
-            single = runs.get(("write", (1, 1), system))
-            if single:
-                p50 = mean(single, lambda r: r["latency_ms"]["p50"])
+            p50 = single_client_p50(system)
+            if p50:
                 print(f"Single-client {system} write p50 {p50:.2f} ms = **{p50 / floor:.2f}x** the floor "
                       f"(target for coffer: within 1.5x).")
+
+
+def verdict(ok):
+    return "**met**" if ok else "not met"
+
+
+# The targets of bench/RESULTS.md, each against each etcd: writes under load
+# at least as fast with a p99 no worse, audited linearizable reads at least
+# as fast, and a single client's write within 1.5x of the floor.
+print()
+print("Targets:")
+print()
+print("| target | " + " | ".join(f"against {name}" for _, name in ETCDS) + " |")
+print("|---|" + "---|" * len(ETCDS))
+for w, c in sorted({(w, c) for (w, c, _) in runs if w in ("write", "read") and c != (1, 1)}):
+    cells = []
+    for etcd, _ in ETCDS:
+        row = [r for r in compared(etcd, ("coffer",)) if r[:2] == (w, c)]
+        if not row:
+            cells.append("not run")
+            continue
+        ct, eth, cp, ep = row[0][3:]
+        if w == "write":
+            cells.append(f"{verdict(ct >= eth and cp <= ep)} ({ct / eth:.2f}x, p99 {cp / ep:.2f}x)")
+        else:
+            cells.append(f"{verdict(ct >= eth)} ({ct / eth:.2f}x)")
+    want = "≥ 1.0x throughput, p99 no worse" if w == "write" else "≥ 1.0x throughput"
+    print(f"| {w}s, {label(c)} in flight: {want} | " + " | ".join(cells) + " |")
+p50 = single_client_p50("coffer")
+if floor and p50:
+    cells = [f"{verdict(p50 <= 1.5 * floor)} ({p50 / floor:.2f}x; {name}: "
+             + (f"{single_client_p50(etcd) / floor:.2f}x)" if single_client_p50(etcd) else "not run)")
+             for etcd, name in ETCDS]
+    print("| single-client write p50 ≤ 1.5x (round trip + fdatasync) | " + " | ".join(cells) + " |")

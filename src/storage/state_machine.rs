@@ -2,10 +2,11 @@
 //! through `crate::state` and commits their writes, the last applied log id
 //! and any membership change in one atomic batch.
 //!
-//! Applied batches are not synced individually: the next synced log append
-//! syncs the shared WAL, a crash can only lose a suffix whose log entries are
-//! still present (they are re-applied), and a snapshot syncs the WAL before
-//! the log it covers can be purged.
+//! Applied batches are not synced: every entry is synced in the log's own
+//! database before it is applied, so a crash can only lose a suffix of
+//! applied batches whose entries are still in the log (they are re-applied
+//! on restart), and a snapshot syncs this database's WAL before the log it
+//! covers can be purged.
 
 use std::fs::File;
 use std::path::PathBuf;
