@@ -128,11 +128,15 @@ for w, c in sorted({(w, c) for (w, c, _) in runs if w in ("write", "read") and c
             cells.append(f"{verdict(ct >= eth and cp <= ep)} ({ct / eth:.2f}x, p99 {cp / ep:.2f}x)")
         else:
             cells.append(f"{verdict(ct >= eth)} ({ct / eth:.2f}x)")
-    want = "≥ 1.0x throughput, p99 no worse" if w == "write" else "≥ 1.0x throughput"
-    print(f"| {w}s, {label(c)} in flight: {want} | " + " | ".join(cells) + " |")
+    want = "writes, {} in flight: ≥ 1.0x throughput, p99 no worse" if w == "write" else \
+        "audited reads, {} in flight: ≥ 1.0x throughput"
+    print(f"| {want.format(label(c))} | " + " | ".join(cells) + " |")
 p50 = single_client_p50("coffer")
 if floor and p50:
-    cells = [f"{verdict(p50 <= 1.5 * floor)} ({p50 / floor:.2f}x; {name}: "
-             + (f"{single_client_p50(etcd) / floor:.2f}x)" if single_client_p50(etcd) else "not run)")
-             for etcd, name in ETCDS]
+    # The target is coffer's alone; each etcd's multiple is there to compare.
+    cells = []
+    for etcd, name in ETCDS:
+        theirs = single_client_p50(etcd)
+        cells.append(f"{verdict(p50 <= 1.5 * floor)} ({p50 / floor:.2f}x; {name}: "
+                     + (f"{theirs / floor:.2f}x)" if theirs else "not run)"))
     print("| single-client write p50 ≤ 1.5x (round trip + fdatasync) | " + " | ".join(cells) + " |")
