@@ -84,21 +84,15 @@ fn open_log_db(data_dir: &Path, state_db: &mut DB) -> Result<DB, StorageError> {
     open_db(&path, cf::LOG_DB)
 }
 
-/// Moves the audit chain's head into its own column family (see
-/// [`cf::AUDIT_HEAD`]) from the records' family, where older data dirs kept
-/// it, or the state's, in one synced batch. Does nothing once it is moved.
+/// Moves the audit chain's head out of the audit column family, where older
+/// data dirs kept it beside the records (see [`cf::AUDIT`] for why it no
+/// longer is), in one synced batch. Does nothing once it is moved.
 fn move_audit_head(db: &DB) -> Result<(), StorageError> {
-    let key = crate::state::keys::AUDIT_HEAD;
+    let audit = handle(db, cf::AUDIT);
+    let Some(head) = db.get_cf(audit, crate::state::keys::AUDIT_HEAD)? else { return Ok(()) };
     let mut batch = rocksdb::WriteBatch::default();
-    for old in [cf::AUDIT, cf::STATE] {
-        if let Some(head) = db.get_cf(handle(db, old), key)? {
-            batch.put_cf(handle(db, cf::AUDIT_HEAD), key, head);
-            batch.delete_cf(handle(db, old), key);
-        }
-    }
-    if batch.is_empty() {
-        return Ok(());
-    }
+    batch.put_cf(handle(db, cf::STATE), crate::state::keys::AUDIT_HEAD, head);
+    batch.delete_cf(audit, crate::state::keys::AUDIT_HEAD);
     let mut sync = rocksdb::WriteOptions::default();
     sync.set_sync(true);
     Ok(db.write_opt(batch, &sync)?)
@@ -243,7 +237,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn the_audit_head_has_a_family_of_its_own_and_an_old_one_moves_there() {
+    async fn the_audit_family_holds_only_records_and_an_old_head_moves_out_of_it() {
         use openraft::storage::RaftStateMachine;
         use prost::Message;
 
@@ -260,7 +254,7 @@ mod tests {
         }
         let (_log, mut state_machine, reader) = open(dir.path()).unwrap();
         assert_eq!(reader.read(|kv| crate::state::audit::head(kv)).unwrap().last_seq, 1, "the head survives its move");
-        // Records appended now chain on from it; the head stays in its own family.
+        // Records appended now chain on from it; the head stays out of the audit family.
         let append = |seq: u64| Entry::<TypeConfig> {
             log_id: LogId::new(CommittedLeaderId::new(1, 1), seq),
             payload: EntryPayload::Normal(Arc::new(Command {
@@ -279,8 +273,7 @@ mod tests {
         let db = open_db(&dir.path().join("db"), cf::STATE_DB).unwrap();
         let records: Vec<Vec<u8>> = (1..=3).map(keys::audit_record).collect();
         assert_eq!(keys_of(&db, cf::AUDIT), records);
-        assert_eq!(keys_of(&db, cf::AUDIT_HEAD), [keys::AUDIT_HEAD.to_vec()]);
-        assert!(!keys_of(&db, cf::STATE).contains(&keys::AUDIT_HEAD.to_vec()));
+        assert!(keys_of(&db, cf::STATE).contains(&keys::AUDIT_HEAD.to_vec()));
     }
 
     #[tokio::test]

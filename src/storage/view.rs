@@ -14,9 +14,6 @@ pub struct DbView<'a> {
     pub(super) snap: SnapshotWithThreadMode<'a, DB>,
     state: &'a ColumnFamily,
     audit: &'a ColumnFamily,
-    /// The audit head's family: the records' own in a checkpoint taken
-    /// before the head had a family of its own.
-    head: &'a ColumnFamily,
 }
 
 impl<'a> DbView<'a> {
@@ -27,24 +24,21 @@ impl<'a> DbView<'a> {
 
     /// A view of the state as of `snap`.
     pub fn of(db: &'a DB, snap: SnapshotWithThreadMode<'a, DB>) -> Self {
-        let audit = handle(db, cf::AUDIT);
-        DbView { snap, state: handle(db, cf::STATE), audit, head: db.cf_handle(cf::AUDIT_HEAD).unwrap_or(audit) }
+        DbView { snap, state: handle(db, cf::STATE), audit: handle(db, cf::AUDIT) }
     }
 
     fn cf_of(&self, key: &[u8]) -> &'a ColumnFamily {
-        match cf::of_state_key(key) {
-            cf::AUDIT => self.audit,
-            cf::AUDIT_HEAD => self.head,
-            _ => self.state,
+        if cf::of_state_key(key) == cf::AUDIT {
+            self.audit
+        } else {
+            self.state
         }
     }
 
-    /// Visits every pair of the view: the state, the audit log, its head.
+    /// Visits every pair of the view: the state, then the audit log.
     pub fn for_each(&self, mut visit: impl FnMut(&[u8], &[u8]) -> Result<(), KvError>) -> Result<(), KvError> {
-        let families = [self.state, self.audit, self.head];
-        let distinct = if std::ptr::eq(self.head, self.audit) { &families[..2] } else { &families[..] };
-        for cf in distinct {
-            for item in self.snap.iterator_cf(*cf, IteratorMode::Start) {
+        for cf in [self.state, self.audit] {
+            for item in self.snap.iterator_cf(cf, IteratorMode::Start) {
                 let (k, v) = item.map_err(kv_err)?;
                 visit(&k, &v)?;
             }
