@@ -8,13 +8,8 @@ pub const RAFT_META: &str = "raft_meta";
 pub const STATE: &str = "state";
 /// The state machine's metadata: last applied log id, membership, snapshot.
 pub const SM_META: &str = "sm_meta";
-/// The audit log's records (the state keys under
-/// [`crate::state::keys::AUDIT_RECORDS`]), kept apart so they can grow (and
-/// be trimmed) without touching the rest. Only records: they are appended in
-/// key order, so the files RocksDB flushes never overlap and its compactions
-/// move them down a level without rewriting them. The chain's head, rewritten
-/// with every record, lives in [`STATE`]: in every flushed file it would make
-/// them all overlap, and each compaction would rewrite the whole log.
+/// The audit log: the state keys under [`crate::state::keys::AUDIT`], kept
+/// apart so it can grow (and be trimmed) without touching the rest.
 pub const AUDIT: &str = "audit";
 
 /// The Raft log's database (`<data dir>/log`).
@@ -24,7 +19,7 @@ pub const STATE_DB: &[&str] = &[STATE, SM_META, AUDIT];
 
 /// The column family holding the state key (or prefix) `key`.
 pub fn of_state_key(key: &[u8]) -> &'static str {
-    if key.starts_with(crate::state::keys::AUDIT_RECORDS) {
+    if key.starts_with(crate::state::keys::AUDIT) {
         AUDIT
     } else {
         STATE

@@ -5,8 +5,7 @@
 //! makes a write wait for any synced write ahead of it in its WAL's queue).
 //! Nothing needs the two to commit together: an entry is applied only after
 //! it is synced in the log. Data dirs from before the split keep the log in
-//! `db/`; [`open`] moves it (see `open_log_db`), and the audit chain's head
-//! out of the audit family (see `move_audit_head`).
+//! `db/`; [`open`] moves it (see `open_log_db`).
 //!
 //! - [`log_store`]: openraft's `RaftLogStorage`; appends and votes are
 //!   reported done only after the WAL is synced. `recent` keeps the newest
@@ -43,7 +42,6 @@ pub use view::StateReader;
 /// store, the state machine and a reader for serving queries.
 pub fn open(data_dir: &Path) -> Result<(LogStore, StateMachine, StateReader), StorageError> {
     let mut db = open_db(&data_dir.join("db"), cf::STATE_DB)?;
-    move_audit_head(&db)?;
     let log_db = open_log_db(data_dir, &mut db)?;
     let db = Arc::new(db);
     let snapshot_dir: PathBuf = data_dir.join("snapshots");
@@ -82,20 +80,6 @@ fn open_log_db(data_dir: &Path, state_db: &mut DB) -> Result<DB, StorageError> {
         }
     }
     open_db(&path, cf::LOG_DB)
-}
-
-/// Moves the audit chain's head out of the audit column family, where older
-/// data dirs kept it beside the records (see [`cf::AUDIT`] for why it no
-/// longer is), in one synced batch. Does nothing once it is moved.
-fn move_audit_head(db: &DB) -> Result<(), StorageError> {
-    let audit = handle(db, cf::AUDIT);
-    let Some(head) = db.get_cf(audit, crate::state::keys::AUDIT_HEAD)? else { return Ok(()) };
-    let mut batch = rocksdb::WriteBatch::default();
-    batch.put_cf(handle(db, cf::STATE), crate::state::keys::AUDIT_HEAD, head);
-    batch.delete_cf(audit, crate::state::keys::AUDIT_HEAD);
-    let mut sync = rocksdb::WriteOptions::default();
-    sync.set_sync(true);
-    Ok(db.write_opt(batch, &sync)?)
 }
 
 /// Copies every record of `from` (in `src`) into `to` (in `dst`), in batches.
@@ -230,50 +214,6 @@ mod tests {
         let families = DB::list_cf(&Options::default(), dir.path().join("db")).unwrap();
         assert!(!families.iter().any(|f| cf::LOG_DB.contains(&f.as_str())), "old copy left: {families:?}");
         assert!(!dir.path().join("log.new").exists());
-    }
-
-    fn keys_of(db: &DB, family: &str) -> Vec<Vec<u8>> {
-        db.iterator_cf(handle(db, family), rocksdb::IteratorMode::Start).map(|kv| kv.unwrap().0.to_vec()).collect()
-    }
-
-    #[tokio::test]
-    async fn the_audit_family_holds_only_records_and_an_old_head_moves_out_of_it() {
-        use openraft::storage::RaftStateMachine;
-        use prost::Message;
-
-        use crate::proto::storage::{op::Kind, AppendAudit, AuditHead, AuditRecord, Command, Op};
-        use crate::state::keys;
-
-        let dir = tempfile::tempdir().unwrap();
-        // An older data dir: the chain's head beside its records.
-        {
-            let db = open_db(&dir.path().join("db"), cf::STATE_DB).unwrap();
-            let head = AuditHead { last_seq: 1, last_hash: vec![7; 32], checkpoint: None };
-            db.put_cf(handle(&db, cf::AUDIT), keys::AUDIT_HEAD, head.encode_to_vec()).unwrap();
-            db.put_cf(handle(&db, cf::AUDIT), keys::audit_record(1), b"record one").unwrap();
-        }
-        let (_log, mut state_machine, reader) = open(dir.path()).unwrap();
-        assert_eq!(reader.read(|kv| crate::state::audit::head(kv)).unwrap().last_seq, 1, "the head survives its move");
-        // Records appended now chain on from it; the head stays out of the audit family.
-        let append = |seq: u64| Entry::<TypeConfig> {
-            log_id: LogId::new(CommittedLeaderId::new(1, 1), seq),
-            payload: EntryPayload::Normal(Arc::new(Command {
-                now: 0,
-                ops: vec![Op {
-                    kind: Some(Kind::AppendAudit(AppendAudit {
-                        record: Some(AuditRecord { operation: format!("op{seq}"), ..Default::default() }),
-                    })),
-                }],
-            })),
-        };
-        state_machine.apply([append(2), append(3)]).await.unwrap();
-        let head = reader.read(|kv| crate::state::audit::head(kv)).unwrap();
-        assert_eq!(head.last_seq, 3);
-        drop((state_machine, reader));
-        let db = open_db(&dir.path().join("db"), cf::STATE_DB).unwrap();
-        let records: Vec<Vec<u8>> = (1..=3).map(keys::audit_record).collect();
-        assert_eq!(keys_of(&db, cf::AUDIT), records);
-        assert!(keys_of(&db, cf::STATE).contains(&keys::AUDIT_HEAD.to_vec()));
     }
 
     #[tokio::test]

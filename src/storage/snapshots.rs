@@ -226,7 +226,7 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let store = SnapshotStore::new(db.clone(), dir.clone());
         put(&db, cf::STATE, b"se/a", b"one");
-        put(&db, cf::AUDIT, crate::state::keys::AUDIT_RECORDS, b"record");
+        put(&db, cf::AUDIT, crate::state::keys::AUDIT, b"record");
         applied(&db, 5);
 
         let meta = store.build().unwrap();
@@ -244,7 +244,7 @@ mod tests {
         let mut file = data.into_std().await.unwrap();
         let records = snapshot_file::read_all(&mut file).unwrap();
         let pairs: Vec<(&[u8], &[u8])> = records.iter().map(|r| (&r.key[..], &r.value[..])).collect();
-        assert_eq!(pairs, [(&b"se/a"[..], &b"one"[..]), (crate::state::keys::AUDIT_RECORDS, &b"record"[..])]);
+        assert_eq!(pairs, [(&b"se/a"[..], &b"one"[..]), (crate::state::keys::AUDIT, &b"record"[..])]);
         assert_eq!(names(&dir), [checkpoint, format!("{}.snap", meta.snapshot_id)]);
 
         // The next build replaces both.
