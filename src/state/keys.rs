@@ -6,7 +6,8 @@
 //! | `sys/security`               | `SecurityRecord`      |
 //! | `sys/cluster-ca`             | `ClusterCa`           |
 //! | `jt/{hex(sha256(secret))}`   | `JoinTokenRecord`     |
-//! | `au/head`, `au/r/{seq:016x}` | audit head, `AuditRecord` (audit CF) |
+//! | `au/head`                    | `AuditHead` (its own CF) |
+//! | `au/r/{seq:016x}`            | `AuditRecord` (audit CF) |
 //! | `rd/{role}`                  | `RoleDefinition`      |
 //! | `rm/{node id}`               | empty: removed node   |
 //! | `ra/{id}`                    | `RoleAssignment`      |
@@ -31,13 +32,10 @@ pub fn join_token(hash: &[u8]) -> Vec<u8> {
     format!("jt/{}", hex::encode(hash)).into_bytes()
 }
 
-/// Prefix of the audit log (stored in its own column family).
-pub const AUDIT: &[u8] = b"au/";
-
 /// The audit log's head: last sequence number and hash, checkpoint.
 pub const AUDIT_HEAD: &[u8] = b"au/head";
 
-/// Prefix of audit records.
+/// Prefix of audit records (stored in their own column family).
 pub const AUDIT_RECORDS: &[u8] = b"au/r/";
 
 /// Key of audit record `seq` (big-endian hex, so keys sort by sequence).

@@ -5,7 +5,8 @@
 //! makes a write wait for any synced write ahead of it in its WAL's queue).
 //! Nothing needs the two to commit together: an entry is applied only after
 //! it is synced in the log. Data dirs from before the split keep the log in
-//! `db/`; [`open`] moves it (see `open_log_db`).
+//! `db/`; [`open`] moves it (see `open_log_db`), and the audit chain's head
+//! out of the audit family (see `move_audit_head`).
 //!
 //! - [`log_store`]: openraft's `RaftLogStorage`; appends and votes are
 //!   reported done only after the WAL is synced. `recent` keeps the newest
@@ -42,6 +43,8 @@ pub use view::StateReader;
 /// store, the state machine and a reader for serving queries.
 pub fn open(data_dir: &Path) -> Result<(LogStore, StateMachine, StateReader), StorageError> {
     let mut db = open_db(&data_dir.join("db"), cf::STATE_DB)?;
+    move_audit_head(&db)?;
+    keep_moved_audit_files(&db)?;
     let log_db = open_log_db(data_dir, &mut db)?;
     let db = Arc::new(db);
     let snapshot_dir: PathBuf = data_dir.join("snapshots");
@@ -80,6 +83,39 @@ fn open_log_db(data_dir: &Path, state_db: &mut DB) -> Result<DB, StorageError> {
         }
     }
     open_db(&path, cf::LOG_DB)
+}
+
+/// Moves the audit chain's head into its own column family (see
+/// [`cf::AUDIT_HEAD`]) from the records' family, where older data dirs kept
+/// it, or the state's, in one synced batch. Does nothing once it is moved.
+fn move_audit_head(db: &DB) -> Result<(), StorageError> {
+    let key = crate::state::keys::AUDIT_HEAD;
+    let mut batch = rocksdb::WriteBatch::default();
+    for old in [cf::AUDIT, cf::STATE] {
+        if let Some(head) = db.get_cf(handle(db, old), key)? {
+            batch.put_cf(handle(db, cf::AUDIT_HEAD), key, head);
+            batch.delete_cf(handle(db, old), key);
+        }
+    }
+    if batch.is_empty() {
+        return Ok(());
+    }
+    let mut sync = rocksdb::WriteOptions::default();
+    sync.set_sync(true);
+    Ok(db.write_opt(batch, &sync)?)
+}
+
+/// Lets the audit records' files stay as flushed once compaction has moved
+/// them to the last level. By default RocksDB rewrites each such file once
+/// to zero its sequence numbers as soon as no snapshot needs them — for an
+/// append-only log, a second write of everything it holds, for nothing
+/// (bench/RESULTS.md, session 15); zeroed, they would save a few bytes per
+/// record. Delayed by a year, a file is rewritten only if it is still there
+/// then, and trimmed records never are. The crate has no setter for the
+/// option, so it is set on the open database.
+fn keep_moved_audit_files(db: &DB) -> Result<(), StorageError> {
+    const YEAR_SECS: &str = "31536000";
+    Ok(db.set_options_cf(handle(db, cf::AUDIT), &[("bottommost_file_compaction_delay", YEAR_SECS)])?)
 }
 
 /// Copies every record of `from` (in `src`) into `to` (in `dst`), in batches.
@@ -214,6 +250,67 @@ mod tests {
         let families = DB::list_cf(&Options::default(), dir.path().join("db")).unwrap();
         assert!(!families.iter().any(|f| cf::LOG_DB.contains(&f.as_str())), "old copy left: {families:?}");
         assert!(!dir.path().join("log.new").exists());
+    }
+
+    fn keys_of(db: &DB, family: &str) -> Vec<Vec<u8>> {
+        db.iterator_cf(handle(db, family), rocksdb::IteratorMode::Start).map(|kv| kv.unwrap().0.to_vec()).collect()
+    }
+
+    #[tokio::test]
+    async fn the_audit_head_has_a_family_of_its_own_and_an_old_one_moves_there() {
+        use openraft::storage::RaftStateMachine;
+        use prost::Message;
+
+        use crate::proto::storage::{op::Kind, AppendAudit, AuditHead, AuditRecord, Command, Op};
+        use crate::state::keys;
+
+        let dir = tempfile::tempdir().unwrap();
+        // An older data dir: the chain's head beside its records.
+        {
+            let db = open_db(&dir.path().join("db"), cf::STATE_DB).unwrap();
+            let head = AuditHead { last_seq: 1, last_hash: vec![7; 32], checkpoint: None };
+            db.put_cf(handle(&db, cf::AUDIT), keys::AUDIT_HEAD, head.encode_to_vec()).unwrap();
+            db.put_cf(handle(&db, cf::AUDIT), keys::audit_record(1), b"record one").unwrap();
+        }
+        let (_log, mut state_machine, reader) = open(dir.path()).unwrap();
+        assert_eq!(reader.read(|kv| crate::state::audit::head(kv)).unwrap().last_seq, 1, "the head survives its move");
+        // Records appended now chain on from it; the head stays in its own family.
+        let append = |seq: u64| Entry::<TypeConfig> {
+            log_id: LogId::new(CommittedLeaderId::new(1, 1), seq),
+            payload: EntryPayload::Normal(Arc::new(Command {
+                now: 0,
+                ops: vec![Op {
+                    kind: Some(Kind::AppendAudit(AppendAudit {
+                        record: Some(AuditRecord { operation: format!("op{seq}"), ..Default::default() }),
+                    })),
+                }],
+            })),
+        };
+        state_machine.apply([append(2), append(3)]).await.unwrap();
+        let head = reader.read(|kv| crate::state::audit::head(kv)).unwrap();
+        assert_eq!(head.last_seq, 3);
+        drop((state_machine, reader));
+        let db = open_db(&dir.path().join("db"), cf::STATE_DB).unwrap();
+        let records: Vec<Vec<u8>> = (1..=3).map(keys::audit_record).collect();
+        assert_eq!(keys_of(&db, cf::AUDIT), records);
+        assert_eq!(keys_of(&db, cf::AUDIT_HEAD), [keys::AUDIT_HEAD.to_vec()]);
+        assert!(!keys_of(&db, cf::STATE).contains(&keys::AUDIT_HEAD.to_vec()));
+    }
+
+    #[test]
+    fn moved_audit_files_are_not_rewritten_for_their_sequence_numbers() {
+        let dir = tempfile::tempdir().unwrap();
+        drop(open(dir.path()).unwrap());
+        // RocksDB writes the options in force to OPTIONS-<n>; the newest is current.
+        let newest = std::fs::read_dir(dir.path().join("db"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.file_name().unwrap().to_string_lossy().starts_with("OPTIONS-"))
+            .max_by_key(|p| p.file_name().unwrap().to_string_lossy()[8..].parse::<u64>().unwrap())
+            .unwrap();
+        let options = std::fs::read_to_string(newest).unwrap();
+        let audit = options.split("[CFOptions \"").find(|s| s.starts_with("audit\"")).unwrap();
+        assert!(audit.contains("bottommost_file_compaction_delay=31536000"), "{audit}");
     }
 
     #[tokio::test]

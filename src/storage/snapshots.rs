@@ -108,7 +108,7 @@ impl SnapshotStore {
         let _one_at_a_time = self.serializing.lock().unwrap_or_else(|p| p.into_inner());
         let file = self.file_path(id);
         if !file.exists() {
-            let checkpoint = open_checkpoint(&self.checkpoint_path(id), &[cf::STATE, cf::AUDIT])?;
+            let checkpoint = open_checkpoint(&self.checkpoint_path(id), cf::STATE_KEYSPACE)?;
             let view = DbView::new(&checkpoint);
             snapshot_file::write::<KvError>(&file, |visit| view.for_each(visit))?;
         }
@@ -146,9 +146,14 @@ impl SnapshotStore {
     }
 }
 
-/// Opens a checkpoint read-only, with the column families `families`.
+/// Opens a checkpoint read-only, with those of the column families
+/// `families` it has (one taken by an older version may lack newer ones).
 fn open_checkpoint(path: &Path, families: &[&str]) -> Result<DB, StorageError> {
-    let cfs = families.iter().map(|name| rocksdb::ColumnFamilyDescriptor::new(*name, cf_options(name)));
+    let present = DB::list_cf(&rocksdb::Options::default(), path)?;
+    let cfs = families
+        .iter()
+        .filter(|name| present.iter().any(|p| p == *name))
+        .map(|name| rocksdb::ColumnFamilyDescriptor::new(*name, cf_options(name)));
     Ok(DB::open_cf_descriptors_read_only(&rocksdb::Options::default(), path, cfs, false)?)
 }
 
@@ -226,7 +231,7 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let store = SnapshotStore::new(db.clone(), dir.clone());
         put(&db, cf::STATE, b"se/a", b"one");
-        put(&db, cf::AUDIT, crate::state::keys::AUDIT, b"record");
+        put(&db, cf::AUDIT, crate::state::keys::AUDIT_RECORDS, b"record");
         applied(&db, 5);
 
         let meta = store.build().unwrap();
@@ -244,7 +249,7 @@ mod tests {
         let mut file = data.into_std().await.unwrap();
         let records = snapshot_file::read_all(&mut file).unwrap();
         let pairs: Vec<(&[u8], &[u8])> = records.iter().map(|r| (&r.key[..], &r.value[..])).collect();
-        assert_eq!(pairs, [(&b"se/a"[..], &b"one"[..]), (crate::state::keys::AUDIT, &b"record"[..])]);
+        assert_eq!(pairs, [(&b"se/a"[..], &b"one"[..]), (crate::state::keys::AUDIT_RECORDS, &b"record"[..])]);
         assert_eq!(names(&dir), [checkpoint, format!("{}.snap", meta.snapshot_id)]);
 
         // The next build replaces both.
@@ -260,5 +265,24 @@ mod tests {
         let store = SnapshotStore::new(db, tmp.path().to_path_buf());
         assert!(store.open_file("1-2-3").is_err());
         assert!(!tmp.path().join("1-2-3.snap").exists());
+    }
+
+    #[tokio::test]
+    async fn a_checkpoint_from_before_the_head_had_its_own_family_still_serializes_the_head() {
+        use crate::state::keys;
+        let tmp = tempfile::tempdir().unwrap();
+        let older = [cf::STATE, cf::SM_META, cf::AUDIT];
+        let db = Arc::new(super::super::open_db(&tmp.path().join("db"), &older).unwrap());
+        put(&db, cf::AUDIT, keys::AUDIT_HEAD, b"head");
+        put(&db, cf::AUDIT, &keys::audit_record(1), b"record");
+        applied(&db, 2);
+        let dir = tmp.path().join("snapshots");
+        std::fs::create_dir_all(&dir).unwrap();
+        let store = SnapshotStore::new(db, dir);
+        store.build().unwrap();
+        let (_, data) = store.current().unwrap().unwrap();
+        let records = snapshot_file::read_all(&mut data.into_std().await.unwrap()).unwrap();
+        let pairs: Vec<(&[u8], &[u8])> = records.iter().map(|r| (&r.key[..], &r.value[..])).collect();
+        assert_eq!(pairs, [(keys::AUDIT_HEAD, &b"head"[..]), (&keys::audit_record(1)[..], &b"record"[..])]);
     }
 }

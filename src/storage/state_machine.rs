@@ -96,7 +96,7 @@ impl StateMachine {
         let sm = handle(&self.db, cf::SM_META);
         let mut batch = WriteBatch::default();
         // State keys are printable ASCII, so [0xff] bounds the whole keyspace.
-        for family in [cf::STATE, cf::AUDIT] {
+        for family in cf::STATE_KEYSPACE {
             batch.delete_range_cf(handle(&self.db, family), &[][..], &[0xffu8][..]);
         }
         for r in &records {

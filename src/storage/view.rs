@@ -1,4 +1,4 @@
-//! Read views over the state keyspace (the state and audit column
+//! Read views over the state keyspace (the state, audit and audit head column
 //! families, chosen by key; see [`cf::of_state_key`]).
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -14,6 +14,9 @@ pub struct DbView<'a> {
     pub(super) snap: SnapshotWithThreadMode<'a, DB>,
     state: &'a ColumnFamily,
     audit: &'a ColumnFamily,
+    /// The audit head's family: the records' own in a checkpoint taken
+    /// before the head had a family of its own.
+    head: &'a ColumnFamily,
 }
 
 impl<'a> DbView<'a> {
@@ -24,21 +27,24 @@ impl<'a> DbView<'a> {
 
     /// A view of the state as of `snap`.
     pub fn of(db: &'a DB, snap: SnapshotWithThreadMode<'a, DB>) -> Self {
-        DbView { snap, state: handle(db, cf::STATE), audit: handle(db, cf::AUDIT) }
+        let audit = handle(db, cf::AUDIT);
+        DbView { snap, state: handle(db, cf::STATE), audit, head: db.cf_handle(cf::AUDIT_HEAD).unwrap_or(audit) }
     }
 
     fn cf_of(&self, key: &[u8]) -> &'a ColumnFamily {
-        if cf::of_state_key(key) == cf::AUDIT {
-            self.audit
-        } else {
-            self.state
+        match cf::of_state_key(key) {
+            cf::AUDIT => self.audit,
+            cf::AUDIT_HEAD => self.head,
+            _ => self.state,
         }
     }
 
-    /// Visits every pair of the view: the state, then the audit log.
+    /// Visits every pair of the view: the state, the audit log, its head.
     pub fn for_each(&self, mut visit: impl FnMut(&[u8], &[u8]) -> Result<(), KvError>) -> Result<(), KvError> {
-        for cf in [self.state, self.audit] {
-            for item in self.snap.iterator_cf(cf, IteratorMode::Start) {
+        let families = [self.state, self.audit, self.head];
+        let distinct = if std::ptr::eq(self.head, self.audit) { &families[..2] } else { &families[..] };
+        for cf in distinct {
+            for item in self.snap.iterator_cf(*cf, IteratorMode::Start) {
                 let (k, v) = item.map_err(kv_err)?;
                 visit(&k, &v)?;
             }
