@@ -142,11 +142,11 @@ where
     // A node outside any cluster (before bootstrap or join) has no log; a
     // request whose write carried its record is recorded already.
     if replica.audit_enabled() && replica.in_cluster() && !context.recorded() {
-        let (code, note) = match &result {
-            Ok(resp) => ("ok".to_owned(), resp.extensions().get::<Note>().cloned().unwrap_or_default()),
+        let (code, note) = match &mut result {
+            Ok(resp) => ("ok".to_owned(), resp.extensions_mut().remove::<Note>().unwrap_or_default()),
             Err(s) => (error_code(s), Note::default()),
         };
-        let mut record = context.record();
+        let mut record = context.take_record();
         record.result = code;
         record.duration_us = started.elapsed().as_micros() as u64;
         if !note.version.is_empty() {

@@ -77,9 +77,10 @@ impl Context {
         s.vouched = s.vouch.is_some() && s.vouch == by;
     }
 
-    /// The record as it stands (for appending it separately).
-    pub fn record(&self) -> AuditRecord {
-        self.lock().record.clone()
+    /// The record as it stands, taken out (for appending it separately,
+    /// once the request is done: nothing annotates it after that).
+    pub fn take_record(&self) -> AuditRecord {
+        std::mem::take(&mut self.lock().record)
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {

@@ -76,12 +76,8 @@ impl RaftNetworkFactory<TypeConfig> for NetworkFactory {
     type Network = PeerClient;
 
     async fn new_client(&mut self, target: NodeId, node: &NodeInfo) -> PeerClient {
-        let client = self.channel(target, &node.raft_addr).map(|ch| {
-            RaftServiceClient::new(ch)
-                .max_decoding_message_size(MAX_MESSAGE_BYTES)
-                .max_encoding_message_size(MAX_MESSAGE_BYTES)
-        });
-        let route = Route { self_id: self.self_id, target, faults: self.faults.clone(), client };
+        let channel = self.channel(target, &node.raft_addr);
+        let route = Route { self_id: self.self_id, target, faults: self.faults.clone(), channel };
         PeerClient { route, announcer: Announcer::default() }
     }
 }
@@ -98,8 +94,8 @@ struct Route {
     self_id: NodeId,
     target: NodeId,
     faults: Faults,
-    /// The gRPC client, or why the peer's address is unusable.
-    client: Result<RaftServiceClient<DirectChannel>, String>,
+    /// The connection, or why the peer's address is unusable.
+    channel: Result<DirectChannel, String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -114,25 +110,48 @@ impl Route {
     where
         E: std::error::Error,
     {
+        let (channel, ttl) = self.ready_channel(option).await?;
+        let client = RaftServiceClient::new(channel)
+            .max_decoding_message_size(MAX_MESSAGE_BYTES)
+            .max_encoding_message_size(MAX_MESSAGE_BYTES);
+        Ok((client, ttl))
+    }
+
+    /// Applies injected faults, then returns the connection to use.
+    async fn ready_channel<E>(&self, option: &RPCOption) -> Result<(DirectChannel, Duration), RpcErr<E>>
+    where
+        E: std::error::Error,
+    {
         if let Some(d) = self.faults.delay() {
             tokio::time::sleep(d).await;
         }
         if self.faults.is_cut(self.self_id, self.target) {
             return Err(RPCError::Unreachable(Unreachable::new(&Msg("injected partition".into()))));
         }
-        match &self.client {
+        match &self.channel {
             Ok(c) => Ok((c.clone(), option.hard_ttl())),
             Err(e) => Err(RPCError::Unreachable(Unreachable::new(&Msg(e.clone())))),
         }
     }
 
+    /// Sends entries already encoded (see [`pb::AppendEntriesRequestEncoded`])
+    /// as the peer API's `AppendEntries`.
     async fn append_entries(
         self,
-        msg: pb::AppendEntriesRequest,
+        msg: pb::AppendEntriesRequestEncoded,
         option: RPCOption,
     ) -> Result<AppendEntriesResponse<NodeId>, RpcErr> {
-        let (mut c, ttl) = self.ready(&option).await?;
-        let resp = within(ttl, c.append_entries(with_timeout(msg, ttl))).await;
+        let (channel, ttl) = self.ready_channel(&option).await?;
+        let mut grpc = tonic::client::Grpc::new(channel)
+            .max_decoding_message_size(MAX_MESSAGE_BYTES)
+            .max_encoding_message_size(MAX_MESSAGE_BYTES);
+        let call = async {
+            grpc.ready().await?;
+            let codec = tonic_prost::ProstCodec::<_, pb::AppendEntriesResponse>::default();
+            let path = http::uri::PathAndQuery::from_static("/coffer.raft.v1.RaftService/AppendEntries");
+            grpc.unary(with_timeout(msg, ttl), path, codec).await
+        };
+        let resp = within(ttl, call).await;
         resp.map_err(status_err)?.into_inner().try_into().map_err(codec_err)
     }
 }
@@ -175,7 +194,7 @@ impl RaftNetwork<TypeConfig> for PeerClient {
         rpc: AppendEntriesRequest<TypeConfig>,
         option: RPCOption,
     ) -> Result<AppendEntriesResponse<NodeId>, RpcErr> {
-        let msg = pb::AppendEntriesRequest::from(&rpc);
+        let msg = pb::AppendEntriesRequestEncoded::from(&rpc);
         let route = self.route.clone();
         if self.announcer.defers(!rpc.entries.is_empty(), rpc.prev_log_id.as_ref()) {
             self.announcer.defer(async move {

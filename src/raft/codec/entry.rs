@@ -7,17 +7,6 @@ use super::{required, CodecError};
 use crate::proto::raft as pb;
 use crate::raft::TypeConfig;
 
-impl From<&Entry<TypeConfig>> for pb::Entry {
-    fn from(e: &Entry<TypeConfig>) -> Self {
-        let payload = match &e.payload {
-            EntryPayload::Blank => pb::entry::Payload::Blank(pb::Blank {}),
-            EntryPayload::Normal(cmd) => pb::entry::Payload::Normal(cmd.as_ref().clone()),
-            EntryPayload::Membership(m) => pb::entry::Payload::Membership(m.into()),
-        };
-        pb::Entry { log_id: Some(e.log_id.into()), payload: Some(payload) }
-    }
-}
-
 impl TryFrom<pb::Entry> for Entry<TypeConfig> {
     type Error = CodecError;
     fn try_from(e: pb::Entry) -> Result<Self, CodecError> {
@@ -63,6 +52,16 @@ mod tests {
     use super::*;
     use crate::proto::storage::{op::Kind, Command, DeleteVault, Op};
 
+    /// `e` as a message, its command copied.
+    fn message(e: &Entry<TypeConfig>) -> pb::Entry {
+        let payload = match &e.payload {
+            EntryPayload::Blank => pb::entry::Payload::Blank(pb::Blank {}),
+            EntryPayload::Normal(cmd) => pb::entry::Payload::Normal(cmd.as_ref().clone()),
+            EntryPayload::Membership(m) => pb::entry::Payload::Membership(m.into()),
+        };
+        pb::Entry { log_id: Some(e.log_id.into()), payload: Some(payload) }
+    }
+
     #[test]
     fn encode_entry_matches_the_message_encoding() {
         let log_id = LogId::new(CommittedLeaderId::new(7, 2), 42);
@@ -82,8 +81,8 @@ mod tests {
             let bytes = encode_entry(&e);
             // (Decoded, not byte for byte: a membership's node map is a
             // hash map, encoded in no fixed order.)
-            assert_eq!(pb::Entry::decode(bytes.as_slice()).unwrap(), pb::Entry::from(&e));
-            assert_eq!(bytes.len(), pb::Entry::from(&e).encoded_len());
+            assert_eq!(pb::Entry::decode(bytes.as_slice()).unwrap(), message(&e));
+            assert_eq!(bytes.len(), message(&e).encoded_len());
             let back: Entry<TypeConfig> = pb::Entry::decode(bytes.as_slice()).unwrap().try_into().unwrap();
             assert_eq!(back.log_id, log_id);
         }

@@ -3,17 +3,18 @@
 use openraft::raft::{AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, VoteRequest, VoteResponse};
 use openraft::SnapshotMeta;
 
+use super::entry::encode_entry;
 use super::log_id::{opt_from_pb, opt_to_pb};
 use super::{required, CodecError};
 use crate::proto::raft as pb;
 use crate::raft::{NodeId, NodeInfo, TypeConfig};
 
-impl From<&AppendEntriesRequest<TypeConfig>> for pb::AppendEntriesRequest {
+impl From<&AppendEntriesRequest<TypeConfig>> for pb::AppendEntriesRequestEncoded {
     fn from(r: &AppendEntriesRequest<TypeConfig>) -> Self {
-        pb::AppendEntriesRequest {
+        pb::AppendEntriesRequestEncoded {
             vote: Some(r.vote.into()),
             prev_log_id: opt_to_pb(r.prev_log_id),
-            entries: r.entries.iter().map(Into::into).collect(),
+            entries: r.entries.iter().map(encode_entry).collect(),
             leader_commit: opt_to_pb(r.leader_commit),
         }
     }
@@ -139,5 +140,57 @@ impl TryFrom<pb::InstallSnapshotRequest> for InstallSnapshotRequest<TypeConfig> 
             data: r.data,
             done: r.done,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::sync::Arc;
+
+    use openraft::{CommittedLeaderId, Entry, EntryPayload, LogId, Membership, Vote};
+    use prost::Message;
+
+    use super::*;
+    use crate::proto::storage::{op::Kind, AppendAudit, AuditRecord, Command, Op};
+
+    #[test]
+    fn an_encoded_append_entries_request_decodes_as_the_request_a_follower_reads() {
+        let log_id = |index| LogId::new(CommittedLeaderId::new(3, 1), index);
+        let record = |n: u64| AuditRecord { operation: format!("SecretGet{n}"), node_id: n, ..Default::default() };
+        let cmd = Command {
+            now: 1_700_000_000_000,
+            ops: (1..=3)
+                .map(|n| Op { kind: Some(Kind::AppendAudit(AppendAudit { record: Some(record(n)) })) })
+                .collect(),
+        };
+        let nodes: BTreeMap<NodeId, NodeInfo> =
+            (1..=3).map(|n| (n, NodeInfo { raft_addr: format!("10.0.0.{n}:7001"), ..Default::default() })).collect();
+        let payloads = [
+            EntryPayload::Blank,
+            EntryPayload::Normal(Arc::new(cmd)),
+            EntryPayload::Membership(Membership::new(vec![[1u64, 2, 3].into()], nodes)),
+        ];
+        let sent = AppendEntriesRequest::<TypeConfig> {
+            vote: Vote::new_committed(3, 1),
+            prev_log_id: Some(log_id(9)),
+            entries: payloads.into_iter().zip(10..).map(|(payload, i)| Entry { log_id: log_id(i), payload }).collect(),
+            leader_commit: Some(log_id(8)),
+        };
+        let wire = pb::AppendEntriesRequestEncoded::from(&sent).encode_to_vec();
+        let read: AppendEntriesRequest<TypeConfig> =
+            pb::AppendEntriesRequest::decode(wire.as_slice()).unwrap().try_into().unwrap();
+        assert_same(&read, &sent);
+
+        let empty = AppendEntriesRequest::<TypeConfig> { entries: vec![], prev_log_id: None, ..sent };
+        let wire = pb::AppendEntriesRequestEncoded::from(&empty).encode_to_vec();
+        let read: AppendEntriesRequest<TypeConfig> =
+            pb::AppendEntriesRequest::decode(wire.as_slice()).unwrap().try_into().unwrap();
+        assert_same(&read, &empty);
+    }
+
+    fn assert_same(a: &AppendEntriesRequest<TypeConfig>, b: &AppendEntriesRequest<TypeConfig>) {
+        assert_eq!((a.vote, a.prev_log_id, a.leader_commit), (b.vote, b.prev_log_id, b.leader_commit));
+        assert_eq!(a.entries, b.entries);
     }
 }
