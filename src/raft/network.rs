@@ -26,6 +26,10 @@ use crate::tls::{ClientTls, DirectChannel};
 /// Largest peer message: a full batch of entries of maximum-size values.
 pub const MAX_MESSAGE_BYTES: usize = 64 << 20;
 
+/// The peer API's `AppendEntries`, called by hand to send entries already
+/// encoded (the generated client takes only the decoded message).
+const APPEND_ENTRIES_PATH: &str = "/coffer.raft.v1.RaftService/AppendEntries";
+
 /// Creates [`PeerClient`]s over a few long-lived connections per peer.
 ///
 /// openraft asks for a new client per replication stream and also for every
@@ -148,7 +152,7 @@ impl Route {
         let call = async {
             grpc.ready().await?;
             let codec = tonic_prost::ProstCodec::<_, pb::AppendEntriesResponse>::default();
-            let path = http::uri::PathAndQuery::from_static("/coffer.raft.v1.RaftService/AppendEntries");
+            let path = http::uri::PathAndQuery::from_static(APPEND_ENTRIES_PATH);
             grpc.unary(with_timeout(msg, ttl), path, codec).await
         };
         let resp = within(ttl, call).await;
@@ -250,6 +254,12 @@ pub async fn request_campaign(target: NodeId, raft_addr: &str, tls: &ClientTls) 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn append_entries_is_sent_to_the_generated_service_path() {
+        let service = crate::proto::raft::raft_service_server::SERVICE_NAME;
+        assert_eq!(APPEND_ENTRIES_PATH, format!("/{service}/AppendEntries"));
+    }
 
     #[test]
     fn only_an_unavailable_peer_is_unreachable() {
