@@ -60,7 +60,7 @@ fn main() {
     let value = vec![7u8; 300];
     let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
     let sm_dir = tempfile::tempdir().unwrap();
-    let (_log, mut sm, _reader) = coffer::storage::open(sm_dir.path()).unwrap();
+    let (_log, mut sm, _reader) = coffer::storage::open(sm_dir.path(), 1).unwrap();
     let mut index = 0u64;
     runtime.block_on(sm.apply([entry(&mut index, setup_vault_command())])).unwrap();
     for batch in [1usize, 16, 256] {

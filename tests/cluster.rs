@@ -401,3 +401,81 @@ async fn deposed_leader_serves_no_stale_linearizable_read(audit: bool) {
     cluster.faults.heal(old);
     cluster.shutdown().await;
 }
+
+/// A leader's own appends are synced in the background, after they went
+/// out to the followers (`storage::durable`). A crash of the leader that
+/// loses them must lose no acknowledged write, and must not let the
+/// restarted leader reuse their log ids for other entries (it gives up its
+/// leadership at start): the nodes must end with the same state.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn t35_leader_crash_losing_unsynced_appends_loses_no_acknowledged_write() {
+    // No election on its own while the test runs: the leader restarts
+    // first, and an election is then called for.
+    let mut cluster = TestCluster::start_with(3, |c| {
+        c.raft.heartbeat_ms = 100;
+        c.raft.election_timeout_min_ms = 20_000;
+        c.raft.election_timeout_max_ms = 22_000;
+    })
+    .await;
+    let client = cluster.client();
+    client.create_vault("v", 0, false).await.unwrap();
+    for i in 0..5 {
+        client.set_secret(SetSecret::new("v", &format!("acked{i}"), "a")).await.unwrap();
+    }
+    let leader = cluster.leader().await;
+    let followers: Vec<u64> = (1..=3).filter(|id| *id != leader).collect();
+    cluster.node(leader).hold_log_syncs(true);
+    let through = cluster.node(leader).log_synced_through();
+    let pending = std::sync::Arc::new(cluster.client().with_deadline(Duration::from_secs(1)));
+    let writes: Vec<_> = (0..4)
+        .map(|i| {
+            let c = pending.clone();
+            tokio::spawn(async move { c.set_secret(SetSecret::new("v", &format!("pending{i}"), "p")).await })
+        })
+        .collect();
+    // The followers get the leader's unsynced entries (and sync them)…
+    let metrics = |id: u64| cluster.node(id).replica().raft().metrics().borrow().clone();
+    let last_log = |id: u64| metrics(id).last_log_index.unwrap_or(0);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while last_log(leader) <= through || followers.iter().any(|f| last_log(*f) < last_log(leader)) {
+        assert!(std::time::Instant::now() < deadline, "the entries did not reach the followers");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    // …but no node applies them, and no client hears of them.
+    for w in writes {
+        let outcome = w.await.unwrap();
+        assert!(outcome.is_err(), "a write was acknowledged before the leader synced it");
+    }
+    for id in 1..=3 {
+        let applied = metrics(id).last_applied.map_or(0, |l| l.index);
+        assert!(applied <= through, "node {id} applied {applied}, past the leader's synced log ({through})");
+    }
+    assert_eq!(cluster.crash_losing_unsynced(leader).await, through);
+    cluster.restart(leader).await;
+    // A write now must not find the restarted node leading in its old term
+    // (its next entry would take a lost entry's log id): it waits for an
+    // election, called on a follower if none has happened.
+    let after = {
+        let c = cluster.client().with_deadline(Duration::from_secs(20));
+        tokio::spawn(async move { c.set_secret(SetSecret::new("v", "after", "b")).await })
+    };
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    if !after.is_finished() {
+        cluster.node(followers[0]).replica().raft().trigger().elect().await.unwrap();
+    }
+    after.await.unwrap().expect("the write after the crash");
+    let applied = cluster.applied_on_leader().await;
+    for id in 1..=3 {
+        cluster.wait_applied(id, applied).await;
+    }
+    let acked = (0..5).map(|i| format!("acked{i}")).chain(["after".to_string()]);
+    for (name, must_exist) in acked.map(|n| (n, true)).chain((0..4).map(|i| (format!("pending{i}"), false))) {
+        let mut seen = Vec::new();
+        for id in 1..=3 {
+            seen.push(stale_value(&cluster, id, "v", &name).await);
+        }
+        assert!(seen.iter().all(|v| *v == seen[0]), "{name}: the nodes disagree: {seen:?}");
+        assert!(!must_exist || seen[0].is_some(), "{name}: an acknowledged write was lost");
+    }
+    cluster.shutdown().await;
+}

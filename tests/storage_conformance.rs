@@ -12,7 +12,7 @@ struct RocksBuilder;
 impl StoreBuilder<TypeConfig, LogStore, StateMachine, TempDir> for RocksBuilder {
     async fn build(&self) -> Result<(TempDir, LogStore, StateMachine), StorageError<NodeId>> {
         let dir = tempfile::tempdir().expect("temp dir");
-        let (log, sm, _reader) = storage::open(dir.path()).expect("open storage");
+        let (log, sm, _reader) = storage::open(dir.path(), 1).expect("open storage");
         Ok((dir, log, sm))
     }
 }

@@ -61,6 +61,8 @@ pub struct Node {
     api_addr: SocketAddr,
     raft_addr: SocketAddr,
     peer_connections: Arc<AtomicU64>,
+    /// How far the Raft log is on disk (tests hold its syncs back).
+    durable: Arc<storage::durable::Durable>,
     stop: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
 }
@@ -76,7 +78,8 @@ impl Node {
         config.validate()?;
         std::fs::create_dir_all(&config.data_dir).map_err(NodeError::DataDir)?;
         let local_seal = crate::seal::LocalSeal::from_config(&config.seal, &config.data_dir)?.map(Arc::new);
-        let (log_store, state_machine, reader) = storage::open(&config.data_dir)?;
+        let (log_store, state_machine, reader) = storage::open(&config.data_dir, config.node_id)?;
+        let durable = log_store.durable();
         let bind = |addr: SocketAddr| async move {
             let listener = TcpListener::bind(addr).await.map_err(|source| NodeError::Listen { addr, source })?;
             let local = listener.local_addr().map_err(|source| NodeError::Listen { addr, source })?;
@@ -96,7 +99,7 @@ impl Node {
         let raft = Raft::new(
             config.node_id,
             Arc::new(raft_config(&config)?),
-            NetworkFactory::new(config.node_id, faults.clone(), client_tls),
+            NetworkFactory::new(config.node_id, faults.clone(), client_tls, durable.clone()),
             log_store,
             state_machine,
         )
@@ -173,7 +176,7 @@ impl Node {
             }
         }
         tracing::info!(node_id = config.node_id, %api_addr, %raft_addr, "node started");
-        Ok(Node { replica, api_addr, raft_addr, peer_connections, stop, tasks })
+        Ok(Node { replica, api_addr, raft_addr, peer_connections, durable, stop, tasks })
     }
 
     /// The replicated state as seen from this node.
@@ -195,6 +198,18 @@ impl Node {
     /// keep theirs open, so this grows only when they reconnect).
     pub fn peer_connections_accepted(&self) -> u64 {
         self.peer_connections.load(Ordering::Relaxed)
+    }
+
+    /// Holds back (`true`) or lets go on the syncs of this node's Raft log,
+    /// as a disk that has stopped answering would (tests). Writes this node
+    /// leads then commit on the followers but are not applied or answered.
+    pub fn hold_log_syncs(&self, held: bool) {
+        self.durable.hold(held);
+    }
+
+    /// The last index of this node's Raft log known to be on disk.
+    pub fn log_synced_through(&self) -> u64 {
+        self.durable.synced()
     }
 
     /// Stops serving (letting requests in flight finish, up to a few

@@ -1,8 +1,11 @@
 //! The client side of the peer API: how a node sends Raft messages to the
 //! others over gRPC. A replication stream's empty calls that only announce
-//! a commit are deferred (see [`super::announce`]).
+//! a commit are deferred (see [`super::announce`]). No call tells a
+//! follower of a commit beyond what the leader's own log has on disk (see
+//! `storage::durable`).
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use openraft::error::{
@@ -21,6 +24,7 @@ use super::faults::Faults;
 use super::{NodeId, NodeInfo, TypeConfig};
 use crate::proto::raft as pb;
 use crate::proto::raft::raft_service_client::RaftServiceClient;
+use crate::storage::durable::Durable;
 use crate::tls::{ClientTls, DirectChannel};
 
 /// Largest peer message: a full batch of entries of maximum-size values.
@@ -43,6 +47,8 @@ pub struct NetworkFactory {
     self_id: NodeId,
     faults: Faults,
     tls: ClientTls,
+    /// This node's log on disk.
+    durable: Arc<Durable>,
     /// Per peer and address (a channel reconnects by itself; a peer that
     /// moves gets new ones).
     channels: HashMap<(NodeId, String), [DirectChannel; 2]>,
@@ -51,9 +57,9 @@ pub struct NetworkFactory {
 
 impl NetworkFactory {
     /// A factory for the node `self_id`, connecting with `tls` (its node
-    /// certificate).
-    pub fn new(self_id: NodeId, faults: Faults, tls: ClientTls) -> Self {
-        NetworkFactory { self_id, faults, tls, channels: HashMap::new(), turn: 0 }
+    /// certificate), whose log's durable point is `durable`.
+    pub fn new(self_id: NodeId, faults: Faults, tls: ClientTls, durable: Arc<Durable>) -> Self {
+        NetworkFactory { self_id, faults, tls, durable, channels: HashMap::new(), turn: 0 }
     }
 
     /// A channel to `target` at `addr`; connections open on first use.
@@ -82,7 +88,7 @@ impl RaftNetworkFactory<TypeConfig> for NetworkFactory {
     async fn new_client(&mut self, target: NodeId, node: &NodeInfo) -> PeerClient {
         let channel = self.channel(target, &node.raft_addr);
         let route = Route { self_id: self.self_id, target, faults: self.faults.clone(), channel };
-        PeerClient { route, announcer: Announcer::default() }
+        PeerClient { route, announcer: Announcer::default(), durable: self.durable.clone() }
     }
 }
 
@@ -90,6 +96,7 @@ impl RaftNetworkFactory<TypeConfig> for NetworkFactory {
 pub struct PeerClient {
     route: Route,
     announcer: Announcer,
+    durable: Arc<Durable>,
 }
 
 /// Where a call goes (cheap to clone, so that a call can be deferred).
@@ -198,6 +205,16 @@ impl RaftNetwork<TypeConfig> for PeerClient {
         rpc: AppendEntriesRequest<TypeConfig>,
         option: RPCOption,
     ) -> Result<AppendEntriesResponse<NodeId>, RpcErr> {
+        // The leader's own newest entries may still be syncing: a follower
+        // hears of their commit only once they are on the leader's disk.
+        // (The leader's sync began before the follower's, so this rarely
+        // waits.)
+        if let Some(commit) = rpc.leader_commit.filter(|c| c.index > self.durable.synced()) {
+            let wait = async {
+                self.durable.wait_synced(commit.index).await.map_err(|e| tonic::Status::internal(e.to_string()))
+            };
+            within(option.hard_ttl(), wait).await.map_err(status_err)?;
+        }
         let msg = pb::AppendEntriesRequestEncoded::from(&rpc);
         let route = self.route.clone();
         if self.announcer.defers(!rpc.entries.is_empty(), rpc.prev_log_id.as_ref()) {

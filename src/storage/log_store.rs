@@ -8,16 +8,25 @@
 //! flight — and told a restart little more than the applied index does.
 //! The newest entries are also kept in memory ([`Recent`]) for the reads
 //! that follow every append.
+//!
+//! The one exception to "synced before reported": a leader's own entries
+//! (not membership changes) are written unsynced and reported at once, and
+//! synced in the background ([`super::durable`] says what keeps that safe).
+//! A leader that restarts could have lost such entries while a follower
+//! kept them under the same log ids, so at open a node gives up a
+//! leadership its vote records: it must win a new term before it proposes
+//! again, and the new term's log ids are new.
 
 use std::fmt::Debug;
 use std::ops::{Bound, RangeBounds};
 use std::sync::Arc;
 
 use openraft::storage::{LogFlushed, LogState, RaftLogStorage};
-use openraft::{Entry, LogId, OptionalSend, RaftLogReader, StorageIOError, Vote};
+use openraft::{Entry, EntryPayload, LogId, OptionalSend, RaftLogReader, StorageIOError, Vote};
 use prost::Message;
 use rocksdb::{Direction, IteratorMode, WriteBatch, WriteOptions, DB};
 
+use super::durable::{Durable, SyncThread};
 use super::error::{raft_err, RaftStorageError};
 use super::recent::Recent;
 use super::{cf, handle, StorageError};
@@ -26,9 +35,25 @@ use crate::raft::codec::entry::encode_entry;
 use crate::raft::codec::log_id::{opt_from_pb, opt_to_pb};
 use crate::raft::{NodeId, TypeConfig};
 
-/// The Raft log store. Cheap to clone: clones share the database.
-#[derive(Clone)]
+/// The Raft log store, owned by openraft's core. When it is dropped, its
+/// background sync ends.
 pub struct LogStore {
+    /// This node: its own entries, appended as leader, are synced in the
+    /// background.
+    id: NodeId,
+    db: Arc<DB>,
+    recent: Arc<Recent>,
+    /// The vote last saved (which says whether this node leads).
+    vote: std::sync::Mutex<Option<Vote<NodeId>>>,
+    durable: Arc<Durable>,
+    _sync: SyncThread,
+}
+
+/// Reads the log, for openraft's replication streams (cheap to clone). It
+/// holds no part in syncing it: a stream that outlives the store (stopping
+/// with its node) does not keep the sync going.
+#[derive(Clone)]
+pub struct LogReader {
     db: Arc<DB>,
     recent: Arc<Recent>,
 }
@@ -44,8 +69,46 @@ fn synced() -> WriteOptions {
 }
 
 impl LogStore {
-    pub(super) fn new(db: Arc<DB>) -> Self {
-        LogStore { db, recent: Arc::default() }
+    /// The log of node `id` in `db`. Syncs what a crashed predecessor may
+    /// have left unsynced, and gives up a leadership recorded in the vote
+    /// (see the module docs).
+    pub(super) fn open(id: NodeId, db: Arc<DB>) -> Result<Self, StorageError> {
+        db.flush_wal(true)?;
+        let sync_db = db.clone();
+        let (durable, sync) = Durable::start(0, move || Ok(sync_db.flush_wal(true)?))?;
+        let store = LogStore { id, db, recent: Arc::default(), vote: Default::default(), durable, _sync: sync };
+        let last = store.last_entry()?.map_or(0, |id| id.index);
+        store.durable.wrote_synced(last, false);
+        let mut vote: Option<Vote<NodeId>> =
+            store.get_meta::<pb::Vote>(cf::raft_meta::VOTE)?.map(TryInto::try_into).transpose()?;
+        if let Some(v) = vote.filter(|v| v.is_committed() && v.leader_id().voted_for() == Some(id)) {
+            let uncommitted = Vote::new(v.leader_id().term, id);
+            store.put_meta(cf::raft_meta::VOTE, &pb::Vote::from(uncommitted))?;
+            vote = Some(uncommitted);
+        }
+        *store.vote_cell() = vote;
+        Ok(store)
+    }
+
+    /// How far this log is on disk.
+    pub fn durable(&self) -> Arc<Durable> {
+        self.durable.clone()
+    }
+
+    fn vote_cell(&self) -> std::sync::MutexGuard<'_, Option<Vote<NodeId>>> {
+        self.vote.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Whether `entries` are this node's own, appended while it leads, and
+    /// none changes the membership (joint consensus needs a change truly
+    /// committed before the next is proposed): those may be synced later.
+    fn own_as_leader(&self, entries: &[Entry<TypeConfig>]) -> bool {
+        let Some(vote) = *self.vote_cell() else { return false };
+        vote.is_committed()
+            && vote.leader_id().voted_for() == Some(self.id)
+            && entries
+                .iter()
+                .all(|e| e.log_id.leader_id == *vote.leader_id() && !matches!(e.payload, EntryPayload::Membership(_)))
     }
 
     fn get_meta<M: Message + Default>(&self, key: &[u8]) -> Result<Option<M>, StorageError> {
@@ -83,6 +146,50 @@ impl LogStore {
         }
     }
 
+    /// Appends `entries`, synced unless `sync` is false. Returns the last
+    /// index written.
+    pub(super) fn write(&self, entries: Vec<Entry<TypeConfig>>, sync: bool) -> Result<Option<u64>, StorageError> {
+        let cf = handle(&self.db, cf::LOG);
+        let mut batch = WriteBatch::default();
+        let mut appended = Vec::new();
+        for entry in entries {
+            let bytes = encode_entry(&entry);
+            batch.put_cf(cf, index_key(entry.log_id.index), &bytes);
+            appended.push((entry, bytes.len()));
+        }
+        let Some(last) = appended.last().map(|(e, _)| e.log_id.index) else { return Ok(None) };
+        if sync {
+            self.db.write_opt(batch, &synced())?;
+            self.durable.wrote_synced(last, false);
+        } else {
+            self.db.write(batch)?;
+            self.durable.wrote_unsynced(last);
+        }
+        self.recent.appended(appended);
+        Ok(Some(last))
+    }
+
+    /// Appends `entries`, synced unless they are a leader's own (see the
+    /// module docs): either way they can be reported flushed on return.
+    fn append_entries(&self, entries: Vec<Entry<TypeConfig>>) -> Result<(), StorageError> {
+        let sync = !self.own_as_leader(&entries);
+        self.write(entries, sync).map(drop)
+    }
+
+    #[cfg(test)]
+    pub(super) fn append_sync(&self, entries: impl IntoIterator<Item = Entry<TypeConfig>>) -> Result<(), StorageError> {
+        self.write(entries.into_iter().collect(), true).map(drop)
+    }
+
+    fn delete_from(&self, from: u64, to: u64) -> Result<(), StorageError> {
+        let cf = handle(&self.db, cf::LOG);
+        let mut batch = WriteBatch::default();
+        batch.delete_range_cf(cf, index_key(from), index_key(to));
+        Ok(self.db.write_opt(batch, &synced())?)
+    }
+}
+
+impl LogReader {
     fn read_range(&self, start: u64, end: Bound<u64>) -> Result<Vec<Entry<TypeConfig>>, StorageError> {
         let end_excluded = match end {
             Bound::Included(e) => Some(e.saturating_add(1)),
@@ -110,30 +217,18 @@ impl LogStore {
         }
         Ok(out)
     }
-
-    pub(super) fn append_sync(&self, entries: impl IntoIterator<Item = Entry<TypeConfig>>) -> Result<(), StorageError> {
-        let cf = handle(&self.db, cf::LOG);
-        let mut batch = WriteBatch::default();
-        let mut appended = Vec::new();
-        for entry in entries {
-            let bytes = encode_entry(&entry);
-            batch.put_cf(cf, index_key(entry.log_id.index), &bytes);
-            appended.push((entry, bytes.len()));
-        }
-        self.db.write_opt(batch, &synced())?;
-        self.recent.appended(appended);
-        Ok(())
-    }
-
-    fn delete_from(&self, from: u64, to: u64) -> Result<(), StorageError> {
-        let cf = handle(&self.db, cf::LOG);
-        let mut batch = WriteBatch::default();
-        batch.delete_range_cf(cf, index_key(from), index_key(to));
-        Ok(self.db.write_opt(batch, &synced())?)
-    }
 }
 
 impl RaftLogReader<TypeConfig> for LogStore {
+    async fn try_get_log_entries<RB: RangeBounds<u64> + Clone + Debug + OptionalSend>(
+        &mut self,
+        range: RB,
+    ) -> Result<Vec<Entry<TypeConfig>>, RaftStorageError> {
+        self.get_log_reader().await.try_get_log_entries(range).await
+    }
+}
+
+impl RaftLogReader<TypeConfig> for LogReader {
     async fn try_get_log_entries<RB: RangeBounds<u64> + Clone + Debug + OptionalSend>(
         &mut self,
         range: RB,
@@ -148,7 +243,7 @@ impl RaftLogReader<TypeConfig> for LogStore {
 }
 
 impl RaftLogStorage<TypeConfig> for LogStore {
-    type LogReader = Self;
+    type LogReader = LogReader;
 
     async fn get_log_state(&mut self) -> Result<LogState<TypeConfig>, RaftStorageError> {
         let read = raft_err(StorageIOError::read_logs);
@@ -158,17 +253,17 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     }
 
     async fn get_log_reader(&mut self) -> Self::LogReader {
-        self.clone()
+        LogReader { db: self.db.clone(), recent: self.recent.clone() }
     }
 
     async fn save_vote(&mut self, vote: &Vote<NodeId>) -> Result<(), RaftStorageError> {
-        self.put_meta(cf::raft_meta::VOTE, &pb::Vote::from(*vote)).map_err(raft_err(StorageIOError::write_vote))
+        self.put_meta(cf::raft_meta::VOTE, &pb::Vote::from(*vote)).map_err(raft_err(StorageIOError::write_vote))?;
+        *self.vote_cell() = Some(*vote);
+        Ok(())
     }
 
     async fn read_vote(&mut self) -> Result<Option<Vote<NodeId>>, RaftStorageError> {
-        let read = raft_err(StorageIOError::read_vote);
-        let vote: Option<pb::Vote> = self.get_meta(cf::raft_meta::VOTE).map_err(&read)?;
-        vote.map(|v| v.try_into().map_err(|e: crate::raft::codec::CodecError| read(e.into()))).transpose()
+        Ok(*self.vote_cell())
     }
 
     async fn append<I>(&mut self, entries: I, callback: LogFlushed<TypeConfig>) -> Result<(), RaftStorageError>
@@ -176,9 +271,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         I: IntoIterator<Item = Entry<TypeConfig>> + OptionalSend,
         I::IntoIter: OptionalSend,
     {
-        // The batch is written with sync=true: when write_opt returns, the
-        // entries are on disk, so the callback can report them flushed.
-        self.append_sync(entries).map_err(raft_err(StorageIOError::write_logs))?;
+        self.append_entries(entries.into_iter().collect()).map_err(raft_err(StorageIOError::write_logs))?;
         callback.log_io_completed(Ok(()));
         Ok(())
     }
@@ -186,7 +279,9 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     async fn truncate(&mut self, log_id: LogId<NodeId>) -> Result<(), RaftStorageError> {
         // Out of the cache first: a reader in between finds them in RocksDB.
         self.recent.truncated(log_id.index);
-        self.delete_from(log_id.index, u64::MAX).map_err(raft_err(StorageIOError::write_logs))
+        self.delete_from(log_id.index, u64::MAX).map_err(raft_err(StorageIOError::write_logs))?;
+        self.durable.wrote_synced(log_id.index.saturating_sub(1), true);
+        Ok(())
     }
 
     async fn purge(&mut self, log_id: LogId<NodeId>) -> Result<(), RaftStorageError> {
@@ -196,5 +291,72 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         self.put_log_id_meta(cf::raft_meta::LAST_PURGED, Some(log_id)).map_err(&write)?;
         self.recent.purged(log_id.index);
         self.delete_from(0, log_id.index + 1).map_err(&write)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use openraft::{CommittedLeaderId, EntryPayload, Membership};
+
+    use super::*;
+
+    fn entry(term: u64, leader: NodeId, index: u64) -> Entry<TypeConfig> {
+        Entry { log_id: LogId::new(CommittedLeaderId::new(term, leader), index), payload: EntryPayload::Blank }
+    }
+
+    fn open_log(dir: &std::path::Path) -> LogStore {
+        LogStore::open(1, Arc::new(super::super::open_db(&dir.join("log"), cf::LOG_DB).unwrap())).unwrap()
+    }
+
+    #[tokio::test]
+    async fn only_a_leaders_own_entries_may_be_synced_later() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut log = open_log(dir.path());
+        let own = |log: &LogStore, term| log.own_as_leader(&[entry(term, 1, 1), entry(term, 1, 2)]);
+        assert!(!own(&log, 2), "no vote yet");
+        log.save_vote(&Vote::new(2, 1)).await.unwrap();
+        assert!(!own(&log, 2), "a candidate's");
+        log.save_vote(&Vote::new_committed(2, 1)).await.unwrap();
+        assert!(own(&log, 2));
+        assert!(!own(&log, 1), "entries of an earlier term");
+        let mut change = entry(2, 1, 3);
+        let nodes: std::collections::BTreeMap<NodeId, crate::raft::NodeInfo> = [(1, Default::default())].into();
+        change.payload = EntryPayload::Membership(Membership::new(vec![[1u64].into()], nodes));
+        assert!(!log.own_as_leader(&[entry(2, 1, 2), change]), "a membership change");
+        log.save_vote(&Vote::new_committed(3, 2)).await.unwrap();
+        assert!(!log.own_as_leader(&[entry(3, 2, 1)]), "a follower's");
+    }
+
+    #[tokio::test]
+    async fn a_leaders_own_entries_are_readable_at_once_and_synced_in_the_background() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut log = open_log(dir.path());
+        log.append_entries(vec![entry(1, 2, 1)]).unwrap();
+        assert_eq!(log.durable.synced(), 1, "a follower's append is synced before it returns");
+        log.save_vote(&Vote::new_committed(2, 1)).await.unwrap();
+        log.durable.hold(true);
+        log.append_entries((2..=4).map(|i| entry(2, 1, i)).collect()).unwrap();
+        assert_eq!(log.durable.synced(), 1);
+        let read = log.try_get_log_entries(1..5).await.unwrap();
+        assert_eq!(read.iter().map(|e| e.log_id.index).collect::<Vec<_>>(), [1, 2, 3, 4]);
+        log.durable.hold(false);
+        tokio::time::timeout(Duration::from_secs(5), log.durable.wait_synced(4)).await.unwrap().unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_node_that_led_gives_up_its_leadership_when_it_opens() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut log = open_log(dir.path());
+        log.save_vote(&Vote::new_committed(4, 1)).await.unwrap();
+        log.append_entries(vec![entry(4, 1, 1)]).unwrap();
+        drop(log);
+        let mut log = open_log(dir.path());
+        assert_eq!(log.read_vote().await.unwrap(), Some(Vote::new(4, 1)));
+        assert_eq!(log.durable.synced(), 1, "what a predecessor wrote is synced at open");
+        drop(log);
+        let mut log = open_log(dir.path());
+        assert_eq!(log.read_vote().await.unwrap(), Some(Vote::new(4, 1)), "and stays given up");
     }
 }

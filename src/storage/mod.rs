@@ -9,8 +9,10 @@
 //! out of the audit family (see `move_audit_head`).
 //!
 //! - [`log_store`]: openraft's `RaftLogStorage`; appends and votes are
-//!   reported done only after the WAL is synced. `recent` keeps the newest
-//!   entries in memory for the reads that follow each append.
+//!   reported done only after the WAL is synced, but for a leader's own
+//!   entries, synced in the background ([`durable`] says how far). `recent`
+//!   keeps the newest entries in memory for the reads that follow each
+//!   append.
 //! - [`state_machine`]: openraft's `RaftStateMachine`, applying commands with
 //!   `crate::state` and committing each batch atomically with its log id.
 //! - [`snapshots`]: the current snapshot, a RocksDB checkpoint, and
@@ -19,6 +21,7 @@
 //! - [`view`]: read views implementing `state::kv::Kv`.
 
 pub mod cf;
+pub mod durable;
 mod error;
 pub mod log_store;
 mod recent;
@@ -33,15 +36,18 @@ use std::sync::Arc;
 
 use rocksdb::{ColumnFamilyDescriptor, Options, DB};
 
+use crate::raft::NodeId;
+
 pub use error::StorageError;
 pub use log_store::LogStore;
 pub use snapshot_data::SnapshotData;
 pub use state_machine::StateMachine;
 pub use view::StateReader;
 
-/// Opens (or creates) the databases under `data_dir` and returns the log
-/// store, the state machine and a reader for serving queries.
-pub fn open(data_dir: &Path) -> Result<(LogStore, StateMachine, StateReader), StorageError> {
+/// Opens (or creates) the databases of node `id` under `data_dir` and
+/// returns the log store, the state machine and a reader for serving
+/// queries.
+pub fn open(data_dir: &Path, id: NodeId) -> Result<(LogStore, StateMachine, StateReader), StorageError> {
     let mut db = open_db(&data_dir.join("db"), cf::STATE_DB)?;
     move_audit_head(&db)?;
     keep_moved_audit_files(&db)?;
@@ -50,8 +56,22 @@ pub fn open(data_dir: &Path) -> Result<(LogStore, StateMachine, StateReader), St
     let snapshot_dir: PathBuf = data_dir.join("snapshots");
     std::fs::create_dir_all(&snapshot_dir).map_err(|e| StorageError::Io(e.to_string()))?;
     let generations = Arc::new(view::Generations::default());
-    let state_machine = StateMachine::new(db.clone(), snapshot_dir, generations.clone())?;
-    Ok((LogStore::new(Arc::new(log_db)), state_machine, StateReader::new(db, generations)))
+    let log = LogStore::open(id, Arc::new(log_db))?;
+    let state_machine = StateMachine::new(db.clone(), snapshot_dir, generations.clone(), log.durable())?;
+    Ok((log, state_machine, StateReader::new(db, generations)))
+}
+
+/// Deletes the log entries of the (stopped) node under `data_dir` after
+/// `index`: what a crash loses of appends not yet synced, for tests that
+/// crash a node (see `Node::hold_log_syncs`).
+#[doc(hidden)]
+pub fn lose_log_after(data_dir: &Path, index: u64) -> Result<(), StorageError> {
+    let db = open_db(&data_dir.join("log"), cf::LOG_DB)?;
+    let mut batch = rocksdb::WriteBatch::default();
+    batch.delete_range_cf(handle(&db, cf::LOG), (index + 1).to_be_bytes(), u64::MAX.to_be_bytes());
+    let mut sync = rocksdb::WriteOptions::default();
+    sync.set_sync(true);
+    Ok(db.write_opt(batch, &sync)?)
 }
 
 /// Opens the log's database, first moving the log out of the state's
@@ -226,9 +246,9 @@ mod tests {
     /// state's database.
     async fn old_layout(dir: &Path) {
         let all = [cf::LOG, cf::RAFT_META, cf::STATE, cf::SM_META, cf::AUDIT];
-        let mut log = LogStore::new(Arc::new(open_db(&dir.join("db"), &all).unwrap()));
+        let mut log = LogStore::open(1, Arc::new(open_db(&dir.join("db"), &all).unwrap())).unwrap();
         log.append_sync((1..=3).map(blank)).unwrap();
-        log.save_vote(&Vote::new_committed(1, 1)).await.unwrap();
+        log.save_vote(&Vote::new_committed(1, 2)).await.unwrap();
     }
 
     #[tokio::test]
@@ -240,10 +260,10 @@ mod tests {
         std::fs::write(dir.path().join("log.new/partial"), b"x").unwrap();
         // The second open finds the log already moved.
         for _ in 0..2 {
-            let (mut log, _state_machine, _reader) = open(dir.path()).unwrap();
+            let (mut log, _state_machine, _reader) = open(dir.path(), 1).unwrap();
             let state = log.get_log_state().await.unwrap();
             assert_eq!(state.last_log_id, Some(blank(3).log_id));
-            assert_eq!(log.read_vote().await.unwrap(), Some(Vote::new_committed(1, 1)));
+            assert_eq!(log.read_vote().await.unwrap(), Some(Vote::new_committed(1, 2)));
             let entries = log.try_get_log_entries(1..4).await.unwrap();
             assert_eq!(entries.iter().map(|e| e.log_id.index).collect::<Vec<_>>(), [1, 2, 3]);
         }
@@ -272,7 +292,7 @@ mod tests {
             db.put_cf(handle(&db, cf::AUDIT), keys::AUDIT_HEAD, head.encode_to_vec()).unwrap();
             db.put_cf(handle(&db, cf::AUDIT), keys::audit_record(1), b"record one").unwrap();
         }
-        let (_log, mut state_machine, reader) = open(dir.path()).unwrap();
+        let (_log, mut state_machine, reader) = open(dir.path(), 1).unwrap();
         assert_eq!(reader.read(|kv| crate::state::audit::head(kv)).unwrap().last_seq, 1, "the head survives its move");
         // Records appended now chain on from it; the head stays in its own family.
         let append = |seq: u64| Entry::<TypeConfig> {
@@ -300,7 +320,7 @@ mod tests {
     #[test]
     fn moved_audit_files_are_not_rewritten_for_their_sequence_numbers() {
         let dir = tempfile::tempdir().unwrap();
-        drop(open(dir.path()).unwrap());
+        drop(open(dir.path(), 1).unwrap());
         // RocksDB writes the options in force to OPTIONS-<n>; the newest is current.
         let newest = std::fs::read_dir(dir.path().join("db"))
             .unwrap()
@@ -316,7 +336,7 @@ mod tests {
     #[tokio::test]
     async fn a_new_data_dir_gets_separate_log_and_state_databases() {
         let dir = tempfile::tempdir().unwrap();
-        let (log, _state_machine, _reader) = open(dir.path()).unwrap();
+        let (log, _state_machine, _reader) = open(dir.path(), 1).unwrap();
         log.append_sync((1..=2).map(blank)).unwrap();
         let families = |db: &str| DB::list_cf(&Options::default(), dir.path().join(db)).unwrap();
         assert!(families("log").contains(&cf::LOG.to_string()));

@@ -3,10 +3,11 @@
 //! and any membership change in one atomic batch.
 //!
 //! Applied batches are not synced: every entry is synced in the log's own
-//! database before it is applied, so a crash can only lose a suffix of
-//! applied batches whose entries are still in the log (they are re-applied
-//! on restart), and a snapshot syncs this database's WAL before the log it
-//! covers can be purged.
+//! database before it is applied (a leader's own entries may be appended
+//! unsynced; apply waits for their sync, see `super::durable`), so a crash
+//! can only lose a suffix of applied batches whose entries are still in the
+//! log (they are re-applied on restart), and a snapshot syncs this
+//! database's WAL before the log it covers can be purged.
 
 use std::fs::File;
 use std::path::PathBuf;
@@ -17,6 +18,7 @@ use openraft::{Entry, EntryPayload, LogId, OptionalSend, StorageIOError, StoredM
 use prost::Message;
 use rocksdb::{WriteBatch, WriteOptions, DB};
 
+use super::durable::Durable;
 use super::error::{raft_err, RaftStorageError};
 use super::snapshot_data::SnapshotData;
 use super::snapshots::{to_snapshot, Meta, SnapshotStore};
@@ -35,6 +37,8 @@ pub struct StateMachine {
     db: Arc<DB>,
     snapshots: SnapshotStore,
     generations: Arc<super::view::Generations>,
+    /// The log's durable point: nothing is applied before it is on disk.
+    durable: Arc<Durable>,
 }
 
 impl StateMachine {
@@ -42,8 +46,9 @@ impl StateMachine {
         db: Arc<DB>,
         dir: PathBuf,
         generations: Arc<super::view::Generations>,
+        durable: Arc<Durable>,
     ) -> Result<Self, StorageError> {
-        Ok(StateMachine { snapshots: SnapshotStore::new(db.clone(), dir), db, generations })
+        Ok(StateMachine { snapshots: SnapshotStore::new(db.clone(), dir), db, generations, durable })
     }
 
     fn apply_entries(
@@ -147,7 +152,12 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         I: IntoIterator<Item = Entry<TypeConfig>> + OptionalSend,
         I::IntoIter: OptionalSend,
     {
-        self.apply_entries(entries).map_err(raft_err(StorageIOError::write_state_machine))
+        let entries: Vec<_> = entries.into_iter().collect();
+        let write = raft_err(StorageIOError::write_state_machine);
+        if let Some(last) = entries.last() {
+            self.durable.wait_synced(last.log_id.index).await.map_err(&write)?;
+        }
+        self.apply_entries(entries).map_err(write)
     }
 
     async fn get_snapshot_builder(&mut self) -> Self::SnapshotBuilder {

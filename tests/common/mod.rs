@@ -187,6 +187,21 @@ impl TestCluster {
         node.shutdown().await;
     }
 
+    /// Kills node `id` as a power cut would: its Raft log loses the appends
+    /// not yet synced. Hold its syncs first (`Node::hold_log_syncs`), so that
+    /// what is synced cannot change meanwhile. Returns the last index kept.
+    pub async fn crash_losing_unsynced(&mut self, id: u64) -> u64 {
+        let through = self.node(id).log_synced_through();
+        self.kill(id).await;
+        let deadline = Instant::now() + Duration::from_secs(15);
+        // A just-stopped node may still be releasing its database lock.
+        while let Err(e) = coffer::storage::lose_log_after(&self.configs[&id].data_dir, through) {
+            assert!(Instant::now() < deadline, "node {id}'s log: {e}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        through
+    }
+
     /// Restarts a killed node from its data dir, leaving it sealed.
     pub async fn restart_sealed(&mut self, id: u64) {
         self.boot(id).await;
