@@ -58,7 +58,8 @@ pub struct LogReader {
     recent: Arc<Recent>,
 }
 
-fn index_key(index: u64) -> [u8; 8] {
+/// A log entry's key: its index, big-endian, so that key order is log order.
+pub(super) fn index_key(index: u64) -> [u8; 8] {
     index.to_be_bytes()
 }
 

@@ -68,7 +68,8 @@ pub fn open(data_dir: &Path, id: NodeId) -> Result<(LogStore, StateMachine, Stat
 pub fn lose_log_after(data_dir: &Path, index: u64) -> Result<(), StorageError> {
     let db = open_db(&data_dir.join("log"), cf::LOG_DB)?;
     let mut batch = rocksdb::WriteBatch::default();
-    batch.delete_range_cf(handle(&db, cf::LOG), (index + 1).to_be_bytes(), u64::MAX.to_be_bytes());
+    let key = log_store::index_key;
+    batch.delete_range_cf(handle(&db, cf::LOG), key(index.saturating_add(1)), key(u64::MAX));
     let mut sync = rocksdb::WriteOptions::default();
     sync.set_sync(true);
     Ok(db.write_opt(batch, &sync)?)
