@@ -147,9 +147,8 @@ impl LogStore {
         }
     }
 
-    /// Appends `entries`, synced unless `sync` is false. Returns the last
-    /// index written.
-    pub(super) fn write(&self, entries: Vec<Entry<TypeConfig>>, sync: bool) -> Result<Option<u64>, StorageError> {
+    /// Appends `entries`, synced unless `sync` is false.
+    fn write(&self, entries: Vec<Entry<TypeConfig>>, sync: bool) -> Result<(), StorageError> {
         let cf = handle(&self.db, cf::LOG);
         let mut batch = WriteBatch::default();
         let mut appended = Vec::new();
@@ -158,7 +157,7 @@ impl LogStore {
             batch.put_cf(cf, index_key(entry.log_id.index), &bytes);
             appended.push((entry, bytes.len()));
         }
-        let Some(last) = appended.last().map(|(e, _)| e.log_id.index) else { return Ok(None) };
+        let Some(last) = appended.last().map(|(e, _)| e.log_id.index) else { return Ok(()) };
         if sync {
             self.db.write_opt(batch, &synced())?;
             self.durable.wrote_synced(last, false);
@@ -167,19 +166,19 @@ impl LogStore {
             self.durable.wrote_unsynced(last);
         }
         self.recent.appended(appended);
-        Ok(Some(last))
+        Ok(())
     }
 
     /// Appends `entries`, synced unless they are a leader's own (see the
     /// module docs): either way they can be reported flushed on return.
     fn append_entries(&self, entries: Vec<Entry<TypeConfig>>) -> Result<(), StorageError> {
         let sync = !self.own_as_leader(&entries);
-        self.write(entries, sync).map(drop)
+        self.write(entries, sync)
     }
 
     #[cfg(test)]
     pub(super) fn append_sync(&self, entries: impl IntoIterator<Item = Entry<TypeConfig>>) -> Result<(), StorageError> {
-        self.write(entries.into_iter().collect(), true).map(drop)
+        self.write(entries.into_iter().collect(), true)
     }
 
     fn delete_from(&self, from: u64, to: u64) -> Result<(), StorageError> {
