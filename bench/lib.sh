@@ -4,7 +4,7 @@
 #
 #   coffer_prepare           ports, certificates; exports COFFER_ADDR, COFFER_CACERT
 #   coffer_start [config]    starts the nodes (data in $work/coffer<i>, log filter
-#                            $COFFER_LOG, default error), waits for
+#                            $COFFER_LOG, default error), waits (up to 180 s) for
 #                            a leader and two followers; unseals if $share is set
 #   coffer_init              initializes and unseals; sets $share, exports COFFER_TOKEN
 #   coffer_leader_pid        the process id of the current leader
@@ -46,10 +46,18 @@ coffer_start() {
       >>"$work/coffer$i.log" 2>&1 &
     coffer_pids+=($!)
   done
-  local n
-  for _ in $(seq 1 120); do
+  # By the clock, not by tries: a status call to a node that cannot commit
+  # takes seconds to fail, so 120 tries could take 20 minutes. A restarted
+  # node with much data may take a while to open it.
+  local n deadline=$((SECONDS + 180))
+  while :; do
     n=$("$bin" cluster status --format json 2>/dev/null | grep -c '"role": "follower"' || true)
     [ "$n" = 2 ] && break
+    if [ "$SECONDS" -ge "$deadline" ]; then
+      echo "the coffer cluster did not form within 180 s; the nodes' logs end:" >&2
+      for i in 1 2 3; do echo "--- node $i" >&2; tail -n 5 "$work/coffer$i.log" >&2; done
+      return 1
+    fi
     sleep 0.5
   done
   if [ -n "${share:-}" ]; then
