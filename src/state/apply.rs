@@ -7,8 +7,7 @@ use super::error::StateError;
 use super::kv::Txn;
 use super::{audit, join_tokens, rbac, removed_nodes, secrets, security, tokens, vaults, SecretView};
 use crate::proto::storage::{
-    op::Kind, AppendAudit, AuditedOp, Command, Op, RoleAssignment, RoleDefinition, SecurityRecord, TokenRecord,
-    VaultRecord,
+    op::Kind, AuditedOp, Command, Op, RoleAssignment, RoleDefinition, SecurityRecord, TokenRecord, VaultRecord,
 };
 
 /// What a successful operation produced.
@@ -90,7 +89,7 @@ fn apply_op(txn: &mut Txn<'_>, now: i64, kind: &Kind) -> Result<OpOutput, StateE
         Kind::AssignRole(op) => rbac::assign(txn, now, op).map(OpOutput::Assignment),
         Kind::UnassignRole(op) => rbac::unassign(txn, &op.id).map(OpOutput::Assignment),
         Kind::SetGroupMember(op) => rbac::set_group_member(txn, op).map(|()| OpOutput::Done),
-        Kind::AppendAudit(op) => audit::append(txn, op).map(|r| OpOutput::Audited(r.seq)),
+        Kind::AppendAudit(op) => audit::append(txn, op.record.as_ref().ok_or_else(no_record)?).map(OpOutput::Audited),
         Kind::TrimAudit(op) => audit::trim(txn, op).map(|()| OpOutput::Done),
         Kind::AuditedOp(op) => audited(txn, now, op),
     }
@@ -107,7 +106,7 @@ fn audited(txn: &mut Txn<'_>, now: i64, op: &AuditedOp) -> Result<OpOutput, Stat
     let mut child = Txn::new(&*txn);
     let out = apply_op(&mut child, now, &kind);
     let writes = child.into_writes();
-    let mut record = op.record.clone().ok_or_else(|| StateError::InvalidArgument("no audit record".into()))?;
+    let mut record = op.record.clone().ok_or_else(no_record)?;
     record.result = match &out {
         Ok(_) => "ok".into(),
         Err(e) => e.code().as_str().into(),
@@ -115,6 +114,10 @@ fn audited(txn: &mut Txn<'_>, now: i64, op: &AuditedOp) -> Result<OpOutput, Stat
     if out.is_ok() {
         txn.merge(writes);
     }
-    audit::append(txn, &AppendAudit { record: Some(record) })?;
+    audit::append(txn, &record)?;
     Ok(out.unwrap_or_else(OpOutput::Refused))
+}
+
+fn no_record() -> StateError {
+    StateError::InvalidArgument("no audit record".into())
 }

@@ -8,7 +8,7 @@ use super::error::{Result, StateError};
 use super::kv::{Kv, Txn};
 use super::{keys, record};
 use crate::audit::chain;
-use crate::proto::storage::{AppendAudit, AuditHead, AuditRecord, TrimAudit};
+use crate::proto::storage::{AuditHead, AuditRecord, TrimAudit};
 
 /// The chain's head (empty before the first record).
 pub fn head(kv: &dyn Kv) -> Result<AuditHead> {
@@ -38,15 +38,16 @@ pub fn range(
     Ok(out)
 }
 
-pub(super) fn append(txn: &mut Txn<'_>, op: &AppendAudit) -> Result<AuditRecord> {
-    let mut rec = op.record.clone().ok_or_else(|| StateError::InvalidArgument("no audit record".into()))?;
+/// Appends `rec` to the chain; returns its sequence number.
+pub(super) fn append(txn: &mut Txn<'_>, rec: &AuditRecord) -> Result<u64> {
     let mut head = head(txn)?;
-    chain::link(&mut rec, head.last_seq + 1, &head.last_hash);
-    head.last_seq = rec.seq;
-    head.last_hash = rec.hash.clone();
-    txn.put(keys::audit_record(rec.seq), rec.encode_to_vec());
+    let seq = head.last_seq + 1;
+    let (stored, hash) = chain::chain(rec, seq, &head.last_hash);
+    head.last_seq = seq;
+    head.last_hash = hash.to_vec();
+    txn.put(keys::audit_record(seq), stored);
     txn.put(keys::AUDIT_HEAD.to_vec(), head.encode_to_vec());
-    Ok(rec)
+    Ok(seq)
 }
 
 pub(super) fn trim(txn: &mut Txn<'_>, op: &TrimAudit) -> Result<()> {
