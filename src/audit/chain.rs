@@ -32,7 +32,8 @@ pub fn chain(rec: &AuditRecord, seq: u64, prev_hash: &[u8]) -> (Vec<u8>, [u8; 32
     let hashed = hash_input(prev_hash, seq, body);
     let hash = crate::crypto::sha256(&hashed);
     let body = &hashed[prev_hash.len() + 8..];
-    let mut stored = Vec::with_capacity(2 * 10 + 2 + prev_hash.len() + 2 + hash.len() + body.len());
+    // Three keys, the seq's varint (up to 10 bytes) and two one-byte lengths.
+    let mut stored = Vec::with_capacity(16 + prev_hash.len() + hash.len() + body.len());
     if seq != 0 {
         encode_key(1, WireType::Varint, &mut stored);
         encode_varint(seq, &mut stored);
