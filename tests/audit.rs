@@ -138,10 +138,11 @@ async fn every_request_has_exactly_one_record_without_secrets() {
 }
 
 /// Rewrites node `id`'s stored audit records with `edit` (node stopped).
-fn tamper(cluster: &TestCluster, id: u64, edit: impl Fn(&rocksdb::DB, &rocksdb::ColumnFamily)) {
+async fn tamper(cluster: &TestCluster, id: u64, edit: impl Fn(&rocksdb::DB, &rocksdb::ColumnFamily)) {
     let path = cluster.data_dir(id).join("db");
     let cfs = coffer::storage::cf::STATE_DB;
-    let db = rocksdb::DB::open_cf(&rocksdb::Options::default(), path, cfs).unwrap();
+    let open = || rocksdb::DB::open_cf(&rocksdb::Options::default(), &path, cfs);
+    let db = common::once_unlocked(&format!("node {id}'s state"), open).await;
     edit(&db, db.cf_handle("audit").unwrap());
 }
 
@@ -172,10 +173,11 @@ async fn editing_or_deleting_a_record_is_detected() {
         let mut rec = AuditRecord::decode(db.get_cf(cf, key(5)).unwrap().unwrap().as_slice()).unwrap();
         rec.principal = "token:innocent".into();
         db.put_cf(cf, key(5), rec.encode_to_vec()).unwrap();
-    });
+    })
+    .await;
     // Node b: remove request 7.
     cluster.kill(b).await;
-    tamper(&cluster, b, |db, cf| db.delete_cf(cf, key(7)).unwrap());
+    tamper(&cluster, b, |db, cf| db.delete_cf(cf, key(7)).unwrap()).await;
     cluster.restart(a).await;
     cluster.restart(b).await;
 

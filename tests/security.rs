@@ -89,7 +89,8 @@ async fn swapped_ciphertexts_fail_with_an_integrity_error() {
     {
         use prost::Message;
         let db_path = cluster.dir.path().join(format!("node{victim}/db"));
-        let db = rocksdb::DB::open_cf(&rocksdb::Options::default(), &db_path, coffer::storage::cf::STATE_DB).unwrap();
+        let open = || rocksdb::DB::open_cf(&rocksdb::Options::default(), &db_path, coffer::storage::cf::STATE_DB);
+        let db = common::once_unlocked("the victim's state", open).await;
         let cf = db.cf_handle(coffer::storage::cf::STATE).unwrap();
         let key_a = coffer::state::keys::secret_version("v", "a", &a);
         let key_b = coffer::state::keys::secret_version("v", "b", &b);

@@ -24,8 +24,9 @@ use std::sync::Arc;
 use openraft::storage::{LogFlushed, LogState, RaftLogStorage};
 use openraft::{Entry, EntryPayload, LogId, OptionalSend, RaftLogReader, StorageIOError, Vote};
 use prost::Message;
-use rocksdb::{Direction, IteratorMode, WriteBatch, WriteOptions, DB};
+use rocksdb::{Direction, IteratorMode, WriteBatch, WriteOptions};
 
+use super::db::Db;
 use super::durable::{Durable, SyncThread};
 use super::error::{raft_err, RaftStorageError};
 use super::recent::Recent;
@@ -41,7 +42,7 @@ pub struct LogStore {
     /// This node: its own entries, appended as leader, are synced in the
     /// background.
     id: NodeId,
-    db: Arc<DB>,
+    db: Arc<Db>,
     recent: Arc<Recent>,
     /// The vote last saved (which says whether this node leads).
     vote: std::sync::Mutex<Option<Vote<NodeId>>>,
@@ -54,7 +55,7 @@ pub struct LogStore {
 /// with its node) does not keep the sync going.
 #[derive(Clone)]
 pub struct LogReader {
-    db: Arc<DB>,
+    db: Arc<Db>,
     recent: Arc<Recent>,
 }
 
@@ -73,7 +74,7 @@ impl LogStore {
     /// The log of node `id` in `db`. Syncs what a crashed predecessor may
     /// have left unsynced, and gives up a leadership recorded in the vote
     /// (see the module docs).
-    pub(super) fn open(id: NodeId, db: Arc<DB>) -> Result<Self, StorageError> {
+    pub(super) fn open(id: NodeId, db: Arc<Db>) -> Result<Self, StorageError> {
         db.flush_wal(true)?;
         let sync_db = db.clone();
         let (durable, sync) = Durable::start(0, move || Ok(sync_db.flush_wal(true)?))?;
@@ -307,7 +308,7 @@ mod tests {
     }
 
     fn open_log(dir: &std::path::Path) -> LogStore {
-        LogStore::open(1, Arc::new(super::super::open_db(&dir.join("log"), cf::LOG_DB).unwrap())).unwrap()
+        LogStore::open(1, Db::alone(super::super::open_db(&dir.join("log"), cf::LOG_DB).unwrap())).unwrap()
     }
 
     #[tokio::test]

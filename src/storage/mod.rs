@@ -19,8 +19,11 @@
 //!   [`snapshot_data`]: its bytes, serialized only when read.
 //! - [`snapshot_file`]: the snapshot file format, installed atomically.
 //! - [`view`]: read views implementing `state::kv::Kv`.
+//! - `db`: a database shared by these parts, and the watch that tells when
+//!   both databases have closed.
 
 pub mod cf;
+mod db;
 pub mod durable;
 mod error;
 pub mod log_store;
@@ -37,7 +40,9 @@ use std::sync::Arc;
 use rocksdb::{ColumnFamilyDescriptor, Options, DB};
 
 use crate::raft::NodeId;
+use db::Db;
 
+pub use db::DbRelease;
 pub use error::StorageError;
 pub use log_store::LogStore;
 pub use snapshot_data::SnapshotData;
@@ -52,11 +57,13 @@ pub fn open(data_dir: &Path, id: NodeId) -> Result<(LogStore, StateMachine, Stat
     move_audit_head(&db)?;
     keep_moved_audit_files(&db)?;
     let log_db = open_log_db(data_dir, &mut db)?;
-    let db = Arc::new(db);
+    // One release watch for both databases (see `StateReader::release_watch`).
+    let open = Arc::new(());
+    let db = Db::new(db, &open);
     let snapshot_dir: PathBuf = data_dir.join("snapshots");
     std::fs::create_dir_all(&snapshot_dir).map_err(|e| StorageError::Io(e.to_string()))?;
     let generations = Arc::new(view::Generations::default());
-    let log = LogStore::open(id, Arc::new(log_db))?;
+    let log = LogStore::open(id, Db::new(log_db, &open))?;
     let state_machine = StateMachine::new(db.clone(), snapshot_dir, generations.clone(), log.durable())?;
     Ok((log, state_machine, StateReader::new(db, generations)))
 }
@@ -247,7 +254,7 @@ mod tests {
     /// state's database.
     async fn old_layout(dir: &Path) {
         let all = [cf::LOG, cf::RAFT_META, cf::STATE, cf::SM_META, cf::AUDIT];
-        let mut log = LogStore::open(1, Arc::new(open_db(&dir.join("db"), &all).unwrap())).unwrap();
+        let mut log = LogStore::open(1, Db::alone(open_db(&dir.join("db"), &all).unwrap())).unwrap();
         log.append_sync((1..=3).map(blank)).unwrap();
         log.save_vote(&Vote::new_committed(1, 2)).await.unwrap();
     }

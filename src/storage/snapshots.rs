@@ -21,6 +21,7 @@ use prost::Message;
 use rocksdb::checkpoint::Checkpoint;
 use rocksdb::{WriteOptions, DB};
 
+use super::db::Db;
 use super::error::{raft_err, RaftStorageError};
 use super::snapshot_data::SnapshotData;
 use super::state_machine::applied_state;
@@ -35,7 +36,7 @@ pub(super) type Meta = SnapshotMeta<NodeId, NodeInfo>;
 /// Builds and serves the current snapshot (cheap to clone).
 #[derive(Clone)]
 pub struct SnapshotStore {
-    db: Arc<DB>,
+    db: Arc<Db>,
     dir: PathBuf,
     /// Held while a snapshot file is being serialized, so two readers of
     /// one snapshot do not both write it.
@@ -43,7 +44,7 @@ pub struct SnapshotStore {
 }
 
 impl SnapshotStore {
-    pub(super) fn new(db: Arc<DB>, dir: PathBuf) -> Self {
+    pub(super) fn new(db: Arc<Db>, dir: PathBuf) -> Self {
         SnapshotStore { db, dir, serializing: Arc::default() }
     }
 
@@ -226,7 +227,7 @@ mod tests {
     #[tokio::test]
     async fn a_snapshot_is_a_checkpoint_serialized_only_when_first_read() {
         let tmp = tempfile::tempdir().unwrap();
-        let db = Arc::new(super::super::open_db(&tmp.path().join("db"), super::super::cf::STATE_DB).unwrap());
+        let db = Db::alone(super::super::open_db(&tmp.path().join("db"), super::super::cf::STATE_DB).unwrap());
         let dir = tmp.path().join("snapshots");
         std::fs::create_dir_all(&dir).unwrap();
         let store = SnapshotStore::new(db.clone(), dir.clone());
@@ -261,7 +262,7 @@ mod tests {
     #[test]
     fn a_snapshot_whose_checkpoint_is_gone_is_an_error() {
         let tmp = tempfile::tempdir().unwrap();
-        let db = Arc::new(super::super::open_db(&tmp.path().join("db"), super::super::cf::STATE_DB).unwrap());
+        let db = Db::alone(super::super::open_db(&tmp.path().join("db"), super::super::cf::STATE_DB).unwrap());
         let store = SnapshotStore::new(db, tmp.path().to_path_buf());
         assert!(store.open_file("1-2-3").is_err());
         assert!(!tmp.path().join("1-2-3.snap").exists());
@@ -272,7 +273,7 @@ mod tests {
         use crate::state::keys;
         let tmp = tempfile::tempdir().unwrap();
         let older = [cf::STATE, cf::SM_META, cf::AUDIT];
-        let db = Arc::new(super::super::open_db(&tmp.path().join("db"), &older).unwrap());
+        let db = Db::alone(super::super::open_db(&tmp.path().join("db"), &older).unwrap());
         put(&db, cf::AUDIT, keys::AUDIT_HEAD, b"head");
         put(&db, cf::AUDIT, &keys::audit_record(1), b"record");
         applied(&db, 2);

@@ -18,6 +18,7 @@ use openraft::{Entry, EntryPayload, LogId, OptionalSend, StorageIOError, StoredM
 use prost::Message;
 use rocksdb::{WriteBatch, WriteOptions, DB};
 
+use super::db::Db;
 use super::durable::Durable;
 use super::error::{raft_err, RaftStorageError};
 use super::snapshot_data::SnapshotData;
@@ -34,7 +35,7 @@ type Membership = StoredMembership<NodeId, NodeInfo>;
 
 /// The replicated state machine.
 pub struct StateMachine {
-    db: Arc<DB>,
+    db: Arc<Db>,
     snapshots: SnapshotStore,
     generations: Arc<super::view::Generations>,
     /// The log's durable point: nothing is applied before it is on disk.
@@ -43,7 +44,7 @@ pub struct StateMachine {
 
 impl StateMachine {
     pub(super) fn new(
-        db: Arc<DB>,
+        db: Arc<Db>,
         dir: PathBuf,
         generations: Arc<super::view::Generations>,
         durable: Arc<Durable>,

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use rocksdb::{ColumnFamily, Direction, IteratorMode, SnapshotWithThreadMode, DB};
 
+use super::db::{Db, DbRelease};
 use super::{cf, handle};
 use crate::state::kv::{Kv, KvError};
 
@@ -125,12 +126,12 @@ impl Generations {
 /// Serves queries from the local state (cheap to clone).
 #[derive(Clone)]
 pub struct StateReader {
-    db: Arc<DB>,
+    db: Arc<Db>,
     generations: Arc<Generations>,
 }
 
 impl StateReader {
-    pub(super) fn new(db: Arc<DB>, generations: Arc<Generations>) -> Self {
+    pub(super) fn new(db: Arc<Db>, generations: Arc<Generations>) -> Self {
         StateReader { db, generations }
     }
 
@@ -149,10 +150,10 @@ impl StateReader {
         Ok(self.db.flush_wal(true)?)
     }
 
-    /// A handle that tells when every user of the database has let go of
-    /// it (the data dir is then free to reopen or delete).
+    /// A handle that tells when the node's databases are closed (the data
+    /// dir is then free to reopen or delete).
     pub fn release_watch(&self) -> DbRelease {
-        DbRelease(Arc::downgrade(&self.db))
+        self.db.release_watch()
     }
 
     /// Whether the state holds no records at all.
@@ -170,15 +171,5 @@ impl StateReader {
     pub fn read<R>(&self, f: impl FnOnce(&dyn Kv) -> R) -> R {
         let view = DbView::new(&self.db);
         f(&view)
-    }
-}
-
-/// See [`StateReader::release_watch`].
-pub struct DbRelease(std::sync::Weak<DB>);
-
-impl DbRelease {
-    /// Whether the database is closed.
-    pub fn is_released(&self) -> bool {
-        self.0.strong_count() == 0
     }
 }

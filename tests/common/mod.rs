@@ -47,6 +47,20 @@ pub fn test_config(id: u64, dir: &std::path::Path) -> Config {
 }
 
 /// A client of `addrs` trusting the test CA (no credential).
+/// Runs `f` on a stopped node's data until it succeeds: a node stopped in
+/// the middle of background work (a snapshot being built) may hold its
+/// database past `kill`'s grace. Fails after 15 s with `f`'s error.
+pub async fn once_unlocked<T, E: std::fmt::Display>(what: &str, mut f: impl FnMut() -> Result<T, E>) -> T {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        match f() {
+            Ok(v) => return v,
+            Err(e) => assert!(Instant::now() < deadline, "{what}: {e}"),
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 pub fn client_for<S: Into<String>>(addrs: impl IntoIterator<Item = S>) -> Client {
     Client::new(addrs).expect("client").with_tls(pki::pki().client_tls())
 }
@@ -193,12 +207,8 @@ impl TestCluster {
     pub async fn crash_losing_unsynced(&mut self, id: u64) -> u64 {
         let through = self.node(id).log_synced_through();
         self.kill(id).await;
-        let deadline = Instant::now() + Duration::from_secs(15);
-        // A just-stopped node may still be releasing its database lock.
-        while let Err(e) = coffer::storage::lose_log_after(&self.configs[&id].data_dir, through) {
-            assert!(Instant::now() < deadline, "node {id}'s log: {e}");
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        let dir = &self.configs[&id].data_dir;
+        once_unlocked(&format!("node {id}'s log"), || coffer::storage::lose_log_after(dir, through)).await;
         through
     }
 
