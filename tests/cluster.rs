@@ -479,3 +479,38 @@ async fn t35_leader_crash_losing_unsynced_appends_loses_no_acknowledged_write() 
     }
     cluster.shutdown().await;
 }
+
+/// A node whose Raft log cannot be written stops serving (fail-stop)
+/// rather than answering from a state it no longer keeps up to date; the
+/// others go on, and restarted on a working disk it catches up.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn t37_a_node_whose_disk_fails_stops_serving_and_recovers_on_restart() {
+    let mut cluster = TestCluster::start(3).await;
+    let client = cluster.client();
+    client.create_vault("v", 0, false).await.unwrap();
+    client.set_secret(SetSecret::new("v", "before", "a")).await.unwrap();
+    let broken = cluster.leader().await;
+    cluster.node(broken).break_log_syncs();
+    // The write the broken leader takes has an unknown outcome.
+    let _ =
+        cluster.client_of(broken).with_deadline(Duration::from_secs(5)).set_secret(SetSecret::new("v", "x", "b")).await;
+    let error = tokio::time::timeout(Duration::from_secs(30), cluster.node(broken).failure())
+        .await
+        .expect("the node stops serving");
+    assert!(error.contains("could not be synced"), "{error}");
+    // It refuses even a stale read.
+    let only_broken = cluster.client_of(broken).with_deadline(Duration::from_secs(5));
+    let err = only_broken.get_secret("v", "before", None, ReadConsistency::Stale).await.unwrap_err();
+    assert_eq!(err.code(), ErrorCode::Unavailable, "{err}");
+    // The others elect a leader and take writes.
+    cluster.kill(broken).await;
+    client.set_secret(SetSecret::new("v", "after", "c")).await.unwrap();
+    // Restarted (its disk working again), it catches up.
+    cluster.restart(broken).await;
+    let applied = cluster.applied_on_leader().await;
+    cluster.wait_applied(broken, applied).await;
+    for name in ["before", "after"] {
+        assert!(stale_value(&cluster, broken, "v", name).await.is_some(), "{name}");
+    }
+    cluster.shutdown().await;
+}

@@ -103,10 +103,17 @@ pub async fn run(args: ServerArgs) -> CliResult {
     }
     init_logging("info,openraft=warn");
     let node = Node::start(config).await.map_err(|e| CliError::new(ErrorCode::Unavailable, e.to_string()))?;
-    wait_for_signal().await;
+    let failure = tokio::select! {
+        () = wait_for_signal() => None,
+        error = node.failure() => Some(error),
+    };
     tracing::info!("shutting down");
     node.shutdown().await;
-    Ok(())
+    match failure {
+        // A non-zero exit, for the supervisor to restart the node.
+        Some(error) => Err(CliError::new(ErrorCode::Storage, format!("the node stopped on an error: {error}"))),
+        None => Ok(()),
+    }
 }
 
 /// Waits for Ctrl-C or SIGTERM.

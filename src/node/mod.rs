@@ -2,6 +2,7 @@
 //! and background tasks, started and stopped together.
 
 mod auto_unseal;
+mod fail_stop;
 mod join;
 pub mod snapshots;
 
@@ -64,6 +65,8 @@ pub struct Node {
     /// How far the Raft log is on disk (tests hold its syncs back).
     durable: Arc<storage::durable::Durable>,
     stop: watch::Sender<bool>,
+    /// Set if the node stopped on a failure of its own (see `fail_stop`).
+    failed: watch::Receiver<Option<String>>,
     tasks: Vec<JoinHandle<()>>,
 }
 
@@ -126,6 +129,7 @@ impl Node {
         replica.set_audit_retention_secs(i64::from(config.audit.retention_days) * 86_400);
 
         let (stop, stopped) = watch::channel(false);
+        let (failing, failed) = watch::channel(None);
         let signal = |mut rx: watch::Receiver<bool>| async move {
             let _ = rx.wait_for(|s| *s).await;
         };
@@ -154,6 +158,7 @@ impl Node {
             tokio::spawn(purger::run(replica.clone(), PURGE_EVERY)),
             tokio::spawn(reload_tls(tls.clone(), Duration::from_secs(config.tls.reload_secs))),
             tokio::spawn(snapshots::run(raft.clone(), config.node_id, config.raft.snapshot_after_logs)),
+            tokio::spawn(fail_stop::watch(raft.clone(), stop.clone(), failing)),
         ];
         if let Some(path) = config.audit.file.clone() {
             let sink = crate::audit::sink::SinkConfig {
@@ -176,7 +181,7 @@ impl Node {
             }
         }
         tracing::info!(node_id = config.node_id, %api_addr, %raft_addr, "node started");
-        Ok(Node { replica, api_addr, raft_addr, peer_connections, durable, stop, tasks })
+        Ok(Node { replica, api_addr, raft_addr, peer_connections, durable, stop, failed, tasks })
     }
 
     /// The replicated state as seen from this node.
@@ -205,6 +210,25 @@ impl Node {
     /// leads then commit on the followers but are not applied or answered.
     pub fn hold_log_syncs(&self, held: bool) {
         self.durable.hold(held);
+    }
+
+    /// Makes every sync of this node's Raft log fail from now on, as a
+    /// disk returning errors would (tests).
+    pub fn break_log_syncs(&self) {
+        self.durable.break_syncs();
+    }
+
+    /// Resolves, with the error, once the node has stopped serving because
+    /// its Raft core stopped on an error (its log or state could not be
+    /// written); pending for as long as that does not happen. The node
+    /// still needs [`Node::shutdown`] to release its data directory.
+    pub async fn failure(&self) -> String {
+        let mut failed = self.failed.clone();
+        let error = match failed.wait_for(Option::is_some).await {
+            Ok(error) => error.clone().unwrap_or_default(),
+            Err(_) => std::future::pending().await,
+        };
+        error
     }
 
     /// The last index of this node's Raft log known to be on disk.

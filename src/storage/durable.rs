@@ -63,6 +63,8 @@ struct State {
     epoch: u64,
     /// Syncs held back (a test fault: a disk that has stopped answering).
     held: bool,
+    /// Syncs made to fail (a test fault: a disk that returns errors).
+    broken: bool,
     failed: bool,
     stop: bool,
 }
@@ -101,7 +103,7 @@ impl Durable {
 
     fn run(&self, sync: impl Fn() -> Result<(), StorageError>) {
         loop {
-            let (target, epoch) = {
+            let (target, epoch, broken) = {
                 let mut s = self.state();
                 while !s.stop && !s.due() {
                     s = self.wake.wait(s).unwrap_or_else(|p| p.into_inner());
@@ -112,9 +114,10 @@ impl Durable {
                     self.point.send_replace(Point { synced, ended: Some(Ended::Closed) });
                     return;
                 }
-                (s.written, s.epoch)
+                (s.written, s.epoch, s.broken)
             };
-            let result = sync();
+            let result =
+                if broken { Err(StorageError::Io("the disk is broken (a test fault)".into())) } else { sync() };
             let mut s = self.state();
             match result {
                 Ok(()) if s.epoch == epoch && target > s.synced => {
@@ -162,6 +165,12 @@ impl Durable {
     pub fn hold(&self, held: bool) {
         self.state().held = held;
         self.wake.notify_one();
+    }
+
+    /// Makes every sync from now on fail, as a disk returning errors would
+    /// (a test fault).
+    pub fn break_syncs(&self) {
+        self.state().broken = true;
     }
 
     /// Waits until the entry at `index` is on disk, if this log wrote it
@@ -281,6 +290,19 @@ mod tests {
         // A later synced write does not make the lost ones durable again.
         d.wrote_synced(3, false);
         assert!(d.wait_synced(3).await.is_err());
+    }
+
+    #[tokio::test]
+    async fn broken_syncs_fail_instead_of_syncing() {
+        let (count, sync) = counting();
+        let (d, _thread) = Durable::start(0, sync).unwrap();
+        d.wrote_unsynced(1);
+        settles(&d, 1).await;
+        d.break_syncs();
+        d.wrote_unsynced(2);
+        let err = tokio::time::timeout(Duration::from_secs(5), d.wait_synced(2)).await.unwrap().unwrap_err();
+        assert!(err.to_string().contains("could not be synced"), "{err}");
+        assert_eq!((d.synced(), count.load(Ordering::SeqCst)), (1, 1));
     }
 
     #[tokio::test]
