@@ -502,10 +502,10 @@ async fn t37_a_node_whose_disk_fails_stops_serving_and_recovers_on_restart() {
     let only_broken = cluster.client_of(broken).with_deadline(Duration::from_secs(5));
     let err = only_broken.get_secret("v", "before", None, ReadConsistency::Stale).await.unwrap_err();
     assert_eq!(err.code(), ErrorCode::Unavailable, "{err}");
-    // The others elect a leader and take writes.
-    cluster.kill(broken).await;
+    // The others elect a leader and take writes meanwhile.
     client.set_secret(SetSecret::new("v", "after", "c")).await.unwrap();
     // Restarted (its disk working again), it catches up.
+    cluster.kill(broken).await;
     cluster.restart(broken).await;
     let applied = cluster.applied_on_leader().await;
     cluster.wait_applied(broken, applied).await;
