@@ -54,6 +54,21 @@ where
 
 /// Reads every record of a snapshot file from its start.
 pub fn read_all(file: &mut File) -> Result<Vec<SnapshotRecord>, StorageError> {
+    let mut records = Vec::new();
+    read_each(file, |r| {
+        records.push(r);
+        Ok(())
+    })?;
+    Ok(records)
+}
+
+/// Hands each record of a snapshot file, from its start, to `visit`, one
+/// at a time (a snapshot need not fit in memory twice). An error, after
+/// some records were visited, if the file turns out to be corrupt.
+pub fn read_each(
+    file: &mut File,
+    mut visit: impl FnMut(SnapshotRecord) -> Result<(), StorageError>,
+) -> Result<(), StorageError> {
     file.seek(SeekFrom::Start(0))?;
     let mut r = BufReader::new(file);
     let mut magic = [0u8; 8];
@@ -64,21 +79,21 @@ pub fn read_all(file: &mut File) -> Result<Vec<SnapshotRecord>, StorageError> {
     let mut count = [0u8; 8];
     r.read_exact(&mut count).map_err(|_| corrupt("too short"))?;
     let count = u64::from_le_bytes(count);
-    let mut records = Vec::new();
+    let mut buf = Vec::new();
     for _ in 0..count {
         let len = read_varint(&mut r)?;
         if len > MAX_RECORD {
             return Err(corrupt("record too large"));
         }
-        let mut buf = vec![0u8; len as usize];
+        buf.resize(len as usize, 0);
         r.read_exact(&mut buf).map_err(|_| corrupt("truncated"))?;
-        records.push(SnapshotRecord::decode(buf.as_slice())?);
+        visit(SnapshotRecord::decode(buf.as_slice())?)?;
     }
     let mut rest = [0u8; 1];
     if r.read(&mut rest)? != 0 {
         return Err(corrupt("trailing bytes"));
     }
-    Ok(records)
+    Ok(())
 }
 
 fn read_varint(r: &mut impl Read) -> Result<u64, StorageError> {
