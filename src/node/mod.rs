@@ -1,5 +1,6 @@
 //! One running coffer node: storage, Raft, the peer and client API servers
-//! and background tasks, started and stopped together.
+//! and background tasks, started and stopped together. A node whose Raft
+//! core stops on an error stops serving on its own (`fail_stop`).
 
 mod auto_unseal;
 mod fail_stop;
