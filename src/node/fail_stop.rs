@@ -15,16 +15,15 @@ use crate::raft::Raft;
 /// in `failed` and stops the node's servers through `stop`. Ends quietly
 /// when Raft is shut down normally.
 pub(super) async fn watch(raft: Raft, stop: watch::Sender<bool>, failed: watch::Sender<Option<String>>) {
-    let mut metrics = raft.metrics();
-    let error = loop {
-        match &metrics.borrow_and_update().running_state {
-            Ok(()) => {}
-            Err(Fatal::Stopped) => return,
-            Err(e) => break e.to_string(),
-        }
-        if metrics.changed().await.is_err() {
-            return;
-        }
+    // The server metrics change only with the node's role, vote or leader,
+    // not with every commit as the full metrics do, and their sender goes
+    // when Raft's core ends, after it has set `running_state`.
+    let mut server = raft.server_metrics();
+    while server.changed().await.is_ok() {}
+    let error = match &raft.metrics().borrow().running_state {
+        Err(Fatal::Stopped) => return,
+        Err(e) => e.to_string(),
+        Ok(()) => "Raft's core ended without a reason".to_owned(),
     };
     tracing::error!(%error, "Raft stopped on an error: this node stops serving");
     failed.send_replace(Some(error));
