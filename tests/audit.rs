@@ -261,3 +261,58 @@ async fn tail_follows_and_trim_leaves_a_verifiable_checkpoint() {
     drop(tail);
     cluster.shutdown().await;
 }
+
+/// Calls `method` of the client API with `body` as its request, as the
+/// root token, with correlation id `cid` (no handler may make sense of it).
+async fn raw_call<M: Message + Default + Send + 'static>(
+    cluster: &TestCluster,
+    method: &'static str,
+    body: M,
+    cid: &str,
+) -> tonic::Status {
+    let tls = common::pki::pki().client_tls();
+    let channel = coffer::tls::channel(&cluster.api_addr(1), &tls, None, Duration::from_secs(5), None).unwrap();
+    let mut grpc = tonic::client::Grpc::new(channel);
+    grpc.ready().await.unwrap();
+    let mut req = tonic::Request::new(body);
+    req.metadata_mut().insert("authorization", format!("Bearer {}", cluster.root_token).parse().unwrap());
+    req.metadata_mut().insert("x-correlation-id", cid.parse().unwrap());
+    let codec = tonic_prost::ProstCodec::<M, coffer::proto::api::SecretProperties>::default();
+    grpc.unary(req, http::uri::PathAndQuery::from_static(method), codec).await.unwrap_err()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn requests_no_handler_reaches_are_audited_too() {
+    let cluster = TestCluster::start(1).await;
+    let root = cluster.client();
+    root.create_vault("v", 0, false).await.unwrap();
+    // A body that does not decode as the method's request: field 1 (the
+    // vault's name, a string) arrives as a number.
+    let garbled = AuditRecord { seq: 5, ..Default::default() };
+    let err = raw_call(&cluster, "/coffer.v1.SecretService/SetSecret", garbled, "garbled").await;
+    assert_ne!(err.code(), tonic::Code::Ok);
+    let err = raw_call(&cluster, "/coffer.v1.SecretService/NoSuchMethod", AuditRecord::default(), "nosuch").await;
+    assert_eq!(err.code(), tonic::Code::Unimplemented, "{err:?}");
+    assert!(err.metadata().get("x-request-id").is_some(), "{err:?}");
+
+    let records = all_records(&root).await;
+    let of = |cid: &str| records.iter().filter(|r| r.correlation_id == cid).collect::<Vec<_>>();
+    let principal = &records.iter().find(|r| r.operation == "VaultCreate").unwrap().principal;
+    for (cid, operation, result) in [
+        ("garbled", "coffer.v1.SecretService/SetSecret", "Internal"),
+        ("nosuch", "coffer.v1.SecretService/NoSuchMethod", "Unimplemented"),
+    ] {
+        let found = of(cid);
+        assert_eq!(found.len(), 1, "{cid}: {found:?}");
+        let r = found[0];
+        assert_eq!((r.operation.as_str(), r.result.as_str()), (operation, result), "{r:?}");
+        assert_eq!(&r.principal, principal, "{r:?}");
+        assert!(!r.source.is_empty() && !r.request_id.is_empty() && r.time_ms > 0, "{r:?}");
+    }
+    // A request a handler took is audited once, by the handler.
+    cluster.client().with_correlation_id("handled").set_secret(SetSecret::new("v", "s", "x")).await.unwrap();
+    let records = all_records(&root).await;
+    assert_eq!(records.iter().filter(|r| r.correlation_id == "handled").count(), 1);
+    assert!(root.audit_verify(0, 0).await.unwrap().ok);
+    cluster.shutdown().await;
+}

@@ -107,16 +107,15 @@ where
     F: FnOnce(Request<Req>) -> Fut,
     Fut: Future<Output = Result<Response<Resp>, Status>>,
 {
+    if let Some(reach) = req.extensions().get::<crate::audit::reach::Reach>() {
+        reach.audited();
+    }
     let started = Instant::now();
     let time_ms = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
     let principal = req.extensions().get::<Principal>().map(Principal::name).unwrap_or_default();
     let source = req.extensions().get::<ConnInfo>().and_then(|c| c.remote).map(|a| a.to_string()).unwrap_or_default();
     let request_id = crate::crypto::random_id().unwrap_or_default();
-    let correlation_id = req
-        .metadata()
-        .get(CORRELATION_ID_KEY)
-        .and_then(|v| v.to_str().ok())
-        .filter(|v| !v.is_empty() && v.len() <= 128)
+    let correlation_id = correlation_id(req.metadata().get(CORRELATION_ID_KEY).and_then(|v| v.to_str().ok()))
         .map_or_else(|| request_id.clone(), str::to_owned);
 
     let (vault, object) = match target {
@@ -190,6 +189,12 @@ where
         };
     }
     result
+}
+
+/// The client's correlation id, if it sent a usable one (printable, at
+/// most 128 bytes); a record without one is correlated by its request id.
+pub(super) fn correlation_id(sent: Option<&str>) -> Option<&str> {
+    sent.filter(|v| !v.is_empty() && v.len() <= 128)
 }
 
 /// The stable code of an error status (tonic's own when not ours).

@@ -15,11 +15,13 @@ pub mod sealing;
 pub mod secrets;
 pub mod status;
 pub mod tokens;
+pub mod unhandled;
 pub mod vaults;
 
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::server::Router;
 use tonic::transport::Server;
+use tower::layer::util::{Identity, Stack};
 
 use crate::auth::Authenticator;
 use crate::proto::api::audit_service_server::AuditServiceServer;
@@ -36,10 +38,12 @@ use crate::replica::Replica;
 const MAX_REQUEST_BYTES: usize = 16 << 20;
 
 /// The client API server for `replica`. Every service resolves the
-/// request's bearer token first (see [`crate::auth`]).
-pub fn router(replica: Replica) -> Router {
+/// request's bearer token first (see [`crate::auth`]); requests no handler
+/// reaches are audited by the outermost layer ([`unhandled`]).
+pub fn router(replica: Replica) -> Router<Stack<unhandled::AuditUnhandledLayer, Identity>> {
     let auth = Authenticator::new(replica.clone());
     Server::builder()
+        .layer(unhandled::AuditUnhandledLayer(replica.clone()))
         .add_service(InterceptedService::new(
             VaultServiceServer::new(vaults::Vaults::new(replica.clone())).max_decoding_message_size(MAX_REQUEST_BYTES),
             auth.clone(),

@@ -5,6 +5,7 @@
 //! |-----------|----------------------------------------------------------------|
 //! | [`chain`] | record hashes, signed trim checkpoints, verification of a range |
 //! | [`context`] | the record of the request being served, for its write to carry  |
+//! | [`reach`] | how far a request got: its caller, whether a handler audited it |
 //! | [`sink`]  | a node's local JSON Lines copy, rotated by size                 |
 //!
 //! Records are written by the API layer (`api::audited`): a request's
@@ -16,6 +17,7 @@
 
 pub mod chain;
 pub mod context;
+pub mod reach;
 pub mod sink;
 
 use aws_lc_rs::signature::{Ed25519KeyPair, KeyPair};

@@ -218,6 +218,9 @@ impl tonic::service::Interceptor for Authenticator {
     fn call(&mut self, mut req: Request<()>) -> Result<Request<()>, Status> {
         match self.principal_of(&req) {
             Ok(Some(principal)) => {
+                if let Some(reach) = req.extensions().get::<crate::audit::reach::Reach>() {
+                    reach.authenticated(principal.name());
+                }
                 req.extensions_mut().insert(principal);
             }
             Ok(None) => {}

@@ -1,0 +1,132 @@
+//! Auditing the requests no handler reached: a body that does not decode
+//! (malformed, or over the size limit), a method that does not exist. The
+//! outermost layer of the client API puts a [`Reach`] in every request;
+//! `audited` marks it when a handler takes the request, and the
+//! authenticating interceptor records the caller in it. A request that
+//! comes back as an error without a handler's mark gets its record here,
+//! under its gRPC method's name (its body, never decoded, names no vault or
+//! object). The answer is an error already, so it is not withheld if its
+//! record cannot be committed.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use http::{HeaderValue, Request, Response};
+
+use super::audited::{correlation_id, CORRELATION_ID_KEY, REQUEST_ID_KEY};
+use crate::audit::reach::Reach;
+use crate::proto::storage::AuditRecord;
+use crate::replica::Replica;
+use crate::tls::ConnInfo;
+
+/// The record's `detail` for a request no handler reached.
+pub const DETAIL: &str = "refused before a handler: the request did not decode or names no method";
+
+/// The layer (see the module docs).
+#[derive(Clone)]
+pub struct AuditUnhandledLayer(pub Replica);
+
+impl<S> tower::Layer<S> for AuditUnhandledLayer {
+    type Service = AuditUnhandled<S>;
+
+    fn layer(&self, inner: S) -> AuditUnhandled<S> {
+        AuditUnhandled { inner, replica: self.0.clone() }
+    }
+}
+
+/// See [`AuditUnhandledLayer`].
+#[derive(Clone)]
+pub struct AuditUnhandled<S> {
+    inner: S,
+    replica: Replica,
+}
+
+/// What the record needs from the request, taken before it moves on
+/// (cheap clones: most requests never need them).
+struct Seen {
+    started: Instant,
+    time_ms: i64,
+    uri: http::Uri,
+    remote: Option<SocketAddr>,
+    correlation_id: Option<HeaderValue>,
+    reach: Reach,
+}
+
+impl<S, B, R> tower::Service<Request<B>> for AuditUnhandled<S>
+where
+    S: tower::Service<Request<B>, Response = Response<R>> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    B: Send + 'static,
+    R: Send + 'static,
+{
+    type Response = Response<R>;
+    type Error = S::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Response<R>, S::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut req: Request<B>) -> Self::Future {
+        let reach = Reach::default();
+        req.extensions_mut().insert(reach.clone());
+        let seen = Seen {
+            started: Instant::now(),
+            time_ms: SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64),
+            uri: req.uri().clone(),
+            remote: req.extensions().get::<ConnInfo>().and_then(|c| c.remote),
+            correlation_id: req.headers().get(CORRELATION_ID_KEY).cloned(),
+            reach,
+        };
+        // The clone that was made ready is the one to call.
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let replica = self.replica.clone();
+        Box::pin(async move {
+            let mut resp = inner.call(req).await?;
+            if let Some(code) = refused(&resp).filter(|_| !seen.reach.was_audited()) {
+                record(&replica, seen, code, &mut resp).await;
+            }
+            Ok(resp)
+        })
+    }
+}
+
+/// The gRPC status code of an answer that is an error from its headers
+/// (as every error raised before a handler is), by name.
+fn refused<R>(resp: &Response<R>) -> Option<String> {
+    let code = resp.headers().get("grpc-status")?.to_str().ok()?.parse::<i32>().ok()?;
+    let code = tonic::Code::from_i32(code);
+    (code != tonic::Code::Ok).then(|| format!("{code:?}"))
+}
+
+async fn record<R>(replica: &Replica, seen: Seen, code: String, resp: &mut Response<R>) {
+    if !replica.audit_enabled() || !replica.in_cluster() {
+        return;
+    }
+    let request_id = crate::crypto::random_id().unwrap_or_default();
+    if let Ok(id) = HeaderValue::from_str(&request_id) {
+        resp.headers_mut().insert(REQUEST_ID_KEY, id);
+    }
+    let correlation_id = correlation_id(seen.correlation_id.as_ref().and_then(|v| v.to_str().ok()))
+        .map_or_else(|| request_id.clone(), str::to_owned);
+    let record = AuditRecord {
+        time_ms: seen.time_ms,
+        operation: seen.uri.path().trim_start_matches('/').to_owned(),
+        principal: seen.reach.principal().to_owned(),
+        source: seen.remote.map(|a| a.to_string()).unwrap_or_default(),
+        node_id: replica.id(),
+        correlation_id,
+        request_id,
+        result: code,
+        duration_us: seen.started.elapsed().as_micros() as u64,
+        detail: DETAIL.into(),
+        ..Default::default()
+    };
+    if let Err(e) = replica.append_audit(record).await {
+        tracing::warn!(error = %e, "audit record of a request refused before its handler not committed");
+    }
+}
