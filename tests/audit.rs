@@ -291,6 +291,15 @@ async fn requests_no_handler_reaches_are_audited_too() {
     let garbled = AuditRecord { seq: 5, ..Default::default() };
     let err = raw_call(&cluster, "/coffer.v1.SecretService/SetSecret", garbled, "garbled").await;
     assert_ne!(err.code(), tonic::Code::Ok);
+    // One over the API's 16 MiB request limit.
+    let big = coffer::proto::api::SetSecretRequest {
+        vault: "v".into(),
+        name: "big".into(),
+        value: "x".repeat(17 << 20),
+        ..Default::default()
+    };
+    let err = raw_call(&cluster, "/coffer.v1.SecretService/SetSecret", big, "big").await;
+    assert_ne!(err.code(), tonic::Code::Ok);
     let err = raw_call(&cluster, "/coffer.v1.SecretService/NoSuchMethod", AuditRecord::default(), "nosuch").await;
     assert_eq!(err.code(), tonic::Code::Unimplemented, "{err:?}");
     assert!(err.metadata().get("x-request-id").is_some(), "{err:?}");
@@ -300,6 +309,7 @@ async fn requests_no_handler_reaches_are_audited_too() {
     let principal = &records.iter().find(|r| r.operation == "VaultCreate").unwrap().principal;
     for (cid, operation, result) in [
         ("garbled", "coffer.v1.SecretService/SetSecret", "Internal"),
+        ("big", "coffer.v1.SecretService/SetSecret", "OutOfRange"),
         ("nosuch", "coffer.v1.SecretService/NoSuchMethod", "Unimplemented"),
     ] {
         let found = of(cid);
