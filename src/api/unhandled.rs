@@ -23,7 +23,7 @@ use crate::replica::Replica;
 use crate::tls::ConnInfo;
 
 /// The record's `detail` for a request no handler reached.
-pub const DETAIL: &str = "refused before a handler: the request did not decode or names no method";
+const DETAIL: &str = "refused before a handler: the request did not decode or names no method";
 
 /// The layer (see the module docs).
 #[derive(Clone)]
