@@ -46,7 +46,6 @@ pub fn test_config(id: u64, dir: &std::path::Path) -> Config {
     c
 }
 
-/// A client of `addrs` trusting the test CA (no credential).
 /// Runs `f` on a stopped node's data until it succeeds: a node stopped in
 /// the middle of background work (a snapshot being built) may hold its
 /// database past `kill`'s grace. Fails after 15 s with `f`'s error.
@@ -61,6 +60,7 @@ pub async fn once_unlocked<T, E: std::fmt::Display>(what: &str, mut f: impl FnMu
     }
 }
 
+/// A client of `addrs` trusting the test CA (no credential).
 pub fn client_for<S: Into<String>>(addrs: impl IntoIterator<Item = S>) -> Client {
     Client::new(addrs).expect("client").with_tls(pki::pki().client_tls())
 }
