@@ -6,6 +6,10 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+/// The shortest node certificate lifetime `[tls] node_cert_ttl_secs` takes
+/// (tests use short ones; production ones are days to a year).
+pub const MIN_NODE_CERT_TTL_SECS: u64 = 10;
+
 /// Everything a node needs to start.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -108,11 +112,21 @@ pub struct TlsConfig {
     pub client_ca_file: Option<PathBuf>,
     /// How often the files are checked for changes, seconds.
     pub reload_secs: u64,
+    /// How long the node certificates of a cluster that manages them are
+    /// valid, seconds; each node renews its own once a third is left.
+    pub node_cert_ttl_secs: u64,
 }
 
 impl Default for TlsConfig {
     fn default() -> Self {
-        TlsConfig { ca_file: None, cert_file: None, key_file: None, client_ca_file: None, reload_secs: 10 }
+        TlsConfig {
+            ca_file: None,
+            cert_file: None,
+            key_file: None,
+            client_ca_file: None,
+            reload_secs: 10,
+            node_cert_ttl_secs: crate::tls::pki::CERT_VALIDITY.as_secs(),
+        }
     }
 }
 
@@ -320,6 +334,9 @@ pkcs11_key_label = "coffer-root-wrap"
 # client_ca_file = "/etc/coffer/clients-ca.pem"
 # Changed files are picked up (new connections use them) within this many seconds.
 reload_secs = 10
+# Without files: how long node certificates are valid (a year). Each node
+# issues itself a new certificate and key once a third of this is left.
+node_cert_ttl_secs = 31536000
 
 [audit]
 # Every request gets a hash-chained audit record, replicated through Raft,
@@ -382,6 +399,12 @@ impl Config {
         if t.reload_secs == 0 {
             return Err(ConfigError::Invalid("tls.reload_secs must be at least 1".into()));
         }
+        let longest = crate::tls::pki::CA_VALIDITY.as_secs();
+        if !(MIN_NODE_CERT_TTL_SECS..=longest).contains(&t.node_cert_ttl_secs) {
+            return Err(ConfigError::Invalid(format!(
+                "tls.node_cert_ttl_secs must be {MIN_NODE_CERT_TTL_SECS}..={longest} (the cluster CA's lifetime)"
+            )));
+        }
         if self.bootstrap && self.join.is_some() {
             return Err(ConfigError::Invalid("bootstrap and join are exclusive".into()));
         }
@@ -414,6 +437,13 @@ mod tests {
         let err = Config::parse("node_idd = 3").unwrap_err();
         assert!(err.contains("node_idd"), "{err}");
         assert!(Config::parse("[raft]\nheartbeat = 3").is_err());
+    }
+
+    #[test]
+    fn node_certificate_lifetimes_are_bounded() {
+        assert!(Config::parse("[tls]\nnode_cert_ttl_secs = 5").unwrap().validate().is_err());
+        assert!(Config::parse("[tls]\nnode_cert_ttl_secs = 3650000000").unwrap().validate().is_err());
+        Config::parse("[tls]\nnode_cert_ttl_secs = 86400").unwrap().validate().unwrap();
     }
 
     #[test]

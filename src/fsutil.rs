@@ -25,6 +25,14 @@ pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> std::io::Result<()>
     std::fs::rename(&tmp, path)
 }
 
+/// Renames `from` to `to` (in the same directory) and syncs the
+/// directory, so the rename survives a crash before any later one does.
+pub fn rename_synced(from: &Path, to: &Path) -> std::io::Result<()> {
+    std::fs::rename(from, to)?;
+    let dir = to.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    std::fs::File::open(dir)?.sync_all()
+}
+
 #[cfg(test)]
 mod tests {
     use std::os::unix::fs::PermissionsExt;

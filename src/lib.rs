@@ -30,7 +30,7 @@
 //! | [`raft`]      | openraft types, peer network (client/server), protobuf codec        |
 //! | [`storage`]   | RocksDB log store, state machine and snapshots                      |
 //! | [`client`]    | the Rust SDK: leader discovery, retries, typed errors               |
-//! | [`tls`]       | mTLS: cluster CA and certificates, listeners, channels, reload      |
+//! | [`tls`]       | mTLS: cluster CA and certificates (renewed), listeners, reload      |
 //! | [`mod@bench`] | the load generator behind `coffer bench` (coffer or etcd)           |
 //! | [`proto`]     | generated protobuf types (edges only)                               |
 //! | [`fsutil`]    | atomic file writes with permissions                                 |

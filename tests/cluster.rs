@@ -494,9 +494,11 @@ async fn t37_a_node_whose_disk_fails_stops_serving_and_recovers_on_restart() {
     // The write the broken leader takes has an unknown outcome.
     let _ =
         cluster.client_of(broken).with_deadline(Duration::from_secs(5)).set_secret(SetSecret::new("v", "x", "b")).await;
-    let error = tokio::time::timeout(Duration::from_secs(30), cluster.node(broken).failure())
+    let all = (1..=3).map(|id| cluster.node(id));
+    let (failed, error) = tokio::time::timeout(Duration::from_secs(30), coffer::node::first_failure(all))
         .await
         .expect("the node stops serving");
+    assert_eq!(failed, broken);
     assert!(error.contains("could not be synced"), "{error}");
     // It refuses even a stale read.
     let only_broken = cluster.client_of(broken).with_deadline(Duration::from_secs(5));

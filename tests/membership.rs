@@ -34,7 +34,7 @@ async fn add_promote_remove_and_status() {
     assert_eq!(role_of(&st, 4), None);
     // Its certificate is still valid, but a removed node cannot add itself back.
     let pki = common::pki::pki();
-    let cert = pki.ca.issue_node(4, &["127.0.0.1".into()]).unwrap();
+    let cert = pki.ca.issue_node(4, &["127.0.0.1".into()], coffer::tls::pki::CERT_VALIDITY).unwrap();
     let tls = coffer::client::ClientTls::new(&pki.ca_pem, Some((&cert.cert_pem, &cert.key))).unwrap();
     // Followers first: a follower's copy of the mark may lag the operator's
     // add below; the mark must still be read as the leader has it.

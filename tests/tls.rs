@@ -73,7 +73,7 @@ async fn a_client_certificate_authenticates_as_its_principal() {
     assert_eq!(id.principal, format!("token:{}", id.accessor));
     both.create_vault("v", 0, false).await.unwrap();
     // A node certificate on the client API may not act beyond its own node.
-    let node9 = test_pki().ca.issue_node(9, &["127.0.0.1".into()]).unwrap();
+    let node9 = test_pki().ca.issue_node(9, &["127.0.0.1".into()], CERT_VALIDITY).unwrap();
     let tls = ClientTls::new(&test_pki().ca_pem, Some((&node9.cert_pem, &node9.key))).unwrap();
     let as_node = Client::new([cluster.api_addr(1)]).unwrap().with_tls(tls);
     assert_eq!(as_node.who_am_i().await.unwrap().principal, "node:9");
@@ -94,14 +94,14 @@ async fn campaign_as(cluster: &TestCluster, ca_pem: &str, cert: &pki::Issued) ->
 async fn peers_must_be_members_with_a_cluster_certificate() {
     let cluster = TestCluster::start(3).await;
     let (other, _) = foreign_ca();
-    let foreign_node = other.issue_node(2, &["127.0.0.1".into()]).unwrap();
+    let foreign_node = other.issue_node(2, &["127.0.0.1".into()], CERT_VALIDITY).unwrap();
     let err = campaign_as(&cluster, &test_pki().ca_pem, &foreign_node).await.unwrap_err();
     // Refused in the TLS handshake (the connection is closed, with or
     // without the alert arriving first), before any request reaches Raft.
     let refused = [tonic::Code::Unavailable, tonic::Code::Unknown, tonic::Code::Cancelled];
     assert!(refused.contains(&err.code()), "{err:?}");
 
-    let outsider = test_pki().ca.issue_node(42, &["127.0.0.1".into()]).unwrap();
+    let outsider = test_pki().ca.issue_node(42, &["127.0.0.1".into()], CERT_VALIDITY).unwrap();
     let err = campaign_as(&cluster, &test_pki().ca_pem, &outsider).await.unwrap_err();
     assert_eq!(err.code(), tonic::Code::PermissionDenied, "{err}");
     assert!(err.message().contains("not a member"), "{err}");
@@ -224,7 +224,7 @@ async fn replaced_certificates_are_used_without_a_restart() {
 
     // Replace node 1's CA, certificate and key with ones from a new CA.
     let (new_ca, new_pem) = foreign_ca();
-    let node = new_ca.issue_node(1, &["127.0.0.1".into()]).unwrap();
+    let node = new_ca.issue_node(1, &["127.0.0.1".into()], CERT_VALIDITY).unwrap();
     let files = cluster.node(1).replica().tls().files().clone();
     std::fs::write(&files.key, node.key.as_str()).unwrap();
     std::fs::write(&files.cert, format!("{}\n{}", node.cert_pem.trim_end(), new_pem)).unwrap();
@@ -265,7 +265,114 @@ async fn a_configured_client_ca_authenticates_principals_but_never_nodes() {
     let carol = clients_ca.issue_client("carol", CERT_VALIDITY).unwrap();
     assert_eq!(with(&carol).who_am_i().await.unwrap().principal, "cert:carol");
     // A certificate from the client CA that claims to be a node names nobody.
-    let fake_node = clients_ca.issue_node(1, &["127.0.0.1".into()]).unwrap();
+    let fake_node = clients_ca.issue_node(1, &["127.0.0.1".into()], CERT_VALIDITY).unwrap();
     assert_eq!(with(&fake_node).who_am_i().await.unwrap_err().code(), ErrorCode::Unauthenticated);
     cluster.shutdown().await;
+}
+
+/// The members of a managed cluster of `n` nodes whose node certificates
+/// are valid for `ttl_secs`: node 1 bootstraps and is initialized (one
+/// share), the others join with join tokens; all are unsealed.
+struct Managed {
+    nodes: Vec<(Config, Node)>,
+    root: Client,
+    share: String,
+    tls: ClientTls,
+}
+
+async fn start_managed(dir: &std::path::Path, n: u64, ttl_secs: u64) -> Managed {
+    let config = |id| {
+        let mut c = managed_config(id, dir);
+        c.tls.node_cert_ttl_secs = ttl_secs;
+        c
+    };
+    let mut c1 = config(1);
+    c1.bootstrap = true;
+    let n1 = Node::start(c1.clone()).await.unwrap();
+    let ca_pem = std::fs::read_to_string(c1.data_dir.join("tls/ca.pem")).unwrap();
+    let tls = ClientTls::new(&ca_pem, None).unwrap();
+    n1.replica().wait_for_leader(Duration::from_secs(10)).await.unwrap();
+    let anonymous = Client::new([n1.api_addr().to_string()]).unwrap().with_tls(tls.clone());
+    let init = anonymous.operator_init(1, 1).await.unwrap();
+    let root = anonymous.with_token(init.root_token.as_str());
+    let share = init.shares[0].to_string();
+    let mut nodes = vec![(c1, n1)];
+    for id in 2..=n {
+        let (token, _) = root.create_join_token(600).await.unwrap();
+        let mut c = config(id);
+        c.join = Some(nodes[0].1.api_addr().to_string());
+        c.join_token = JoinToken::new(&token);
+        let node = Node::start(c.clone()).await.unwrap();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !root.cluster_status().await.unwrap().members.iter().any(|m| m.id == id && m.role != "learner") {
+            assert!(Instant::now() < deadline, "node {id} did not join");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        node.replica().unseal(&share).unwrap();
+        nodes.push((c, node));
+    }
+    Managed { nodes, root, share, tls }
+}
+
+/// When each node's own certificate expires, asked over a new connection
+/// (so the certificate the node serves now is verified).
+async fn cert_not_after(tls: &ClientTls, node: &Node) -> i64 {
+    let client = Client::new([node.api_addr().to_string()]).unwrap().with_tls(tls.clone());
+    client.node_status(&node.api_addr().to_string()).await.unwrap().cert_not_after.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn managed_node_certificates_are_renewed_before_they_expire() {
+    let dir = tempfile::tempdir().unwrap();
+    let ttl = 20;
+    let Managed { mut nodes, root, share, tls } = start_managed(dir.path(), 3, ttl).await;
+    let mut first = Vec::new();
+    for (_, node) in &nodes {
+        first.push(cert_not_after(&tls, node).await);
+    }
+    // Past every first certificate's end: each node serves a later one.
+    let now = || std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+    let expired = *first.iter().max().unwrap() + 1;
+    while now() <= expired {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    for ((_, node), first) in nodes.iter().zip(&first) {
+        let renewed = cert_not_after(&tls, node).await;
+        assert!(renewed > *first && renewed > now(), "node {}: {renewed} after {first}", node.replica().id());
+    }
+
+    // A restarted node connects to its peers, and they to it, with the
+    // renewed certificates only.
+    let (mut c2, n2) = nodes.remove(1);
+    c2.api_listen = n2.api_addr();
+    c2.raft_listen = n2.raft_addr();
+    n2.shutdown().await;
+    let n2 = Node::start(c2.clone()).await.unwrap();
+    n2.replica().unseal(&share).unwrap();
+    root.create_vault("after-renewal", 0, false).await.unwrap();
+    let leader = root.cluster_status().await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let st = root.node_status(&n2.api_addr().to_string()).await.unwrap();
+        if st.applied_index >= leader.committed_index {
+            break;
+        }
+        assert!(Instant::now() < deadline, "node 2 did not catch up: {st:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    // Every renewal is on the audit record, by the node itself.
+    let page = root
+        .audit_query(coffer::proto::api::AuditQuery { operation: "NodeCertificateRenew".into(), ..Default::default() })
+        .await
+        .unwrap();
+    for id in 1..=3 {
+        let renewals = page.records.iter().filter(|r| r.principal == format!("node:{id}")).count();
+        assert!(renewals >= 1, "node {id}: {:?}", page.records);
+    }
+    assert!(page.records.iter().all(|r| r.result == "ok" && r.detail.starts_with("serial ")));
+    n2.shutdown().await;
+    for (_, node) in nodes {
+        node.shutdown().await;
+    }
 }

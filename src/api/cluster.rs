@@ -74,6 +74,7 @@ fn to_pb(s: ClusterStatus) -> pb::ClusterStatus {
             .collect(),
         state: s.state,
         snapshot_index: s.snapshot_index,
+        cert_not_after: s.cert_not_after,
     }
 }
 

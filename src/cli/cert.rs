@@ -66,7 +66,7 @@ pub async fn run(cmd: CertCmd, connect: impl FnOnce() -> CliResult<Client>, form
         }
         CertCmd::Node { ca_dir, node_id, hosts, out } => {
             let ca = load_ca(&ca_dir)?;
-            let node = ca.issue_node(node_id, &hosts).map_err(tls_err)?;
+            let node = ca.issue_node(node_id, &hosts, CERT_VALIDITY).map_err(tls_err)?;
             let chain = format!("{}\n{}", node.cert_pem.trim_end(), ca.cert_pem());
             write_pair(&out, "node", &chain, &node.key)?
         }

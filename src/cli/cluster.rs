@@ -105,6 +105,7 @@ fn print_status(format: Format, s: &pb::ClusterStatus) {
             "committed_index": s.committed_index,
             "applied_index": s.applied_index,
             "snapshot_index": s.snapshot_index,
+            "cert_not_after": s.cert_not_after,
             "members": members,
         })),
         Format::Table => {
@@ -133,6 +134,9 @@ fn print_status(format: Format, s: &pb::ClusterStatus) {
                 })
                 .collect();
             output::table(&["id", "role", "region", "api", "raft", "matched", "lag"], &rows);
+            if let Some(t) = s.cert_not_after {
+                outln!("node {}'s certificate is valid until {}", s.node_id, output::time(t));
+            }
         }
     }
 }

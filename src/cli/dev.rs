@@ -94,12 +94,19 @@ pub async fn run(args: DevArgs) -> CliResult {
     outln!();
     outln!("This is a development cluster: its single unseal key and root token are stored in");
     outln!("plaintext beside the data. Ctrl-C stops it.");
-    wait_for_signal().await;
+    // One node failing stops them all: a dev cluster is not left half-working.
+    let failure = tokio::select! {
+        () = wait_for_signal() => None,
+        failed = crate::node::first_failure(&nodes) => Some(failed),
+    };
     outln!("stopping");
     for n in nodes {
         n.shutdown().await;
     }
-    Ok(())
+    match failure {
+        Some((id, error)) => Err(CliError::new(ErrorCode::Storage, format!("node {id} stopped on an error: {error}"))),
+        None => Ok(()),
+    }
 }
 
 /// Dev only: initializes with a single key share kept in a plaintext file

@@ -105,7 +105,7 @@ pub async fn run(args: ServerArgs) -> CliResult {
     let node = Node::start(config).await.map_err(|e| CliError::new(ErrorCode::Unavailable, e.to_string()))?;
     let failure = tokio::select! {
         () = wait_for_signal() => None,
-        error = node.failure() => Some(error),
+        (_, error) = crate::node::first_failure([&node]) => Some(error),
     };
     tracing::info!("shutting down");
     node.shutdown().await;

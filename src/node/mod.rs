@@ -3,6 +3,7 @@
 //! core stops on an error stops serving on its own (`fail_stop`).
 
 mod auto_unseal;
+mod cert_renewal;
 mod fail_stop;
 mod join;
 pub mod snapshots;
@@ -97,7 +98,11 @@ impl Node {
             region: config.region.clone(),
         };
 
-        let tls = NodeTls::new(config.tls_files());
+        let tls =
+            NodeTls::new(config.tls_files()).with_node_cert_ttl(Duration::from_secs(config.tls.node_cert_ttl_secs));
+        if config.tls_managed() {
+            tls.finish_staged()?;
+        }
         tls.reload()?;
         let client_tls = ClientTls::node(tls.clone());
         let raft = Raft::new(
@@ -171,6 +176,9 @@ impl Node {
         }
         if let Some(seal) = local_seal {
             tasks.push(tokio::spawn(auto_unseal::run(replica.clone(), seal)));
+        }
+        if config.tls_managed() {
+            tasks.push(tokio::spawn(cert_renewal::run(replica.clone())));
         }
 
         if !initialized {
@@ -269,6 +277,17 @@ impl Node {
             tracing::warn!("the database is still in use after shutdown");
         }
     }
+}
+
+/// Resolves with the id and error of the first of `nodes` to stop serving on
+/// an error of its own (see [`Node::failure`]); pending while none does.
+pub async fn first_failure<'a>(nodes: impl IntoIterator<Item = &'a Node>) -> (crate::raft::NodeId, String) {
+    let failures: Vec<_> =
+        nodes.into_iter().map(|n| Box::pin(async move { (n.replica().id(), n.failure().await) })).collect();
+    if failures.is_empty() {
+        return std::future::pending().await;
+    }
+    futures::future::select_all(failures).await.0
 }
 
 /// Picks up replaced certificate files: new connections use them.

@@ -47,6 +47,8 @@ pub struct ClusterStatus {
     pub snapshot_index: Option<u64>,
     /// Every member of the cluster.
     pub members: Vec<MemberStatus>,
+    /// When its own certificate expires (Unix seconds).
+    pub cert_not_after: Option<i64>,
 }
 
 impl Replica {
@@ -207,6 +209,7 @@ impl Replica {
             applied_index: m.last_applied.map(|l| l.index),
             snapshot_index: m.snapshot.map(|l| l.index),
             members,
+            cert_not_after: self.tls().current().and_then(|l| l.cert_info.as_ref().map(|c| c.not_after)),
         }
     }
 }

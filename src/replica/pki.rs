@@ -1,7 +1,10 @@
 //! The cluster CA inside the cluster: `operator init` seals the CA that the
 //! first node created into the replicated state (under the active data
 //! key), and from then on any unsealed node issues node certificates to
-//! nodes that present a join token, consumed through Raft first.
+//! nodes that present a join token, consumed through Raft first, and to
+//! itself when its own certificate nears its end.
+
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use zeroize::Zeroizing;
 
@@ -10,9 +13,10 @@ use super::{Consistency, Replica};
 use crate::auth::join_token;
 use crate::barrier::{aad, Keyring};
 use crate::proto::storage::op::Kind;
-use crate::proto::storage::{ClusterCa, ConsumeJoinToken, CreateJoinToken};
+use crate::proto::storage::{AuditRecord, ClusterCa, ConsumeJoinToken, CreateJoinToken};
 use crate::state::{join_tokens, StateError};
-use crate::tls::pki::{self, KeyPem};
+use crate::tls::pki::{self, CertInfo, KeyPem};
+use crate::tls::TlsError;
 
 /// Longest join token lifetime: a day.
 pub const MAX_JOIN_TOKEN_TTL: i64 = 24 * 3600;
@@ -83,7 +87,7 @@ impl Replica {
             .await?;
         // The token is the operator's consent: a node removed before may rejoin.
         self.mark_removed(req.node_id, false).await?;
-        let cert = ca.issue_node_for(req.node_id, &req.hosts, &req.public_key)?;
+        let cert = ca.issue_node_for(req.node_id, &req.hosts, &req.public_key, self.tls().node_cert_ttl())?;
         tracing::info!(node_id = req.node_id, "issued a node certificate for a join token");
         Ok((cert, ca.cert_pem().to_owned()))
     }
@@ -126,6 +130,41 @@ impl Replica {
         let cert = ca.issue_client_for(principal, valid_for, public_key)?;
         tracing::info!(principal, "issued a client certificate");
         Ok((cert, ca.cert_pem().to_owned()))
+    }
+
+    /// Renews this node's own certificate when it manages its certificates:
+    /// a new key, and a certificate from the cluster CA for the same node
+    /// and hosts, valid for `[tls] node_cert_ttl_secs`. The renewal is
+    /// audited (as `NodeCertificateRenew` by `node:<id>`) before the new
+    /// certificate is used: new connections present it, open ones keep the
+    /// old one. Needs this node unsealed and the cluster initialized.
+    pub async fn renew_node_certificate(&self) -> Result<CertInfo> {
+        let ca = self.open_cluster_ca()?;
+        let hosts = crate::tls::managed::hosts(&self.info().api_addr, &self.info().raft_addr);
+        let issued = ca.issue_node(self.id(), &hosts, self.tls().node_cert_ttl())?;
+        let der = crate::tls::material::certs(&issued.cert_pem, std::path::Path::new("renewed certificate"))?;
+        let renewed =
+            CertInfo::of(&der[0]).ok_or_else(|| TlsError::Pki("the renewed certificate does not parse".into()))?;
+        if self.audit_enabled() && self.in_cluster() {
+            let request_id = crate::crypto::random_id().unwrap_or_default();
+            let time_ms = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
+            let record = AuditRecord {
+                time_ms,
+                operation: "NodeCertificateRenew".into(),
+                principal: format!("node:{}", self.id()),
+                node_id: self.id(),
+                object: format!("nodes/{}", self.id()),
+                result: "ok".into(),
+                correlation_id: request_id.clone(),
+                request_id,
+                detail: format!("serial {} valid until {}", renewed.serial, renewed.not_after),
+                ..Default::default()
+            };
+            self.append_audit(record).await?;
+        }
+        self.tls().store_node_cert(&issued.cert_pem, &issued.key, ca.cert_pem())?;
+        tracing::info!(serial = %renewed.serial, not_after = renewed.not_after, "renewed this node's certificate");
+        Ok(renewed)
     }
 
     /// The cluster CA, able to sign (needs this node unsealed).

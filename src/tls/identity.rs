@@ -66,7 +66,7 @@ mod tests {
     fn node_and_client_certificates_name_their_identity() {
         let ca = new_ca("test CA").unwrap();
         let ca = Ca::new(&ca.cert_pem, &ca.key).unwrap();
-        let node = ca.issue_node(7, &["127.0.0.1".into(), "node7".into()]).unwrap();
+        let node = ca.issue_node(7, &["127.0.0.1".into(), "node7".into()], CERT_VALIDITY).unwrap();
         assert_eq!(of_certificate(&der(&node.cert_pem), true), Some(CertIdentity::Node(7)));
         assert_eq!(of_certificate(&der(&node.cert_pem), false), None);
         let client = ca.issue_client("alice", CERT_VALIDITY).unwrap();

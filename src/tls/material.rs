@@ -6,7 +6,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, UnixTime};
@@ -15,6 +15,7 @@ use rustls::server::WebPkiClientVerifier;
 use rustls::{ClientConfig, RootCertStore, ServerConfig};
 
 use super::identity::{self, CertIdentity};
+use super::pki::{CertInfo, CERT_VALIDITY};
 use super::{provider, TlsError, ALPN_H2};
 
 /// Where a node's TLS files are.
@@ -53,6 +54,8 @@ pub struct Loaded {
     pub client: Arc<ClientConfig>,
     /// The CA bundle, PEM.
     pub ca_pem: String,
+    /// This node's own certificate (`None` if it does not parse as X.509).
+    pub cert_info: Option<CertInfo>,
     cluster_only: Arc<dyn ClientCertVerifier>,
     has_client_ca: bool,
 }
@@ -68,18 +71,41 @@ impl Loaded {
     }
 }
 
+/// When the files were last read: their modification times.
+type Stamp = Option<Vec<Option<SystemTime>>>;
+
 /// A node's TLS state, shared by its listeners and its outgoing connections.
 #[derive(Clone)]
 pub struct NodeTls {
     files: TlsFiles,
     current: Arc<RwLock<Option<Arc<Loaded>>>>,
-    stamp: Arc<Mutex<Option<Vec<Option<SystemTime>>>>>,
+    /// Held while the files are read or replaced.
+    stamp: Arc<Mutex<Stamp>>,
+    /// How long the node certificates this node issues are valid
+    /// (`[tls] node_cert_ttl_secs`; managed certificates only).
+    node_cert_ttl: Duration,
 }
 
 impl NodeTls {
     /// TLS from `files`; nothing is read until [`NodeTls::reload`].
     pub fn new(files: TlsFiles) -> NodeTls {
-        NodeTls { files, current: Arc::new(RwLock::new(None)), stamp: Arc::new(Mutex::new(None)) }
+        NodeTls {
+            files,
+            current: Arc::new(RwLock::new(None)),
+            stamp: Arc::new(Mutex::new(None)),
+            node_cert_ttl: CERT_VALIDITY,
+        }
+    }
+
+    /// Issues node certificates valid for `ttl` instead of a year.
+    pub fn with_node_cert_ttl(mut self, ttl: Duration) -> NodeTls {
+        self.node_cert_ttl = ttl;
+        self
+    }
+
+    /// How long the node certificates this node issues are valid.
+    pub fn node_cert_ttl(&self) -> Duration {
+        self.node_cert_ttl
     }
 
     /// The files this node reads.
@@ -97,9 +123,18 @@ impl NodeTls {
     /// node that is joining has none yet); invalid ones are, and leave the
     /// previous material in use.
     pub fn reload(&self) -> Result<bool, TlsError> {
+        self.reload_locked(&mut self.lock_files())
+    }
+
+    /// Holds off other readers and writers of the files.
+    pub(super) fn lock_files(&self) -> std::sync::MutexGuard<'_, Stamp> {
+        self.stamp.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// [`NodeTls::reload`] with the files locked.
+    pub(super) fn reload_locked(&self, last: &mut Stamp) -> Result<bool, TlsError> {
         let stamp: Vec<Option<SystemTime>> =
             self.files.paths().map(|p| std::fs::metadata(p).and_then(|m| m.modified()).ok()).collect();
-        let mut last = self.stamp.lock().unwrap_or_else(|p| p.into_inner());
         if last.as_ref() == Some(&stamp) {
             return Ok(false);
         }
@@ -152,6 +187,7 @@ fn load(files: &TlsFiles) -> Result<Loaded, TlsError> {
         .map_err(|e| TlsError::InvalidCertificate(format!("{}: {e}", files.cert.display())))?;
     client.alpn_protocols = vec![ALPN_H2.to_vec()];
     Ok(Loaded {
+        cert_info: CertInfo::of(&chain[0]),
         peer_server: server(cluster_only.clone())?,
         api_server: server(api_verifier)?,
         client: Arc::new(client),

@@ -6,7 +6,7 @@
 //! | [`pki`]      | the cluster CA and the node and client certificates it issues   |
 //! | [`identity`] | who a verified certificate names (a node id or a principal)      |
 //! | [`material`] | a node's PEM files → rustls configurations, reloaded on change   |
-//! | [`managed`]  | certificates a node creates (cluster CA) or receives (join)      |
+//! | [`managed`]  | certificates a node creates, receives (join) or renews           |
 //! | [`accept`]   | the servers' TLS listeners; the peer identity of each request   |
 //! | [`coalesce`] | a connection's writes held until flushed (one TLS record)       |
 //! | [`connect`]  | the clients' TLS channels (CA bundle, client cert, pinned CA)    |

@@ -13,6 +13,7 @@ use rcgen::{
     BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
     KeyUsagePurpose, SerialNumber, SubjectPublicKeyInfo,
 };
+use x509_parser::prelude::FromDer;
 use zeroize::Zeroizing;
 
 use super::TlsError;
@@ -98,19 +99,25 @@ impl Ca {
         &self.cert_pem
     }
 
-    /// Issues a node certificate with a new key.
-    pub fn issue_node(&self, id: u64, hosts: &[String]) -> Result<Issued, TlsError> {
+    /// Issues a node certificate valid for `valid_for`, with a new key.
+    pub fn issue_node(&self, id: u64, hosts: &[String], valid_for: Duration) -> Result<Issued, TlsError> {
         let key = KeyPair::generate().map_err(pki)?;
-        let cert_pem = self.sign(&node_params(id, hosts)?, &key)?;
+        let cert_pem = self.sign(&node_params(id, hosts, valid_for)?, &key)?;
         Ok(Issued { cert_pem, key: KeyPem::new(key.serialize_pem()) })
     }
 
-    /// Issues a node certificate for a public key (DER SubjectPublicKeyInfo)
-    /// whose private key stays with the node.
-    pub fn issue_node_for(&self, id: u64, hosts: &[String], public_key_der: &[u8]) -> Result<String, TlsError> {
+    /// Issues a node certificate valid for `valid_for` for a public key
+    /// (DER SubjectPublicKeyInfo) whose private key stays with the node.
+    pub fn issue_node_for(
+        &self,
+        id: u64,
+        hosts: &[String],
+        public_key_der: &[u8],
+        valid_for: Duration,
+    ) -> Result<String, TlsError> {
         let spki = SubjectPublicKeyInfo::from_der(public_key_der)
             .map_err(|e| TlsError::InvalidKey(format!("public key: {e}")))?;
-        self.sign(&node_params(id, hosts)?, &spki)
+        self.sign(&node_params(id, hosts, valid_for)?, &spki)
     }
 
     /// Issues a client certificate naming `principal`, with a new key.
@@ -156,6 +163,37 @@ pub fn new_key() -> Result<(KeyPem, Vec<u8>), TlsError> {
     Ok((KeyPem::new(key.serialize_pem()), rcgen::PublicKeyData::subject_public_key_info(&key)))
 }
 
+/// What a certificate says of itself: its serial and when it is valid.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CertInfo {
+    /// The serial number, hex.
+    pub serial: String,
+    /// Unix seconds.
+    pub not_before: i64,
+    /// Unix seconds.
+    pub not_after: i64,
+}
+
+impl CertInfo {
+    /// Reads a DER certificate (`None` if it does not parse).
+    pub fn of(der: &[u8]) -> Option<CertInfo> {
+        let (_, cert) = x509_parser::certificate::X509Certificate::from_der(der).ok()?;
+        let validity = cert.validity();
+        Some(CertInfo {
+            serial: hex::encode(cert.raw_serial()),
+            not_before: validity.not_before.timestamp(),
+            not_after: validity.not_after.timestamp(),
+        })
+    }
+
+    /// Whether a certificate issued for `lifetime` should be renewed at
+    /// `now` (Unix seconds): once less than a third of `lifetime` is left,
+    /// so that a renewal that fails has time to be retried and noticed.
+    pub fn renewal_due(&self, now: i64, lifetime: Duration) -> bool {
+        now >= self.not_after.saturating_sub((lifetime.as_secs() / 3) as i64)
+    }
+}
+
 /// The host part of `host:port` (brackets of IPv6 literals removed).
 pub fn host_of(addr: &str) -> &str {
     let host = match addr.rsplit_once(':') {
@@ -165,7 +203,7 @@ pub fn host_of(addr: &str) -> &str {
     host.trim_start_matches('[').trim_end_matches(']')
 }
 
-fn node_params(id: u64, hosts: &[String]) -> Result<CertificateParams, TlsError> {
+fn node_params(id: u64, hosts: &[String], valid_for: Duration) -> Result<CertificateParams, TlsError> {
     let mut names = vec![node_dns_name(id)];
     for h in hosts {
         if !h.is_empty() && !names.contains(h) {
@@ -175,7 +213,7 @@ fn node_params(id: u64, hosts: &[String]) -> Result<CertificateParams, TlsError>
     let mut params = CertificateParams::new(names).map_err(|e| TlsError::InvalidName(e.to_string()))?;
     params.distinguished_name = dn(&format!("coffer node {id}"));
     params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth, ExtendedKeyUsagePurpose::ClientAuth];
-    leaf(&mut params, CERT_VALIDITY)?;
+    leaf(&mut params, valid_for)?;
     Ok(params)
 }
 
@@ -235,6 +273,29 @@ mod tests {
         let (key, _) = new_key().unwrap();
         assert_eq!(format!("{key:?}"), "KeyPem(REDACTED)");
         assert!(key.as_str().contains("PRIVATE KEY"));
+    }
+
+    #[test]
+    fn a_node_certificate_is_valid_for_what_was_asked_and_renewed_in_its_last_third() {
+        let ca = new_ca("t").unwrap();
+        let ca = Ca::new(&ca.cert_pem, &ca.key).unwrap();
+        let lifetime = Duration::from_secs(3000);
+        let node = ca.issue_node(3, &["127.0.0.1".into()], lifetime).unwrap();
+        let der = crate::tls::material::certs(&node.cert_pem, std::path::Path::new("t")).unwrap();
+        let info = CertInfo::of(&der[0]).unwrap();
+        let now = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap().as_secs() as i64;
+        assert!((info.not_after - now - 3000).abs() <= 5, "{info:?}");
+        assert!((now - info.not_before - BACKDATE.as_secs() as i64).abs() <= 5, "{info:?}");
+        assert_eq!(info.serial.len(), 32);
+        assert!(!info.renewal_due(now, lifetime));
+        assert!(!info.renewal_due(info.not_after - 1001, lifetime));
+        assert!(info.renewal_due(info.not_after - 1000, lifetime));
+        assert!(info.renewal_due(info.not_after + 1, lifetime));
+        // A later issue has another serial.
+        let again = ca.issue_node(3, &["127.0.0.1".into()], lifetime).unwrap();
+        let der = crate::tls::material::certs(&again.cert_pem, std::path::Path::new("t")).unwrap();
+        assert_ne!(CertInfo::of(&der[0]).unwrap().serial, info.serial);
+        assert_eq!(CertInfo::of(b"not a certificate"), None);
     }
 
     #[test]

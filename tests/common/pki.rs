@@ -29,7 +29,10 @@ impl TestPki {
     /// points `config` at it.
     pub fn configure_node(&self, config: &mut Config, dir: &Path) {
         let tls_dir = dir.join(format!("tls-node{}", config.node_id));
-        let node = self.ca.issue_node(config.node_id, &["127.0.0.1".into(), "localhost".into()]).expect("node cert");
+        let node = self
+            .ca
+            .issue_node(config.node_id, &["127.0.0.1".into(), "localhost".into()], CERT_VALIDITY)
+            .expect("node cert");
         let (ca, cert, key) = write_files(&tls_dir, &self.ca_pem, &node);
         config.tls.ca_file = Some(ca);
         config.tls.cert_file = Some(cert);
