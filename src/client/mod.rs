@@ -267,7 +267,11 @@ impl Client {
                     Err(e) => e,
                 };
                 let retriable = match err.code() {
-                    ErrorCode::NotLeader | ErrorCode::NoLeader | ErrorCode::NotInitialized => true,
+                    // Refused before anything was done: another node may answer.
+                    ErrorCode::NotLeader
+                    | ErrorCode::NoLeader
+                    | ErrorCode::NotInitialized
+                    | ErrorCode::InstallingSnapshot => true,
                     ErrorCode::Unavailable | ErrorCode::Timeout => retry == Retry::Idempotent || err.not_sent,
                     _ => false,
                 };

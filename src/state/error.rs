@@ -62,6 +62,8 @@ pub enum StateError {
     InvalidJoinToken(&'static str),
     #[error("this cluster has no managed CA (its certificates are brought by the operator)")]
     NoClusterCa,
+    #[error("this node is installing a snapshot from the leader and serves no reads until it is done; retry on another node")]
+    InstallingSnapshot,
     #[error("storage: {0}")]
     Storage(String),
     #[error("corrupt record at '{0}'")]
@@ -98,6 +100,7 @@ impl StateError {
             RoleExists(_) => ErrorCode::RoleAlreadyExists,
             AssignmentNotFound(_) => ErrorCode::AssignmentNotFound,
             NoClusterCa => ErrorCode::NoClusterCa,
+            InstallingSnapshot => ErrorCode::InstallingSnapshot,
             Storage(_) => ErrorCode::Storage,
             Corrupt(_) => ErrorCode::Storage,
         }
@@ -106,6 +109,9 @@ impl StateError {
 
 impl From<super::kv::KvError> for StateError {
     fn from(e: super::kv::KvError) -> Self {
-        StateError::Storage(e.0)
+        match e {
+            super::kv::KvError::Io(e) => StateError::Storage(e),
+            super::kv::KvError::Installing => StateError::InstallingSnapshot,
+        }
     }
 }

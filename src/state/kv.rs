@@ -6,8 +6,14 @@ use std::collections::BTreeMap;
 
 /// A storage read failed.
 #[derive(Debug, Clone, thiserror::Error)]
-#[error("storage read failed: {0}")]
-pub struct KvError(pub String);
+pub enum KvError {
+    /// The storage could not be read.
+    #[error("storage read failed: {0}")]
+    Io(String),
+    /// The state is being replaced by a snapshot from the leader.
+    #[error("this node is installing a snapshot from the leader")]
+    Installing,
+}
 
 /// Read access to a consistent view of the state keyspace.
 pub trait Kv {

@@ -51,4 +51,6 @@ pub mod sm_meta {
     pub const LAST_APPLIED: &[u8] = b"last_applied";
     pub const MEMBERSHIP: &[u8] = b"membership";
     pub const SNAPSHOT: &[u8] = b"snapshot";
+    /// Present while a snapshot install replaces the state (see `storage::install`).
+    pub const INSTALLING: &[u8] = b"installing";
 }

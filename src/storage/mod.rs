@@ -17,7 +17,9 @@
 //!   `crate::state` and committing each batch atomically with its log id.
 //! - [`snapshots`]: the current snapshot, a RocksDB checkpoint, and
 //!   [`snapshot_data`]: its bytes, serialized only when read.
-//! - [`snapshot_file`]: the snapshot file format, installed atomically.
+//! - [`snapshot_file`]: the snapshot file format; `install` replaces the
+//!   state with a received one in bounded memory, and recovers from a stop
+//!   in the middle.
 //! - [`view`]: read views implementing `state::kv::Kv`.
 //! - `db`: a database shared by these parts, and the watch that tells when
 //!   both databases have closed.
@@ -26,6 +28,7 @@ pub mod cf;
 mod db;
 pub mod durable;
 mod error;
+mod install;
 pub mod log_store;
 mod recent;
 pub mod snapshot_data;

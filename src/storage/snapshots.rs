@@ -91,6 +91,13 @@ impl SnapshotStore {
         Ok(Some((meta, data)))
     }
 
+    /// The current snapshot's meta and its checkpoint (opened read-only).
+    pub(super) fn current_checkpoint(&self) -> Result<Option<(Meta, DB)>, StorageError> {
+        let Some((meta, _)) = self.current()? else { return Ok(None) };
+        let checkpoint = open_checkpoint(&self.checkpoint_path(&meta.snapshot_id), cf::STATE_KEYSPACE)?;
+        Ok(Some((meta, checkpoint)))
+    }
+
     /// The bytes of snapshot `id`, serialized when first read.
     fn data(&self, id: &str) -> SnapshotData {
         let (store, id) = (self.clone(), id.to_owned());

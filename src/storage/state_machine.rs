@@ -16,7 +16,7 @@ use std::sync::Arc;
 use openraft::storage::{RaftStateMachine, Snapshot};
 use openraft::{Entry, EntryPayload, LogId, OptionalSend, StorageIOError, StoredMembership};
 use prost::Message;
-use rocksdb::{WriteBatch, WriteOptions, DB};
+use rocksdb::{WriteBatch, DB};
 
 use super::db::Db;
 use super::durable::Durable;
@@ -24,7 +24,7 @@ use super::error::{raft_err, RaftStorageError};
 use super::snapshot_data::SnapshotData;
 use super::snapshots::{to_snapshot, Meta, SnapshotStore};
 use super::view::DbView;
-use super::{cf, handle, snapshot_file, StorageError};
+use super::{cf, handle, install, snapshot_file, StorageError};
 use crate::proto::raft as pb;
 use crate::raft::codec::log_id::{opt_from_pb, opt_to_pb};
 use crate::raft::{NodeId, NodeInfo, TypeConfig};
@@ -49,7 +49,9 @@ impl StateMachine {
         generations: Arc<super::view::Generations>,
         durable: Arc<Durable>,
     ) -> Result<Self, StorageError> {
-        Ok(StateMachine { snapshots: SnapshotStore::new(db.clone(), dir), db, generations, durable })
+        let snapshots = SnapshotStore::new(db.clone(), dir);
+        install::recover(&db, &generations, &snapshots)?;
+        Ok(StateMachine { snapshots, db, generations, durable })
     }
 
     fn apply_entries(
@@ -98,25 +100,22 @@ impl StateMachine {
     }
 
     fn install(&self, meta: &Meta, file: &mut File) -> Result<(), StorageError> {
-        let sm = handle(&self.db, cf::SM_META);
-        let mut batch = WriteBatch::default();
-        // State keys are printable ASCII, so [0xff] bounds the whole keyspace.
-        for family in cf::STATE_KEYSPACE {
-            batch.delete_range_cf(handle(&self.db, family), &[][..], &[0xffu8][..]);
-        }
-        // Straight into the batch, which is written only if the whole file
-        // reads back sound.
-        snapshot_file::read_each(file, |r| {
-            batch.put_cf(handle(&self.db, cf::of_state_key(&r.key)), &r.key, &r.value);
-            Ok(())
-        })?;
-        let applied = pb::StoredLogId { log_id: opt_to_pb(meta.last_log_id) };
-        batch.put_cf(sm, cf::sm_meta::LAST_APPLIED, applied.encode_to_vec());
-        batch.put_cf(sm, cf::sm_meta::MEMBERSHIP, pb::StoredMembership::from(&meta.last_membership).encode_to_vec());
-        let mut sync = WriteOptions::default();
-        sync.set_sync(true);
-        self.db.write_opt(batch, &sync)?;
-        self.generations.note(None::<std::iter::Empty<&[u8]>>);
+        self.install_in_chunks(meta, file, install::CHUNK_BYTES)
+    }
+
+    /// Installs a received snapshot file: read through once to check it
+    /// whole (a damaged file changes nothing), then again into the state
+    /// in batches of `chunk_bytes` (see `super::install`).
+    fn install_in_chunks(&self, meta: &Meta, file: &mut File, chunk_bytes: usize) -> Result<(), StorageError> {
+        snapshot_file::read_each(file, |_| Ok(()))?;
+        install::replace_state(
+            &self.db,
+            &self.generations,
+            meta.last_log_id,
+            &meta.last_membership,
+            chunk_bytes,
+            |put| snapshot_file::read_each(file, |r| put(&r.key, &r.value)),
+        )?;
         // The installed state is this node's current snapshot now.
         self.snapshots.adopt_installed(meta)
     }
@@ -139,7 +138,7 @@ pub(super) fn applied_state(db: &DB) -> Result<(Option<LogId<NodeId>>, Membershi
 
 impl From<KvError> for StorageError {
     fn from(e: KvError) -> Self {
-        StorageError::Io(e.0)
+        StorageError::Io(e.to_string())
     }
 }
 

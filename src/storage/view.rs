@@ -55,7 +55,7 @@ impl<'a> DbView<'a> {
 }
 
 fn kv_err(e: rocksdb::Error) -> KvError {
-    KvError(e.to_string())
+    KvError::Io(e.to_string())
 }
 
 impl Kv for DbView<'_> {
@@ -88,11 +88,16 @@ impl Kv for DbView<'_> {
 }
 
 /// Counters bumped by apply whenever it changes a family of hot records,
-/// so readers can cache those records and know when to read again.
+/// so readers can cache those records and know when to read again; and
+/// whether a snapshot is being installed, so they do not read half of it.
 #[derive(Debug, Default)]
 pub struct Generations {
     security: AtomicU64,
     tokens: AtomicU64,
+    /// Odd while a snapshot install is replacing the state (a seqlock: a
+    /// reader whose view was taken between two equal even readings saw a
+    /// whole state). Left odd by an install that failed half-way.
+    installs: AtomicU64,
 }
 
 impl Generations {
@@ -110,6 +115,20 @@ impl Generations {
         if tokens {
             self.tokens.fetch_add(1, Ordering::Release);
         }
+    }
+
+    /// Marks the state as being replaced: readers refuse from now on.
+    pub(super) fn begin_install(&self) {
+        let _ = self.installs.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| Some(n + 1 + n % 2));
+    }
+
+    /// Marks the state as whole again.
+    pub(super) fn end_install(&self) {
+        let _ = self.installs.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| Some(n + n % 2));
+    }
+
+    fn installs(&self) -> u64 {
+        self.installs.load(Ordering::SeqCst)
     }
 
     /// Changes whenever the security records (`sys/…`) change.
@@ -167,9 +186,28 @@ impl StateReader {
         empty
     }
 
-    /// Runs `f` over a consistent view of the current local state.
+    /// Runs `f` over a consistent view of the current local state. While a
+    /// snapshot is being installed the state is partly replaced: every read
+    /// of `f` then fails with [`KvError::Installing`].
     pub fn read<R>(&self, f: impl FnOnce(&dyn Kv) -> R) -> R {
+        let before = self.generations.installs();
         let view = DbView::new(&self.db);
+        if before % 2 == 1 || self.generations.installs() != before {
+            return f(&Installing);
+        }
         f(&view)
+    }
+}
+
+/// The state while a snapshot install replaces it: nothing can be read.
+struct Installing;
+
+impl Kv for Installing {
+    fn get(&self, _: &[u8]) -> Result<Option<Vec<u8>>, KvError> {
+        Err(KvError::Installing)
+    }
+
+    fn scan(&self, _: &[u8], _: Option<&[u8]>, _: &mut dyn FnMut(&[u8], &[u8]) -> bool) -> Result<(), KvError> {
+        Err(KvError::Installing)
     }
 }
