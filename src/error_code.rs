@@ -82,7 +82,7 @@ codes! {
     NodeNotFound => NotFound, "No member with that node id.";
     Unavailable => Unavailable, "The server or cluster cannot serve the request now; retry.";
     Timeout => DeadlineExceeded, "The request timed out: its outcome is unknown.";
-    InstallingSnapshot => Unavailable, "This node is installing a snapshot from the leader and serves no reads until it is done; retry on another node.";
+    InstallingSnapshot => Unavailable, "This node is installing a snapshot from the leader; retry on another node.";
     Storage => Internal, "A storage error occurred on the server.";
     Internal => Internal, "An internal error occurred.";
 }

@@ -303,6 +303,9 @@ async fn requests_no_handler_reaches_are_audited_too() {
     let err = raw_call(&cluster, "/coffer.v1.SecretService/NoSuchMethod", AuditRecord::default(), "nosuch").await;
     assert_eq!(err.code(), tonic::Code::Unimplemented, "{err:?}");
     assert!(err.metadata().get("x-request-id").is_some(), "{err:?}");
+    // A service that does not exist: no interceptor saw the caller.
+    let err = raw_call(&cluster, "/coffer.v1.NoSuchService/Call", AuditRecord::default(), "nosvc").await;
+    assert_eq!(err.code(), tonic::Code::Unimplemented, "{err:?}");
 
     let records = all_records(&root).await;
     let of = |cid: &str| records.iter().filter(|r| r.correlation_id == cid).collect::<Vec<_>>();
@@ -311,6 +314,7 @@ async fn requests_no_handler_reaches_are_audited_too() {
         ("garbled", "coffer.v1.SecretService/SetSecret", "Internal"),
         ("big", "coffer.v1.SecretService/SetSecret", "OutOfRange"),
         ("nosuch", "coffer.v1.SecretService/NoSuchMethod", "Unimplemented"),
+        ("nosvc", "coffer.v1.NoSuchService/Call", "Unimplemented"),
     ] {
         let found = of(cid);
         assert_eq!(found.len(), 1, "{cid}: {found:?}");

@@ -2,7 +2,9 @@
 //! (malformed, or over the size limit), a method that does not exist. The
 //! outermost layer of the client API puts a [`Reach`] in every request;
 //! `audited` marks it when a handler takes the request, and the
-//! authenticating interceptor records the caller in it. A request that
+//! authenticating interceptor records the caller in it (for a service that
+//! does not exist, where no interceptor runs, the credentials are read
+//! here). A request that
 //! comes back as an error without a handler's mark gets its record here,
 //! under its gRPC method's name (its body, never decoded, names no vault or
 //! object). The answer is an error already, so it is not withheld if its
@@ -20,7 +22,7 @@ use super::audited::{correlation_id, CORRELATION_ID_KEY, REQUEST_ID_KEY};
 use crate::audit::reach::Reach;
 use crate::proto::storage::AuditRecord;
 use crate::replica::Replica;
-use crate::tls::ConnInfo;
+use crate::tls::{CertIdentity, ConnInfo};
 
 /// The record's `detail` for a request no handler reached.
 const DETAIL: &str = "refused before a handler: the request did not decode or names no method";
@@ -52,6 +54,9 @@ struct Seen {
     uri: http::Uri,
     remote: Option<SocketAddr>,
     correlation_id: Option<HeaderValue>,
+    /// The credentials, for a request no interceptor authenticated.
+    authorization: Option<HeaderValue>,
+    identity: Option<CertIdentity>,
     reach: Reach,
 }
 
@@ -73,12 +78,15 @@ where
     fn call(&mut self, mut req: Request<B>) -> Self::Future {
         let reach = Reach::default();
         req.extensions_mut().insert(reach.clone());
+        let conn = req.extensions().get::<ConnInfo>();
         let seen = Seen {
             started: Instant::now(),
             time_ms: SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64),
             uri: req.uri().clone(),
-            remote: req.extensions().get::<ConnInfo>().and_then(|c| c.remote),
+            remote: conn.and_then(|c| c.remote),
             correlation_id: req.headers().get(CORRELATION_ID_KEY).cloned(),
+            authorization: req.headers().get(http::header::AUTHORIZATION).cloned(),
+            identity: conn.and_then(|c| c.identity.clone()),
             reach,
         };
         // The clone that was made ready is the one to call.
@@ -113,10 +121,15 @@ async fn record<R>(replica: &Replica, seen: Seen, code: String, resp: &mut Respo
     }
     let correlation_id = correlation_id(seen.correlation_id.as_ref().and_then(|v| v.to_str().ok()))
         .map_or_else(|| request_id.clone(), str::to_owned);
+    // No interceptor ran for a service that does not exist.
+    let principal = match seen.reach.principal() {
+        "" => crate::auth::caller_of(replica, seen.authorization.as_ref(), seen.identity.as_ref()).unwrap_or_default(),
+        known => known.to_owned(),
+    };
     let record = AuditRecord {
         time_ms: seen.time_ms,
         operation: seen.uri.path().trim_start_matches('/').to_owned(),
-        principal: seen.reach.principal().to_owned(),
+        principal,
         source: seen.remote.map(|a| a.to_string()).unwrap_or_default(),
         node_id: replica.id(),
         correlation_id,

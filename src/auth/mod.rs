@@ -209,6 +209,24 @@ impl Authenticator {
     }
 }
 
+/// Who a request's credentials name, for a request no service's
+/// interceptor saw (one for a service that does not exist): `None` when it
+/// presents no credential or a refused one.
+pub fn caller_of(
+    replica: &Replica,
+    authorization: Option<&http::HeaderValue>,
+    identity: Option<&CertIdentity>,
+) -> Option<String> {
+    let mut headers = http::HeaderMap::new();
+    if let Some(value) = authorization {
+        headers.insert(http::header::AUTHORIZATION, value.clone());
+    }
+    let mut extensions = tonic::Extensions::new();
+    extensions.insert(ConnInfo { remote: None, identity: identity.cloned() });
+    let req = Request::from_parts(tonic::metadata::MetadataMap::from_headers(headers), extensions, ());
+    Authenticator::new(replica.clone()).principal_of(&req).ok().flatten().map(|p| p.name())
+}
+
 /// A credential that was presented but refused: kept for [`authorize`], so
 /// the request still reaches its handler and is audited.
 #[derive(Debug, Clone)]

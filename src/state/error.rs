@@ -62,7 +62,7 @@ pub enum StateError {
     InvalidJoinToken(&'static str),
     #[error("this cluster has no managed CA (its certificates are brought by the operator)")]
     NoClusterCa,
-    #[error("this node is installing a snapshot from the leader and serves no reads until it is done; retry on another node")]
+    #[error("this node is installing a snapshot from the leader; retry on another node")]
     InstallingSnapshot,
     #[error("storage: {0}")]
     Storage(String),

@@ -25,6 +25,7 @@ use super::{cf, handle, StorageError};
 use crate::proto::raft as pb;
 use crate::raft::codec::log_id::opt_to_pb;
 use crate::raft::{NodeId, NodeInfo};
+use crate::state::kv::KvError;
 
 /// The most a batch of an install holds before it is written.
 pub const CHUNK_BYTES: usize = 8 << 20;
@@ -80,15 +81,20 @@ pub(super) fn recover(db: &DB, generations: &Generations, snapshots: &SnapshotSt
     }
     match snapshots.current_checkpoint()? {
         Some((meta, checkpoint)) => {
-            tracing::warn!(snapshot = %meta.snapshot_id, "a snapshot install was cut short; restoring this node's own last snapshot");
+            tracing::warn!(
+                snapshot = %meta.snapshot_id,
+                "a snapshot install was cut short; restoring this node's own last snapshot"
+            );
             replace_state(db, generations, meta.last_log_id, &meta.last_membership, CHUNK_BYTES, |put| {
-                DbView::new(&checkpoint)
-                    .for_each(|k, v| put(k, v).map_err(|e| crate::state::kv::KvError::Io(e.to_string())))?;
-                Ok(())
+                let copy = DbView::new(&checkpoint).for_each(|k, v| put(k, v).map_err(|e| KvError::Io(e.to_string())));
+                Ok(copy?)
             })
         }
         None => {
-            tracing::warn!("a snapshot install was cut short and this node has no snapshot of its own; starting from an empty state");
+            tracing::warn!(
+                "a snapshot install was cut short and this node has no snapshot of its own; \
+                 starting from an empty state"
+            );
             replace_state(db, generations, None, &StoredMembership::default(), CHUNK_BYTES, |_| Ok(()))
         }
     }
@@ -107,7 +113,6 @@ mod tests {
     use openraft::CommittedLeaderId;
 
     use super::*;
-    use crate::state::kv::KvError;
     use crate::storage::db::Db;
     use crate::storage::state_machine::applied_state;
     use crate::storage::view::StateReader;

@@ -99,21 +99,17 @@ impl StateMachine {
         Ok(outputs)
     }
 
-    fn install(&self, meta: &Meta, file: &mut File) -> Result<(), StorageError> {
-        self.install_in_chunks(meta, file, install::CHUNK_BYTES)
-    }
-
     /// Installs a received snapshot file: read through once to check it
-    /// whole (a damaged file changes nothing), then again into the state
-    /// in batches of `chunk_bytes` (see `super::install`).
-    fn install_in_chunks(&self, meta: &Meta, file: &mut File, chunk_bytes: usize) -> Result<(), StorageError> {
+    /// whole (a damaged file changes nothing), then again into the state in
+    /// bounded batches (see `super::install`).
+    fn install(&self, meta: &Meta, file: &mut File) -> Result<(), StorageError> {
         snapshot_file::read_each(file, |_| Ok(()))?;
         install::replace_state(
             &self.db,
             &self.generations,
             meta.last_log_id,
             &meta.last_membership,
-            chunk_bytes,
+            install::CHUNK_BYTES,
             |put| snapshot_file::read_each(file, |r| put(&r.key, &r.value)),
         )?;
         // The installed state is this node's current snapshot now.
