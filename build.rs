@@ -43,7 +43,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "proto/raft/v1/raft.proto",
         "proto/etcd/kv.proto",
     ];
-    tonic_prost_build::configure().skip_debug(REDACTED).compile_protos(&protos, &["proto"])?;
+    // Maps in replicated records encode in key order, the same on every node.
+    tonic_prost_build::configure()
+        .skip_debug(REDACTED)
+        .btree_map(".coffer.raft.v1.Membership.nodes")
+        .compile_protos(&protos, &["proto"])?;
     for p in protos {
         println!("cargo:rerun-if-changed={p}");
     }

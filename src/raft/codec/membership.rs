@@ -51,3 +51,25 @@ impl TryFrom<pb::StoredMembership> for StoredMembership<NodeId, NodeInfo> {
         ))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use prost::Message;
+
+    use super::*;
+
+    #[test]
+    fn a_membership_encodes_the_same_every_time() {
+        let node =
+            |i: u64| NodeInfo { raft_addr: format!("n{i}:1"), api_addr: format!("n{i}:2"), region: String::new() };
+        let nodes: BTreeMap<NodeId, NodeInfo> = (1..=16).map(|i| (i, node(i))).collect();
+        let membership = Membership::new(vec![nodes.keys().copied().collect()], nodes);
+        // Each encoding builds its own map: a hash map would iterate each
+        // in another order.
+        let first = pb::Membership::from(&membership).encode_to_vec();
+        for _ in 0..8 {
+            assert_eq!(pb::Membership::from(&membership).encode_to_vec(), first);
+        }
+        assert_eq!(Membership::from(pb::Membership::decode(first.as_slice()).unwrap()), membership);
+    }
+}
