@@ -1,4 +1,6 @@
-//! Replacing the whole state with a snapshot's, in bounded memory.
+//! Replacing the whole state with a snapshot's, in bounded memory: a
+//! snapshot received from the leader, or (offline, [`restore`]) a saved one
+//! seeding a new node.
 //!
 //! A snapshot can be as large as the state, audit log included, so it is
 //! written in batches of at most [`CHUNK_BYTES`], not in one:
@@ -15,13 +17,16 @@
 //! log id the Raft log has not been purged past, and Raft brings the node
 //! up from there (sending the snapshot again if it must).
 
+use std::path::Path;
+
 use openraft::{LogId, StoredMembership};
 use prost::Message;
 use rocksdb::{WriteBatch, WriteOptions, DB};
 
 use super::snapshots::SnapshotStore;
 use super::view::{DbView, Generations};
-use super::{cf, handle, StorageError};
+use super::{cf, handle, snapshot_file, StorageError};
+use crate::fsutil::rename_synced;
 use crate::proto::raft as pb;
 use crate::raft::codec::log_id::opt_to_pb;
 use crate::raft::{NodeId, NodeInfo};
@@ -71,6 +76,47 @@ pub(super) fn replace_state(
     generations.end_install();
     generations.note(None::<std::iter::Empty<&[u8]>>);
     Ok(())
+}
+
+/// Seeds the state of a new node from a saved snapshot file (offline), in
+/// bounded memory like an install: the file is read through once first,
+/// and the database is built beside the data dir's `db/` and renamed to it
+/// when whole. Refuses a data directory that already holds a database.
+/// Returns the number of records restored.
+pub fn restore(data_dir: &Path, snapshot: &Path) -> Result<u64, StorageError> {
+    restore_in_chunks(data_dir, snapshot, CHUNK_BYTES)
+}
+
+fn restore_in_chunks(data_dir: &Path, snapshot: &Path, chunk_bytes: usize) -> Result<u64, StorageError> {
+    let db_dir = data_dir.join("db");
+    if db_dir.exists() || data_dir.join("log").exists() {
+        return Err(StorageError::Io(format!("{} already holds a database", data_dir.display())));
+    }
+    let mut file = std::fs::File::open(snapshot)?;
+    let mut count = 0u64;
+    snapshot_file::read_each(&mut file, |_| {
+        count += 1;
+        Ok(())
+    })?;
+    std::fs::create_dir_all(data_dir)?;
+    let building = data_dir.join("db.restoring");
+    if building.exists() {
+        std::fs::remove_dir_all(&building)?;
+    }
+    {
+        let db = super::open_db(&building, cf::STATE_DB)?;
+        let mut batch = WriteBatch::default();
+        snapshot_file::read_each(&mut file, |r| {
+            batch.put_cf(handle(&db, cf::of_state_key(&r.key)), &r.key, &r.value);
+            if batch.size_in_bytes() >= chunk_bytes {
+                db.write(std::mem::take(&mut batch))?;
+            }
+            Ok(())
+        })?;
+        db.write_opt(batch, &synced())?;
+    }
+    rename_synced(&building, &db_dir)?;
+    Ok(count)
 }
 
 /// At open: if an install was cut short, puts back the state of the
@@ -235,5 +281,40 @@ mod tests {
         assert_eq!(read(&reader, b"se/partial").unwrap(), None);
         assert_eq!(applied_index(&n.db), None);
         assert!(!marked(&n.db));
+    }
+
+    #[test]
+    fn a_saved_snapshot_seeds_a_new_data_dir_in_batches_or_not_at_all() {
+        let tmp = tempfile::tempdir().unwrap();
+        let file = tmp.path().join("saved.snap");
+        let audit_key = [crate::state::keys::AUDIT_RECORDS, b"1"].concat();
+        snapshot_file::write::<StorageError>(&file, |visit| {
+            for i in 0..100 {
+                visit(format!("se/k{i:03}").as_bytes(), &[i as u8; 100])?;
+            }
+            visit(&audit_key, b"record")
+        })
+        .unwrap();
+        let whole = std::fs::read(&file).unwrap();
+        let data_dir = tmp.path().join("node");
+
+        // A damaged file creates nothing.
+        std::fs::write(&file, &whole[..whole.len() - 1]).unwrap();
+        assert!(restore_in_chunks(&data_dir, &file, 256).is_err());
+        assert!(!data_dir.exists());
+
+        // A restore a crash cut short left its work beside `db/`; it is
+        // started over.
+        std::fs::write(&file, &whole).unwrap();
+        std::fs::create_dir_all(data_dir.join("db.restoring/junk")).unwrap();
+        assert_eq!(restore_in_chunks(&data_dir, &file, 256).unwrap(), 101);
+        assert!(!data_dir.join("db.restoring").exists());
+        let db = super::super::open_db(&data_dir.join("db"), cf::STATE_DB).unwrap();
+        let get = |key: &[u8]| db.get_cf(handle(&db, cf::of_state_key(key)), key).unwrap();
+        assert_eq!(get(b"se/k000"), Some(vec![0; 100]));
+        assert_eq!(get(b"se/k099"), Some(vec![99; 100]));
+        assert_eq!(get(&audit_key), Some(b"record".to_vec()));
+        drop(db);
+        assert!(restore_in_chunks(&data_dir, &file, 256).is_err(), "a data dir with a database is refused");
     }
 }

@@ -29,6 +29,8 @@ mod db;
 pub mod durable;
 mod error;
 mod install;
+
+pub use install::restore;
 pub mod log_store;
 mod recent;
 pub mod snapshot_data;
@@ -165,27 +167,6 @@ fn copy_family(
         }
     }
     Ok(dst.write(batch)?)
-}
-
-/// Seeds the state of a new node from a saved snapshot file (offline).
-/// Refuses a data directory that already holds a database. Returns the
-/// number of records restored.
-pub fn restore(data_dir: &Path, snapshot: &Path) -> Result<u64, StorageError> {
-    if data_dir.join("db").exists() || data_dir.join("log").exists() {
-        return Err(StorageError::Io(format!("{} already holds a database", data_dir.display())));
-    }
-    let mut file = std::fs::File::open(snapshot)?;
-    let records = snapshot_file::read_all(&mut file)?;
-    std::fs::create_dir_all(data_dir)?;
-    let db = open_db(&data_dir.join("db"), cf::STATE_DB)?;
-    let mut batch = rocksdb::WriteBatch::default();
-    for r in &records {
-        batch.put_cf(handle(&db, cf::of_state_key(&r.key)), &r.key, &r.value);
-    }
-    let mut sync = rocksdb::WriteOptions::default();
-    sync.set_sync(true);
-    db.write_opt(batch, &sync)?;
-    Ok(records.len() as u64)
 }
 
 /// Opens (or creates) the database at `path` with the column families
