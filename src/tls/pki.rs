@@ -241,7 +241,8 @@ fn validity(params: &mut CertificateParams, valid_for: Duration) -> Result<(), T
     params.not_after = (now + valid_for).into();
     let mut serial = [0u8; 16];
     crate::crypto::random_fill(&mut serial).map_err(|_| TlsError::Pki("no randomness".into()))?;
-    serial[0] &= 0x7f; // a positive INTEGER
+    // A positive INTEGER of 16 bytes (no leading zero for DER to drop).
+    serial[0] = (serial[0] & 0x7f) | 0x40;
     params.serial_number = Some(SerialNumber::from_slice(&serial));
     Ok(())
 }
@@ -296,6 +297,13 @@ mod tests {
         let der = crate::tls::material::certs(&again.cert_pem, std::path::Path::new("t")).unwrap();
         assert_ne!(CertInfo::of(&der[0]).unwrap().serial, info.serial);
         assert_eq!(CertInfo::of(b"not a certificate"), None);
+        // Serials are 16 bytes every time (one in 128 had a zero first byte).
+        let (_, public_key) = new_key().unwrap();
+        for _ in 0..200 {
+            let pem = ca.issue_node_for(3, &[], &public_key, lifetime).unwrap();
+            let der = crate::tls::material::certs(&pem, std::path::Path::new("t")).unwrap();
+            assert_eq!(CertInfo::of(&der[0]).unwrap().serial.len(), 32);
+        }
     }
 
     #[test]
