@@ -148,6 +148,83 @@ async fn t50_wiped_lagging_follower_catches_up_through_a_snapshot() {
     cluster.shutdown().await;
 }
 
+/// A follower whose snapshot install breaks off half-way (as a stop in the
+/// middle would leave it) stops serving; restarted, it puts back its own
+/// state from before, and catches up through the snapshot sent again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn t51_a_broken_off_snapshot_install_is_rolled_back_and_resent() {
+    let mut cluster = TestCluster::start_with(3, |c| {
+        c.raft.snapshot_after_logs = 20;
+        c.raft.keep_logs_after_snapshot = 5;
+    })
+    .await;
+    let client = cluster.client();
+    client.create_vault("v", 0, false).await.unwrap();
+    for i in 0..30 {
+        client.set_secret(SetSecret::new("v", &format!("s{i}"), format!("value-{i}"))).await.unwrap();
+    }
+    let leader = cluster.leader().await;
+    let lagging = (1..=3).find(|id| *id != leader).unwrap();
+    let applied = cluster.applied_on_leader().await;
+    cluster.wait_applied(lagging, applied).await;
+    // Its own snapshot holds s0..s29: what it restarts from below.
+    // (A trigger while its own turn's build runs is dropped: trigger again.)
+    let raft = cluster.node(lagging).replica().raft().clone();
+    let mut tries = 0;
+    loop {
+        raft.trigger().snapshot().await.unwrap();
+        let wait = raft.wait(Some(Duration::from_secs(2)));
+        if wait.metrics(|m| m.snapshot.is_some_and(|s| s.index >= applied), "own snapshot").await.is_ok() {
+            break;
+        }
+        tries += 1;
+        assert!(tries < 10, "the lagging follower did not build its snapshot");
+    }
+    cluster.faults.isolate(lagging);
+    for i in 30..90 {
+        client.set_secret(SetSecret::new("v", &format!("s{i}"), format!("value-{i}"))).await.unwrap();
+    }
+    let purged_past = cluster.node(lagging).replica().raft().metrics().borrow().last_log_index.unwrap_or(0);
+    cluster
+        .node(leader)
+        .replica()
+        .raft()
+        .wait(Some(Duration::from_secs(20)))
+        .metrics(|m| m.purged.is_some_and(|p| p.index > purged_past), "log purged")
+        .await
+        .expect("leader purged its log past the lagging follower's");
+
+    cluster.node(lagging).break_next_snapshot_install();
+    cluster.faults.heal(lagging);
+    let (failed, error) =
+        tokio::time::timeout(Duration::from_secs(30), coffer::node::first_failure([cluster.node(lagging)]))
+            .await
+            .expect("the broken install stops the node");
+    assert_eq!(failed, lagging);
+    assert!(error.contains("broken off"), "{error}");
+
+    // Restarted on its own, it has the state of its own snapshot back (the
+    // install had deleted it), and its log was not purged past it.
+    cluster.faults.isolate(lagging);
+    cluster.kill(lagging).await;
+    cluster.restart(lagging).await;
+    for i in [0, 29] {
+        let value = stale_value(&cluster, lagging, "v", &format!("s{i}")).await;
+        assert_eq!(value, Some(format!("value-{i}")), "s{i} on the restarted node, before catching up");
+    }
+    cluster.faults.heal(lagging);
+    let applied = cluster.applied_on_leader().await;
+    cluster.wait_applied(lagging, applied).await;
+    for i in [0, 29, 30, 89] {
+        assert_eq!(
+            stale_value(&cluster, lagging, "v", &format!("s{i}")).await,
+            Some(format!("value-{i}")),
+            "s{i} on the restarted node"
+        );
+    }
+    cluster.shutdown().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn t60_restart_every_node_keeps_all_data() {
     let mut cluster = TestCluster::start_with(3, |c| c.raft.snapshot_after_logs = 15).await;

@@ -66,6 +66,8 @@ pub struct Node {
     peer_connections: Arc<AtomicU64>,
     /// How far the Raft log is on disk (tests hold its syncs back).
     durable: Arc<storage::durable::Durable>,
+    /// Breaks off the next snapshot install (tests).
+    install_breaker: Arc<std::sync::atomic::AtomicBool>,
     stop: watch::Sender<bool>,
     /// Set if the node stopped on a failure of its own (see `fail_stop`).
     failed: watch::Receiver<Option<String>>,
@@ -85,6 +87,7 @@ impl Node {
         let local_seal = crate::seal::LocalSeal::from_config(&config.seal, &config.data_dir)?.map(Arc::new);
         let (log_store, state_machine, reader) = storage::open(&config.data_dir, config.node_id)?;
         let durable = log_store.durable();
+        let install_breaker = state_machine.install_breaker();
         let bind = |addr: SocketAddr| async move {
             let listener = TcpListener::bind(addr).await.map_err(|source| NodeError::Listen { addr, source })?;
             let local = listener.local_addr().map_err(|source| NodeError::Listen { addr, source })?;
@@ -190,7 +193,7 @@ impl Node {
             }
         }
         tracing::info!(node_id = config.node_id, %api_addr, %raft_addr, "node started");
-        Ok(Node { replica, api_addr, raft_addr, peer_connections, durable, stop, failed, tasks })
+        Ok(Node { replica, api_addr, raft_addr, peer_connections, durable, install_breaker, stop, failed, tasks })
     }
 
     /// The replicated state as seen from this node.
@@ -225,6 +228,14 @@ impl Node {
     /// disk returning errors would (tests).
     pub fn break_log_syncs(&self) {
         self.durable.break_syncs();
+    }
+
+    /// Makes the next snapshot this node installs break off after its first
+    /// record, as a stop in the middle would leave it (tests). The install
+    /// fails, so the node stops serving (see [`Node::failure`]); restarted,
+    /// it recovers (see `storage::install`).
+    pub fn break_next_snapshot_install(&self) {
+        self.install_breaker.store(true, Ordering::SeqCst);
     }
 
     /// Resolves, with the error, once the node has stopped serving because

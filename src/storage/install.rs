@@ -174,7 +174,7 @@ mod tests {
         let db = Db::alone(super::super::open_db(&tmp.path().join("db"), cf::STATE_DB).unwrap());
         let dir = tmp.path().join("snapshots");
         std::fs::create_dir_all(&dir).unwrap();
-        Node { snapshots: SnapshotStore::new(db.clone(), dir), db, _tmp: tmp }
+        Node { snapshots: SnapshotStore::new(db.clone(), dir, Arc::default()).unwrap(), db, _tmp: tmp }
     }
 
     fn log_id(index: u64) -> LogId<NodeId> {

@@ -29,6 +29,7 @@ use rocksdb::{Direction, IteratorMode, WriteBatch, WriteOptions};
 use super::db::Db;
 use super::durable::{Durable, SyncThread};
 use super::error::{raft_err, RaftStorageError};
+use super::purge_gate::PurgeGate;
 use super::recent::Recent;
 use super::{cf, handle, StorageError};
 use crate::proto::raft as pb;
@@ -48,6 +49,8 @@ pub struct LogStore {
     vote: std::sync::Mutex<Option<Vote<NodeId>>>,
     durable: Arc<Durable>,
     _sync: SyncThread,
+    /// Holds purges back while a snapshot is being installed.
+    gate: Arc<PurgeGate>,
 }
 
 /// Reads the log, for openraft's replication streams (cheap to clone). It
@@ -74,11 +77,11 @@ impl LogStore {
     /// The log of node `id` in `db`. Syncs what a crashed predecessor may
     /// have left unsynced, and gives up a leadership recorded in the vote
     /// (see the module docs).
-    pub(super) fn open(id: NodeId, db: Arc<Db>) -> Result<Self, StorageError> {
+    pub(super) fn open(id: NodeId, db: Arc<Db>, gate: Arc<PurgeGate>) -> Result<Self, StorageError> {
         db.flush_wal(true)?;
         let sync_db = db.clone();
         let (durable, sync) = Durable::start(0, move || Ok(sync_db.flush_wal(true)?))?;
-        let store = LogStore { id, db, recent: Arc::default(), vote: Default::default(), durable, _sync: sync };
+        let store = LogStore { id, db, recent: Arc::default(), vote: Default::default(), durable, _sync: sync, gate };
         let last = store.last_entry()?.map_or(0, |id| id.index);
         store.durable.wrote_synced(last, false);
         let mut vote: Option<Vote<NodeId>> =
@@ -90,6 +93,15 @@ impl LogStore {
         }
         *store.vote_cell() = vote;
         Ok(store)
+    }
+
+    /// Deletes the entries through `log_id`. The purge point is recorded
+    /// first: a crash in between leaves entries that are merely ignored,
+    /// never a hole.
+    fn purge_now(&self, log_id: LogId<NodeId>) -> Result<(), StorageError> {
+        self.put_log_id_meta(cf::raft_meta::LAST_PURGED, Some(log_id))?;
+        self.recent.purged(log_id.index);
+        self.delete_from(0, log_id.index + 1)
     }
 
     /// How far this log is on disk.
@@ -272,7 +284,11 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         I: IntoIterator<Item = Entry<TypeConfig>> + OptionalSend,
         I::IntoIter: OptionalSend,
     {
-        self.append_entries(entries.into_iter().collect()).map_err(raft_err(StorageIOError::write_logs))?;
+        let write = raft_err(StorageIOError::write_logs);
+        if let Some(upto) = self.gate.ready() {
+            self.purge_now(upto).map_err(&write)?;
+        }
+        self.append_entries(entries.into_iter().collect()).map_err(write)?;
         callback.log_io_completed(Ok(()));
         Ok(())
     }
@@ -286,12 +302,11 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     }
 
     async fn purge(&mut self, log_id: LogId<NodeId>) -> Result<(), RaftStorageError> {
-        let write = raft_err(StorageIOError::write_logs);
-        // Record the purge point first: a crash in between leaves entries
-        // that are merely ignored, never a hole.
-        self.put_log_id_meta(cf::raft_meta::LAST_PURGED, Some(log_id)).map_err(&write)?;
-        self.recent.purged(log_id.index);
-        self.delete_from(0, log_id.index + 1).map_err(&write)
+        if !self.gate.admit(log_id) {
+            tracing::info!(upto = log_id.index, "log purge held until the snapshot being received is installed");
+            return Ok(());
+        }
+        self.purge_now(log_id).map_err(raft_err(StorageIOError::write_logs))
     }
 }
 
@@ -308,7 +323,8 @@ mod tests {
     }
 
     fn open_log(dir: &std::path::Path) -> LogStore {
-        LogStore::open(1, Db::alone(super::super::open_db(&dir.join("log"), cf::LOG_DB).unwrap())).unwrap()
+        LogStore::open(1, Db::alone(super::super::open_db(&dir.join("log"), cf::LOG_DB).unwrap()), Arc::default())
+            .unwrap()
     }
 
     #[tokio::test]

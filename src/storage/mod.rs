@@ -29,6 +29,7 @@ mod db;
 pub mod durable;
 mod error;
 mod install;
+mod purge_gate;
 
 pub use install::restore;
 pub mod log_store;
@@ -68,8 +69,9 @@ pub fn open(data_dir: &Path, id: NodeId) -> Result<(LogStore, StateMachine, Stat
     let snapshot_dir: PathBuf = data_dir.join("snapshots");
     std::fs::create_dir_all(&snapshot_dir).map_err(|e| StorageError::Io(e.to_string()))?;
     let generations = Arc::new(view::Generations::default());
-    let log = LogStore::open(id, Db::new(log_db, &open))?;
-    let state_machine = StateMachine::new(db.clone(), snapshot_dir, generations.clone(), log.durable())?;
+    let gate = Arc::new(purge_gate::PurgeGate::default());
+    let log = LogStore::open(id, Db::new(log_db, &open), gate.clone())?;
+    let state_machine = StateMachine::new(db.clone(), snapshot_dir, generations.clone(), log.durable(), gate)?;
     Ok((log, state_machine, StateReader::new(db, generations)))
 }
 
@@ -238,7 +240,7 @@ mod tests {
     /// state's database.
     async fn old_layout(dir: &Path) {
         let all = [cf::LOG, cf::RAFT_META, cf::STATE, cf::SM_META, cf::AUDIT];
-        let mut log = LogStore::open(1, Db::alone(open_db(&dir.join("db"), &all).unwrap())).unwrap();
+        let mut log = LogStore::open(1, Db::alone(open_db(&dir.join("db"), &all).unwrap()), Arc::default()).unwrap();
         log.append_sync((1..=3).map(blank)).unwrap();
         log.save_vote(&Vote::new_committed(1, 2)).await.unwrap();
     }

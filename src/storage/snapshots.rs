@@ -23,6 +23,7 @@ use rocksdb::{WriteOptions, DB};
 
 use super::db::Db;
 use super::error::{raft_err, RaftStorageError};
+use super::purge_gate::PurgeGate;
 use super::snapshot_data::SnapshotData;
 use super::state_machine::applied_state;
 use super::view::DbView;
@@ -41,11 +42,20 @@ pub struct SnapshotStore {
     /// Held while a snapshot file is being serialized, so two readers of
     /// one snapshot do not both write it.
     serializing: Arc<Mutex<()>>,
+    /// Told what the current snapshot covers, for the log's purges.
+    gate: Arc<PurgeGate>,
 }
 
 impl SnapshotStore {
-    pub(super) fn new(db: Arc<Db>, dir: PathBuf) -> Self {
-        SnapshotStore { db, dir, serializing: Arc::default() }
+    pub(super) fn new(db: Arc<Db>, dir: PathBuf, gate: Arc<PurgeGate>) -> Result<Self, StorageError> {
+        let store = SnapshotStore { db, dir, serializing: Arc::default(), gate };
+        store.gate.built(store.current()?.and_then(|(meta, _)| meta.last_log_id));
+        Ok(store)
+    }
+
+    /// A snapshot from the leader has started to arrive.
+    pub(super) fn receiving(&self) {
+        self.gate.receiving();
     }
 
     /// Builds a snapshot of the state as of now and makes it current.
@@ -65,6 +75,7 @@ impl SnapshotStore {
         std::fs::rename(&building, self.checkpoint_path(&meta.snapshot_id))?;
         File::open(&self.dir)?.sync_all()?;
         self.set_current(&meta)?;
+        self.gate.built(meta.last_log_id);
         Ok(meta)
     }
 
@@ -77,7 +88,9 @@ impl SnapshotStore {
         }
         Checkpoint::new(&self.db)?.create_checkpoint(&path)?;
         File::open(&self.dir)?.sync_all()?;
-        self.set_current(meta)
+        self.set_current(meta)?;
+        self.gate.installed(meta.last_log_id);
+        Ok(())
     }
 
     /// The current snapshot, if any: its meta and its bytes (serialized
@@ -237,7 +250,7 @@ mod tests {
         let db = Db::alone(super::super::open_db(&tmp.path().join("db"), super::super::cf::STATE_DB).unwrap());
         let dir = tmp.path().join("snapshots");
         std::fs::create_dir_all(&dir).unwrap();
-        let store = SnapshotStore::new(db.clone(), dir.clone());
+        let store = SnapshotStore::new(db.clone(), dir.clone(), Arc::default()).unwrap();
         put(&db, cf::STATE, b"se/a", b"one");
         put(&db, cf::AUDIT, crate::state::keys::AUDIT_RECORDS, b"record");
         applied(&db, 5);
@@ -270,7 +283,7 @@ mod tests {
     fn a_snapshot_whose_checkpoint_is_gone_is_an_error() {
         let tmp = tempfile::tempdir().unwrap();
         let db = Db::alone(super::super::open_db(&tmp.path().join("db"), super::super::cf::STATE_DB).unwrap());
-        let store = SnapshotStore::new(db, tmp.path().to_path_buf());
+        let store = SnapshotStore::new(db, tmp.path().to_path_buf(), Arc::default()).unwrap();
         assert!(store.open_file("1-2-3").is_err());
         assert!(!tmp.path().join("1-2-3.snap").exists());
     }
@@ -286,7 +299,7 @@ mod tests {
         applied(&db, 2);
         let dir = tmp.path().join("snapshots");
         std::fs::create_dir_all(&dir).unwrap();
-        let store = SnapshotStore::new(db, dir);
+        let store = SnapshotStore::new(db, dir, Arc::default()).unwrap();
         store.build().unwrap();
         let (_, data) = store.current().unwrap().unwrap();
         let records = snapshot_file::read_all(&mut data.into_std().await.unwrap()).unwrap();

@@ -11,6 +11,7 @@
 
 use std::fs::File;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use openraft::storage::{RaftStateMachine, Snapshot};
@@ -21,6 +22,7 @@ use rocksdb::{WriteBatch, DB};
 use super::db::Db;
 use super::durable::Durable;
 use super::error::{raft_err, RaftStorageError};
+use super::purge_gate::PurgeGate;
 use super::snapshot_data::SnapshotData;
 use super::snapshots::{to_snapshot, Meta, SnapshotStore};
 use super::view::DbView;
@@ -40,6 +42,9 @@ pub struct StateMachine {
     generations: Arc<super::view::Generations>,
     /// The log's durable point: nothing is applied before it is on disk.
     durable: Arc<Durable>,
+    /// Set by tests: the next install breaks off after its first record,
+    /// as a stop in the middle would leave it.
+    break_install: Arc<AtomicBool>,
 }
 
 impl StateMachine {
@@ -48,10 +53,17 @@ impl StateMachine {
         dir: PathBuf,
         generations: Arc<super::view::Generations>,
         durable: Arc<Durable>,
+        gate: Arc<PurgeGate>,
     ) -> Result<Self, StorageError> {
-        let snapshots = SnapshotStore::new(db.clone(), dir);
+        let snapshots = SnapshotStore::new(db.clone(), dir, gate)?;
         install::recover(&db, &generations, &snapshots)?;
-        Ok(StateMachine { snapshots, db, generations, durable })
+        Ok(StateMachine { snapshots, db, generations, durable, break_install: Arc::default() })
+    }
+
+    /// A switch that makes the next snapshot install break off half-way
+    /// (tests; see `Node::break_next_snapshot_install`).
+    pub fn install_breaker(&self) -> Arc<AtomicBool> {
+        self.break_install.clone()
     }
 
     fn apply_entries(
@@ -110,7 +122,17 @@ impl StateMachine {
             meta.last_log_id,
             &meta.last_membership,
             install::CHUNK_BYTES,
-            |put| snapshot_file::read_each(file, |r| put(&r.key, &r.value)),
+            |put| {
+                let breaks = self.break_install.swap(false, Ordering::SeqCst);
+                let mut seen = 0;
+                snapshot_file::read_each(file, |r| {
+                    seen += 1;
+                    if breaks && seen > 1 {
+                        return Err(StorageError::Io("the install was broken off (test fault)".into()));
+                    }
+                    put(&r.key, &r.value)
+                })
+            },
         )?;
         // The installed state is this node's current snapshot now.
         self.snapshots.adopt_installed(meta)
@@ -163,6 +185,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
     }
 
     async fn begin_receiving_snapshot(&mut self) -> Result<Box<SnapshotData>, RaftStorageError> {
+        self.snapshots.receiving();
         let file = self.snapshots.incoming().map_err(raft_err(|e| StorageIOError::write_snapshot(None, e)))?;
         Ok(Box::new(SnapshotData::file(file)))
     }
@@ -193,7 +216,7 @@ mod tests {
         let dir = tmp.path().join("snapshots");
         std::fs::create_dir_all(&dir).unwrap();
         let (durable, _sync) = Durable::start(0, || Ok(())).unwrap();
-        let sm = StateMachine::new(db.clone(), dir, Arc::default(), durable).unwrap();
+        let sm = StateMachine::new(db.clone(), dir, Arc::default(), durable, Arc::default()).unwrap();
         db.put_cf(handle(&db, cf::STATE), b"k", b"old").unwrap();
         let path = tmp.path().join("in.snap");
         snapshot_file::write::<StorageError>(&path, |visit| {
