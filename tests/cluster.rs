@@ -108,43 +108,59 @@ async fn t40_isolated_follower_catches_up_from_the_log() {
     cluster.shutdown().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn t50_wiped_lagging_follower_catches_up_through_a_snapshot() {
-    let mut cluster = TestCluster::start_with(3, |c| {
+/// A 3-node cluster that snapshots every 20 entries, keeping 5, with a
+/// vault `v`.
+async fn compacting_cluster() -> TestCluster {
+    let cluster = TestCluster::start_with(3, |c| {
         c.raft.snapshot_after_logs = 20;
         c.raft.keep_logs_after_snapshot = 5;
     })
     .await;
+    cluster.client().create_vault("v", 0, false).await.unwrap();
+    cluster
+}
+
+/// Writes `v/s<i>` = `value-<i>` for each `i`.
+async fn write_values(cluster: &TestCluster, range: std::ops::Range<u32>) {
     let client = cluster.client();
-    client.create_vault("v", 0, false).await.unwrap();
+    for i in range {
+        client.set_secret(SetSecret::new("v", &format!("s{i}"), format!("value-{i}"))).await.unwrap();
+    }
+}
+
+/// Checks that `node` holds `v/s<i>` = `value-<i>` for each `i`.
+async fn assert_values(cluster: &TestCluster, node: u64, which: &[u32], context: &str) {
+    for i in which {
+        let value = stale_value(cluster, node, "v", &format!("s{i}")).await;
+        assert_eq!(value, Some(format!("value-{i}")), "s{i} on node {node} {context}");
+    }
+}
+
+/// Waits until `leader` has purged its log past `index`.
+async fn wait_purged_past(cluster: &TestCluster, leader: u64, index: u64) {
+    let raft = cluster.node(leader).replica().raft();
+    raft.wait(Some(Duration::from_secs(20)))
+        .metrics(|m| m.purged.is_some_and(|p| p.index > index), "log purged")
+        .await
+        .expect("the leader purged its log");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn t50_wiped_lagging_follower_catches_up_through_a_snapshot() {
+    let mut cluster = compacting_cluster().await;
     let leader = cluster.leader().await;
     let lagging = (1..=3).find(|id| *id != leader).unwrap();
     cluster.kill(lagging).await;
-    for i in 0..60 {
-        client.set_secret(SetSecret::new("v", &format!("s{i}"), format!("value-{i}"))).await.unwrap();
-    }
+    write_values(&cluster, 0..60).await;
     // The leader compacts its log past what the follower could use (once no
     // replication to the dead follower is in flight).
-    cluster
-        .node(leader)
-        .replica()
-        .raft()
-        .wait(Some(Duration::from_secs(20)))
-        .metrics(|m| m.purged.is_some_and(|p| p.index > 10), "log purged")
-        .await
-        .expect("leader purged its log");
+    wait_purged_past(&cluster, leader, 10).await;
     cluster.wipe(lagging).await;
     let applied = cluster.applied_on_leader().await;
     cluster.wait_applied(lagging, applied).await;
     let m = cluster.node(lagging).replica().raft().metrics().borrow().clone();
     assert!(m.snapshot.is_some(), "caught up through a snapshot: {m:?}");
-    for i in [0, 30, 59] {
-        assert_eq!(
-            stale_value(&cluster, lagging, "v", &format!("s{i}")).await,
-            Some(format!("value-{i}")),
-            "s{i} on the wiped node"
-        );
-    }
+    assert_values(&cluster, lagging, &[0, 30, 59], "after a wipe").await;
     cluster.shutdown().await;
 }
 
@@ -153,16 +169,8 @@ async fn t50_wiped_lagging_follower_catches_up_through_a_snapshot() {
 /// state from before, and catches up through the snapshot sent again.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn t51_a_broken_off_snapshot_install_is_rolled_back_and_resent() {
-    let mut cluster = TestCluster::start_with(3, |c| {
-        c.raft.snapshot_after_logs = 20;
-        c.raft.keep_logs_after_snapshot = 5;
-    })
-    .await;
-    let client = cluster.client();
-    client.create_vault("v", 0, false).await.unwrap();
-    for i in 0..30 {
-        client.set_secret(SetSecret::new("v", &format!("s{i}"), format!("value-{i}"))).await.unwrap();
-    }
+    let mut cluster = compacting_cluster().await;
+    write_values(&cluster, 0..30).await;
     let leader = cluster.leader().await;
     let lagging = (1..=3).find(|id| *id != leader).unwrap();
     let applied = cluster.applied_on_leader().await;
@@ -181,18 +189,9 @@ async fn t51_a_broken_off_snapshot_install_is_rolled_back_and_resent() {
         assert!(tries < 10, "the lagging follower did not build its snapshot");
     }
     cluster.faults.isolate(lagging);
-    for i in 30..90 {
-        client.set_secret(SetSecret::new("v", &format!("s{i}"), format!("value-{i}"))).await.unwrap();
-    }
-    let purged_past = cluster.node(lagging).replica().raft().metrics().borrow().last_log_index.unwrap_or(0);
-    cluster
-        .node(leader)
-        .replica()
-        .raft()
-        .wait(Some(Duration::from_secs(20)))
-        .metrics(|m| m.purged.is_some_and(|p| p.index > purged_past), "log purged")
-        .await
-        .expect("leader purged its log past the lagging follower's");
+    write_values(&cluster, 30..90).await;
+    let its_last = cluster.node(lagging).replica().raft().metrics().borrow().last_log_index.unwrap_or(0);
+    wait_purged_past(&cluster, leader, its_last).await;
 
     cluster.node(lagging).break_next_snapshot_install();
     cluster.faults.heal(lagging);
@@ -208,20 +207,11 @@ async fn t51_a_broken_off_snapshot_install_is_rolled_back_and_resent() {
     cluster.faults.isolate(lagging);
     cluster.kill(lagging).await;
     cluster.restart(lagging).await;
-    for i in [0, 29] {
-        let value = stale_value(&cluster, lagging, "v", &format!("s{i}")).await;
-        assert_eq!(value, Some(format!("value-{i}")), "s{i} on the restarted node, before catching up");
-    }
+    assert_values(&cluster, lagging, &[0, 29], "restarted, before catching up").await;
     cluster.faults.heal(lagging);
     let applied = cluster.applied_on_leader().await;
     cluster.wait_applied(lagging, applied).await;
-    for i in [0, 29, 30, 89] {
-        assert_eq!(
-            stale_value(&cluster, lagging, "v", &format!("s{i}")).await,
-            Some(format!("value-{i}")),
-            "s{i} on the restarted node"
-        );
-    }
+    assert_values(&cluster, lagging, &[0, 29, 30, 89], "caught up").await;
     cluster.shutdown().await;
 }
 
