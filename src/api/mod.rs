@@ -34,6 +34,18 @@ use crate::proto::api::token_service_server::TokenServiceServer;
 use crate::proto::api::vault_service_server::VaultServiceServer;
 use crate::replica::Replica;
 
+/// The services [`router`] serves, by gRPC name.
+const SERVICES: &[&str] = &[
+    crate::proto::api::vault_service_server::SERVICE_NAME,
+    crate::proto::api::secret_service_server::SERVICE_NAME,
+    crate::proto::api::operator_service_server::SERVICE_NAME,
+    crate::proto::api::token_service_server::SERVICE_NAME,
+    crate::proto::api::pki_service_server::SERVICE_NAME,
+    crate::proto::api::rbac_service_server::SERVICE_NAME,
+    crate::proto::api::audit_service_server::SERVICE_NAME,
+    crate::proto::api::cluster_service_server::SERVICE_NAME,
+];
+
 /// Largest client request (a restore blob of a secret with many versions).
 const MAX_REQUEST_BYTES: usize = 16 << 20;
 

@@ -54,10 +54,16 @@ struct Seen {
     uri: http::Uri,
     remote: Option<SocketAddr>,
     correlation_id: Option<HeaderValue>,
-    /// The credentials, for a request no interceptor authenticated.
+    /// For a service that does not exist (no interceptor will see it).
+    credentials: Option<Box<Credentials>>,
+    reach: Reach,
+}
+
+/// A request's credentials, authenticated here only if it names a service
+/// that does not exist.
+struct Credentials {
     authorization: Option<HeaderValue>,
     identity: Option<CertIdentity>,
-    reach: Reach,
 }
 
 impl<S, B, R> tower::Service<Request<B>> for AuditUnhandled<S>
@@ -79,14 +85,20 @@ where
         let reach = Reach::default();
         req.extensions_mut().insert(reach.clone());
         let conn = req.extensions().get::<ConnInfo>();
+        let service = req.uri().path().trim_start_matches('/').rsplit_once('/').map_or("", |(s, _)| s);
+        let credentials = (!super::SERVICES.contains(&service)).then(|| {
+            Box::new(Credentials {
+                authorization: req.headers().get(http::header::AUTHORIZATION).cloned(),
+                identity: conn.and_then(|c| c.identity.clone()),
+            })
+        });
         let seen = Seen {
             started: Instant::now(),
             time_ms: SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64),
             uri: req.uri().clone(),
             remote: conn.and_then(|c| c.remote),
             correlation_id: req.headers().get(CORRELATION_ID_KEY).cloned(),
-            authorization: req.headers().get(http::header::AUTHORIZATION).cloned(),
-            identity: conn.and_then(|c| c.identity.clone()),
+            credentials,
             reach,
         };
         // The clone that was made ready is the one to call.
@@ -122,9 +134,11 @@ async fn record<R>(replica: &Replica, seen: Seen, code: String, resp: &mut Respo
     let correlation_id = correlation_id(seen.correlation_id.as_ref().and_then(|v| v.to_str().ok()))
         .map_or_else(|| request_id.clone(), str::to_owned);
     // No interceptor ran for a service that does not exist.
-    let principal = match seen.reach.principal() {
-        "" => crate::auth::caller_of(replica, seen.authorization.as_ref(), seen.identity.as_ref()).unwrap_or_default(),
-        known => known.to_owned(),
+    let principal = match (&seen.credentials, seen.reach.principal()) {
+        (Some(c), "") => {
+            crate::auth::caller_of(replica, c.authorization.as_ref(), c.identity.as_ref()).unwrap_or_default()
+        }
+        (_, known) => known.to_owned(),
     };
     let record = AuditRecord {
         time_ms: seen.time_ms,
