@@ -4,8 +4,8 @@
 //! `audited` marks it when a handler takes the request, and the
 //! authenticating interceptor records the caller in it (for a service that
 //! does not exist, where no interceptor runs, the credentials are read
-//! here). A request that
-//! comes back as an error without a handler's mark gets its record here,
+//! here). A request that comes back as an error without a handler's mark
+//! gets its record here,
 //! under its gRPC method's name (its body, never decoded, names no vault or
 //! object). The answer is an error already, so it is not withheld if its
 //! record cannot be committed.

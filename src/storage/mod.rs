@@ -19,7 +19,8 @@
 //!   [`snapshot_data`]: its bytes, serialized only when read.
 //! - [`snapshot_file`]: the snapshot file format; `install` replaces the
 //!   state with a received one in bounded memory, and recovers from a stop
-//!   in the middle.
+//!   in the middle; `purge_gate` keeps the log from being purged past a
+//!   snapshot before it is installed.
 //! - [`view`]: read views implementing `state::kv::Kv`.
 //! - `db`: a database shared by these parts, and the watch that tells when
 //!   both databases have closed.
