@@ -21,7 +21,8 @@
 //!   state with a received one in bounded memory, and recovers from a stop
 //!   in the middle; `purge_gate` keeps the log from being purged past a
 //!   snapshot before it is installed.
-//! - [`view`]: read views implementing `state::kv::Kv`.
+//! - [`view`]: read views implementing `state::kv::Kv`; `vault_cache` keeps
+//!   vault records for readers between the writes that change them.
 //! - `db`: a database shared by these parts, and the watch that tells when
 //!   both databases have closed.
 
@@ -39,6 +40,7 @@ pub mod snapshot_data;
 pub mod snapshot_file;
 pub mod snapshots;
 pub mod state_machine;
+mod vault_cache;
 pub mod view;
 
 use std::path::{Path, PathBuf};

@@ -92,6 +92,7 @@ impl StateMachine {
         // Only the few keys of cached record families matter to readers.
         let changed: Vec<Vec<u8>> =
             writes.keys().filter(|k| k.starts_with(b"sys/") || k.starts_with(b"to")).cloned().collect();
+        let changes_vaults = writes.keys().any(|k| k.starts_with(crate::state::keys::VAULTS));
         let mut batch = WriteBatch::default();
         for (k, v) in writes {
             let family = handle(&self.db, cf::of_state_key(&k));
@@ -106,7 +107,7 @@ impl StateMachine {
         if let Some(m) = membership {
             batch.put_cf(meta, cf::sm_meta::MEMBERSHIP, pb::StoredMembership::from(&m).encode_to_vec());
         }
-        self.db.write(batch)?;
+        self.generations.writing_vaults(changes_vaults, || self.db.write(batch))?;
         self.generations.note(Some(changed.iter().map(Vec::as_slice)));
         Ok(outputs)
     }
@@ -207,6 +208,57 @@ mod tests {
 
     fn state(db: &DB, key: &[u8]) -> Option<Vec<u8>> {
         db.get_cf(handle(db, cf::STATE), key).unwrap()
+    }
+
+    /// A state machine and a reader over one fresh database.
+    fn open(tmp: &std::path::Path) -> (StateMachine, super::super::StateReader) {
+        let db = Db::alone(super::super::open_db(&tmp.join("db"), cf::STATE_DB).unwrap());
+        let dir = tmp.join("snapshots");
+        std::fs::create_dir_all(&dir).unwrap();
+        let (durable, _sync) = Durable::start(0, || Ok(())).unwrap();
+        let generations = Arc::new(super::super::view::Generations::default());
+        let sm = StateMachine::new(db.clone(), dir, generations.clone(), durable, Arc::default()).unwrap();
+        (sm, super::super::StateReader::new(db, generations))
+    }
+
+    #[test]
+    fn readers_see_every_vault_write_past_their_cache() {
+        use crate::proto::storage::{op::Kind, Command, CreateVault, DeleteVault, Op, UpdateVault};
+        use openraft::{CommittedLeaderId, LogId};
+        let tmp = tempfile::tempdir().unwrap();
+        let (sm, reader) = open(tmp.path());
+        let mut index = 0;
+        let mut apply = |kind: Kind| {
+            index += 1;
+            let cmd = Command { now: 1, ops: vec![Op { kind: Some(kind) }] };
+            let log_id = LogId::new(CommittedLeaderId::new(1, 1), index);
+            let out = sm.apply_entries([Entry { log_id, payload: EntryPayload::Normal(Arc::new(cmd)) }]).unwrap();
+            assert!(out[0].0[0].is_ok(), "{out:?}");
+        };
+        let vault = || reader.read(|kv| crate::state::vaults::get(kv, "v"));
+        // Twice each time: the second read comes from the cache.
+        for _ in 0..2 {
+            assert!(matches!(vault(), Err(crate::state::StateError::VaultNotFound(_))));
+        }
+        apply(Kind::CreateVault(CreateVault { name: "v".into(), retention_days: 7, purge_protection: false }));
+        for _ in 0..2 {
+            assert!(!vault().unwrap().purge_protection);
+        }
+        apply(Kind::UpdateVault(UpdateVault { name: "v".into(), purge_protection: Some(true) }));
+        for _ in 0..2 {
+            assert!(vault().unwrap().purge_protection);
+        }
+        apply(Kind::DeleteVault(DeleteVault { name: "v".into() }));
+        for _ in 0..2 {
+            assert!(matches!(vault(), Err(crate::state::StateError::VaultNotFound(_))));
+        }
+        // A snapshot install replaces the vaults too.
+        apply(Kind::CreateVault(CreateVault { name: "v".into(), retention_days: 7, purge_protection: false }));
+        assert!(vault().is_ok());
+        let path = tmp.path().join("in.snap");
+        snapshot_file::write::<StorageError>(&path, |_| Ok(())).unwrap();
+        sm.install(&Meta::default(), &mut File::open(&path).unwrap()).unwrap();
+        assert!(matches!(vault(), Err(crate::state::StateError::VaultNotFound(_))));
     }
 
     #[test]

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use rocksdb::{ColumnFamily, Direction, IteratorMode, SnapshotWithThreadMode, DB};
 
 use super::db::{Db, DbRelease};
+use super::vault_cache::{Stamp, VaultCache};
 use super::{cf, handle};
 use crate::state::kv::{Kv, KvError};
 
@@ -98,6 +99,9 @@ pub struct Generations {
     /// reader whose view was taken between two equal even readings saw a
     /// whole state). Left odd by an install that failed half-way.
     installs: AtomicU64,
+    /// Odd while apply writes a batch that changes a vault record (a
+    /// seqlock for the readers' vault cache, see [`Generations::stamp`]).
+    vaults: AtomicU64,
 }
 
 impl Generations {
@@ -131,6 +135,25 @@ impl Generations {
         self.installs.load(Ordering::SeqCst)
     }
 
+    /// Runs `write`, a write of the state that changes a vault record when
+    /// `changes_vaults`, marking it under way meanwhile.
+    pub(super) fn writing_vaults<T>(&self, changes_vaults: bool, write: impl FnOnce() -> T) -> T {
+        if !changes_vaults {
+            return write();
+        }
+        self.vaults.fetch_add(1, Ordering::SeqCst);
+        let written = write();
+        self.vaults.fetch_add(1, Ordering::SeqCst);
+        written
+    }
+
+    /// Installs and vault writes so far. Two equal readings around the
+    /// taking of a view, both even, mean the view holds the vault records
+    /// of every other view taken between equal readings of the same stamp.
+    fn stamp(&self) -> Stamp {
+        (self.installs(), self.vaults.load(Ordering::SeqCst))
+    }
+
     /// Changes whenever the security records (`sys/…`) change.
     pub fn security(&self) -> u64 {
         self.security.load(Ordering::Acquire)
@@ -147,11 +170,12 @@ impl Generations {
 pub struct StateReader {
     db: Arc<Db>,
     generations: Arc<Generations>,
+    vaults: Arc<VaultCache>,
 }
 
 impl StateReader {
     pub(super) fn new(db: Arc<Db>, generations: Arc<Generations>) -> Self {
-        StateReader { db, generations }
+        StateReader { db, generations, vaults: Arc::default() }
     }
 
     /// What apply has changed (to invalidate caches of hot records).
@@ -190,12 +214,43 @@ impl StateReader {
     /// snapshot is being installed the state is partly replaced: every read
     /// of `f` then fails with [`KvError::Installing`].
     pub fn read<R>(&self, f: impl FnOnce(&dyn Kv) -> R) -> R {
-        let before = self.generations.installs();
+        let before = self.generations.stamp();
         let view = DbView::new(&self.db);
-        if before % 2 == 1 || self.generations.installs() != before {
+        let after = self.generations.stamp();
+        if before.0 % 2 == 1 || after.0 != before.0 {
             return f(&Installing);
         }
-        f(&view)
+        let stamp = (before == after && before.1.is_multiple_of(2)).then_some(before);
+        f(&ReadView { view, vaults: &self.vaults, stamp })
+    }
+}
+
+/// A reader's view: vault records from the cache when the view's stamp
+/// allows, everything else from the view.
+struct ReadView<'a> {
+    view: DbView<'a>,
+    vaults: &'a VaultCache,
+    /// `None`: a vault write was under way as the view was taken.
+    stamp: Option<Stamp>,
+}
+
+impl Kv for ReadView<'_> {
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, KvError> {
+        match self.stamp {
+            Some(stamp) if key.starts_with(crate::state::keys::VAULTS) => {
+                self.vaults.get(stamp, key, || self.view.get(key))
+            }
+            _ => self.view.get(key),
+        }
+    }
+
+    fn scan(
+        &self,
+        prefix: &[u8],
+        after: Option<&[u8]>,
+        visit: &mut dyn FnMut(&[u8], &[u8]) -> bool,
+    ) -> Result<(), KvError> {
+        self.view.scan(prefix, after, visit)
     }
 }
 
