@@ -40,14 +40,22 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "proto/coffer/v1/pki.proto",
         "proto/coffer/v1/rbac.proto",
         "proto/coffer/v1/audit.proto",
-        "proto/raft/v1/raft.proto",
         "proto/etcd/kv.proto",
     ];
+    // The client API's messages are small: smaller first buffers than
+    // tonic's 8 KiB (see src/proto/codec.rs).
+    tonic_prost_build::configure()
+        .skip_debug(REDACTED)
+        .codec_path("crate::proto::codec::Codec")
+        .compile_protos(&protos, &["proto"])?;
+    // The peer API's log entries run to tens of KiB: tonic's buffers.
     // Maps in replicated records encode in key order, the same on every node.
+    let peer = "proto/raft/v1/raft.proto";
     tonic_prost_build::configure()
         .skip_debug(REDACTED)
         .btree_map(".coffer.raft.v1.Membership.nodes")
-        .compile_protos(&protos, &["proto"])?;
+        .compile_protos(&[peer], &["proto"])?;
+    println!("cargo:rerun-if-changed={peer}");
     for p in protos {
         println!("cargo:rerun-if-changed={p}");
     }

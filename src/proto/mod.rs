@@ -3,6 +3,7 @@
 
 #![allow(missing_docs, clippy::all)]
 
+pub mod codec;
 mod redact;
 
 /// The generated modules, nested as their protobuf packages are.
