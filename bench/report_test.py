@@ -87,5 +87,24 @@ class ReportTest(unittest.TestCase):
                          "| audited reads, 32 in flight: ≥ 1.0x throughput | **met** (1.25x) | not run |")
 
 
+class AbSummary(unittest.TestCase):
+    """bench/ab's summary: pairs are consecutive runs, in either order."""
+
+    def test_pairs_won_and_the_spread_of_their_ratios(self):
+        sys.path.insert(0, HERE)
+        from ab_summary import summarize
+
+        def run(req_s, p99):
+            return {"throughput_per_sec": req_s, "latency_ms": {"p50": 1.0, "p99": p99}, "errors": 0}
+        runs = [("A", run(100, 2.0)), ("B", run(110, 2.0)),   # B/A 1.10
+                ("B", run(90, 4.0)), ("A", run(100, 2.0)),    # 0.90
+                ("A", run(100, 2.0)), ("B", run(105, 3.0))]   # 1.05
+        lines = summarize("read", "32", runs)
+        self.assertEqual(len(lines), 8)
+        self.assertEqual(lines[0], "A: 100 req/s  p50 1.00 ms  p99 2.00 ms  errors 0")
+        self.assertEqual(lines[6], "read c=32: A 100/s  B 102/s  throughput B/A 1.02x  p99 B/A 1.50x")
+        self.assertEqual(lines[7], "B ahead in 2 of 3 pairs; per-pair B/A 0.90x to 1.10x (median 1.05x)")
+
+
 if __name__ == "__main__":
     unittest.main()
