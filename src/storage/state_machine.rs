@@ -210,15 +210,23 @@ mod tests {
         db.get_cf(handle(db, cf::STATE), key).unwrap()
     }
 
-    /// A state machine and a reader over one fresh database.
-    fn open(tmp: &std::path::Path) -> (StateMachine, super::super::StateReader) {
+    /// A state machine and a reader over one fresh database (the sync
+    /// thread runs while the fixture lives).
+    struct Fixture {
+        db: Arc<Db>,
+        sm: StateMachine,
+        reader: super::super::StateReader,
+        _sync: super::super::durable::SyncThread,
+    }
+
+    fn open(tmp: &std::path::Path) -> Fixture {
         let db = Db::alone(super::super::open_db(&tmp.join("db"), cf::STATE_DB).unwrap());
         let dir = tmp.join("snapshots");
         std::fs::create_dir_all(&dir).unwrap();
-        let (durable, _sync) = Durable::start(0, || Ok(())).unwrap();
+        let (durable, sync) = Durable::start(0, || Ok(())).unwrap();
         let generations = Arc::new(super::super::view::Generations::default());
         let sm = StateMachine::new(db.clone(), dir, generations.clone(), durable, Arc::default()).unwrap();
-        (sm, super::super::StateReader::new(db, generations))
+        Fixture { reader: super::super::StateReader::new(db.clone(), generations), db, sm, _sync: sync }
     }
 
     #[test]
@@ -226,7 +234,7 @@ mod tests {
         use crate::proto::storage::{op::Kind, Command, CreateVault, DeleteVault, Op, UpdateVault};
         use openraft::{CommittedLeaderId, LogId};
         let tmp = tempfile::tempdir().unwrap();
-        let (sm, reader) = open(tmp.path());
+        let Fixture { sm, reader, .. } = &open(tmp.path());
         let mut index = 0;
         let mut apply = |kind: Kind| {
             index += 1;
@@ -264,11 +272,7 @@ mod tests {
     #[test]
     fn a_snapshot_file_installs_whole_or_not_at_all() {
         let tmp = tempfile::tempdir().unwrap();
-        let db = Db::alone(super::super::open_db(&tmp.path().join("db"), cf::STATE_DB).unwrap());
-        let dir = tmp.path().join("snapshots");
-        std::fs::create_dir_all(&dir).unwrap();
-        let (durable, _sync) = Durable::start(0, || Ok(())).unwrap();
-        let sm = StateMachine::new(db.clone(), dir, Arc::default(), durable, Arc::default()).unwrap();
+        let Fixture { db, sm, .. } = &open(tmp.path());
         db.put_cf(handle(&db, cf::STATE), b"k", b"old").unwrap();
         let path = tmp.path().join("in.snap");
         snapshot_file::write::<StorageError>(&path, |visit| {
