@@ -273,7 +273,7 @@ mod tests {
     fn a_snapshot_file_installs_whole_or_not_at_all() {
         let tmp = tempfile::tempdir().unwrap();
         let Fixture { db, sm, .. } = &open(tmp.path());
-        db.put_cf(handle(&db, cf::STATE), b"k", b"old").unwrap();
+        db.put_cf(handle(db, cf::STATE), b"k", b"old").unwrap();
         let path = tmp.path().join("in.snap");
         snapshot_file::write::<StorageError>(&path, |visit| {
             visit(b"k", b"new")?;
@@ -286,10 +286,10 @@ mod tests {
         // Cut short: the first record read back fine, but nothing is installed.
         std::fs::write(&path, &whole[..whole.len() - 1]).unwrap();
         assert!(sm.install(&meta, &mut File::open(&path).unwrap()).is_err());
-        assert_eq!((state(&db, b"k"), state(&db, b"k2")), (Some(b"old".to_vec()), None));
+        assert_eq!((state(db, b"k"), state(db, b"k2")), (Some(b"old".to_vec()), None));
 
         std::fs::write(&path, &whole).unwrap();
         sm.install(&meta, &mut File::open(&path).unwrap()).unwrap();
-        assert_eq!((state(&db, b"k"), state(&db, b"k2")), (Some(b"new".to_vec()), Some(b"x".to_vec())));
+        assert_eq!((state(db, b"k"), state(db, b"k2")), (Some(b"new".to_vec()), Some(b"x".to_vec())));
     }
 }
