@@ -172,8 +172,7 @@ impl AuditService for Audit {
             let keys = self
                 .keys()
                 .ok_or_else(|| status(ErrorCode::Sealed, "trimming signs a checkpoint: unseal this node", None))?;
-            let now_ms =
-                std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
+            let now_ms = crate::audit::now_ms();
             let cutoff = now_ms - r.older_than_secs * 1000;
             let (head, last) = self
                 .replica

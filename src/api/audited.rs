@@ -5,7 +5,7 @@
 //! they may add a [`Note`] (version, HMACs of sensitive values, details).
 
 use std::future::Future;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::Instant;
 
 use tonic::metadata::MetadataValue;
 use tonic::{Request, Response, Status};
@@ -111,30 +111,17 @@ where
         reach.audited();
     }
     let started = Instant::now();
-    let time_ms = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
     let principal = req.extensions().get::<Principal>().map(Principal::name).unwrap_or_default();
     let source = req.extensions().get::<ConnInfo>().and_then(|c| c.remote).map(|a| a.to_string()).unwrap_or_default();
-    let request_id = crate::crypto::random_id().unwrap_or_default();
-    let correlation_id = correlation_id(req.metadata().get(CORRELATION_ID_KEY).and_then(|v| v.to_str().ok()))
-        .map_or_else(|| request_id.clone(), str::to_owned);
-
     let (vault, object) = match target {
         Scope::Cluster => (String::new(), String::new()),
         Scope::Vault(v) => (v, String::new()),
         Scope::Object(v, kind, name) => (v, format!("{kind}/{name}")),
     };
-    let template = AuditRecord {
-        time_ms,
-        operation: operation.into(),
-        principal,
-        source,
-        node_id: replica.id(),
-        vault,
-        object,
-        request_id: request_id.clone(),
-        correlation_id,
-        ..Default::default()
-    };
+    let sent = req.metadata().get(CORRELATION_ID_KEY).and_then(|v| v.to_str().ok());
+    let template =
+        AuditRecord { principal, source, vault, object, ..crate::audit::new_record(replica.id(), operation, sent) };
+    let request_id = template.request_id.clone();
     let context = crate::audit::context::Context::new(template, started, READ_ONLY.contains(&operation));
     let mut result = context.scope(handler(req)).await;
 
@@ -189,12 +176,6 @@ where
         };
     }
     result
-}
-
-/// The client's correlation id, if it sent a usable one (printable, at
-/// most 128 bytes); a record without one is correlated by its request id.
-pub(super) fn correlation_id(sent: Option<&str>) -> Option<&str> {
-    sent.filter(|v| !v.is_empty() && v.len() <= 128)
 }
 
 /// The stable code of an error status (tonic's own when not ours).

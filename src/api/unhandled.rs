@@ -14,11 +14,11 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::task::{Context, Poll};
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::Instant;
 
 use http::{HeaderValue, Request, Response};
 
-use super::audited::{correlation_id, CORRELATION_ID_KEY, REQUEST_ID_KEY};
+use super::audited::{CORRELATION_ID_KEY, REQUEST_ID_KEY};
 use crate::audit::reach::Reach;
 use crate::proto::storage::AuditRecord;
 use crate::replica::Replica;
@@ -94,7 +94,7 @@ where
         });
         let seen = Seen {
             started: Instant::now(),
-            time_ms: SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64),
+            time_ms: crate::audit::now_ms(),
             uri: req.uri().clone(),
             remote: conn.and_then(|c| c.remote),
             correlation_id: req.headers().get(CORRELATION_ID_KEY).cloned(),
@@ -127,12 +127,6 @@ async fn record<R>(replica: &Replica, seen: Seen, code: String, resp: &mut Respo
     if !replica.audit_enabled() || !replica.in_cluster() {
         return;
     }
-    let request_id = crate::crypto::random_id().unwrap_or_default();
-    if let Ok(id) = HeaderValue::from_str(&request_id) {
-        resp.headers_mut().insert(REQUEST_ID_KEY, id);
-    }
-    let correlation_id = correlation_id(seen.correlation_id.as_ref().and_then(|v| v.to_str().ok()))
-        .map_or_else(|| request_id.clone(), str::to_owned);
     // No interceptor ran for a service that does not exist.
     let principal = match (&seen.credentials, seen.reach.principal()) {
         (Some(c), "") => {
@@ -140,19 +134,19 @@ async fn record<R>(replica: &Replica, seen: Seen, code: String, resp: &mut Respo
         }
         (_, known) => known.to_owned(),
     };
+    let sent = seen.correlation_id.as_ref().and_then(|v| v.to_str().ok());
     let record = AuditRecord {
         time_ms: seen.time_ms,
-        operation: seen.uri.path().trim_start_matches('/').to_owned(),
         principal,
         source: seen.remote.map(|a| a.to_string()).unwrap_or_default(),
-        node_id: replica.id(),
-        correlation_id,
-        request_id,
         result: code,
         duration_us: seen.started.elapsed().as_micros() as u64,
         detail: DETAIL.into(),
-        ..Default::default()
+        ..crate::audit::new_record(replica.id(), seen.uri.path().trim_start_matches('/'), sent)
     };
+    if let Ok(id) = HeaderValue::from_str(&record.request_id) {
+        resp.headers_mut().insert(REQUEST_ID_KEY, id);
+    }
     if let Err(e) = replica.append_audit(record).await {
         tracing::warn!(error = %e, "audit record of a request refused before its handler not committed");
     }

@@ -24,7 +24,31 @@ use aws_lc_rs::signature::{Ed25519KeyPair, KeyPair};
 
 use crate::barrier::{BarrierError, Unsealed};
 use crate::crypto::Key256;
-use crate::proto::storage::AuditCheckpoint;
+use crate::proto::storage::{AuditCheckpoint, AuditRecord};
+
+/// The wall clock in milliseconds since the Unix epoch, as records give time.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+}
+
+/// A new record of `operation` made on node `node_id`, timed now (wall
+/// clock, milliseconds), with a fresh request id. It is correlated by the
+/// id the client `sent` if that is usable (not empty, at most 128 bytes),
+/// else by its own request id. The caller fills in who asked, for what, and
+/// the result.
+pub fn new_record(node_id: u64, operation: impl Into<String>, sent: Option<&str>) -> AuditRecord {
+    let request_id = crate::crypto::random_id().unwrap_or_default();
+    let correlation_id =
+        sent.filter(|v| !v.is_empty() && v.len() <= 128).map_or_else(|| request_id.clone(), str::to_owned);
+    AuditRecord {
+        time_ms: now_ms(),
+        operation: operation.into(),
+        node_id,
+        request_id,
+        correlation_id,
+        ..Default::default()
+    }
+}
 
 /// The cluster's audit keys, derived from its keyring (so every node has
 /// them while unsealed, and they survive rotations and rekeys).
@@ -80,7 +104,7 @@ impl std::fmt::Debug for AuditKeys {
 }
 
 /// A record as one JSON object (file sink, export, CLI output).
-pub fn to_json(r: &crate::proto::storage::AuditRecord) -> serde_json::Value {
+pub fn to_json(r: &AuditRecord) -> serde_json::Value {
     let hmacs: serde_json::Map<String, serde_json::Value> =
         r.hmacs.iter().map(|h| (h.field.clone(), serde_json::Value::String(h.hmac.clone()))).collect();
     serde_json::json!({
@@ -102,4 +126,25 @@ pub fn to_json(r: &crate::proto::storage::AuditRecord) -> serde_json::Value {
         "prev_hash": hex::encode(&r.prev_hash),
         "hash": hex::encode(&r.hash),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::new_record;
+
+    #[test]
+    fn a_new_record_has_a_fresh_request_id_and_is_correlated_by_a_usable_sent_id_or_its_own() {
+        let a = new_record(3, "SecretGet", Some("trace-7"));
+        assert_eq!((a.node_id, a.operation.as_str(), a.correlation_id.as_str()), (3, "SecretGet", "trace-7"));
+        assert_eq!(a.request_id.len(), 32);
+        assert!(a.request_id.bytes().all(|b| b.is_ascii_hexdigit()));
+        assert!(a.time_ms > 1_700_000_000_000, "wall-clock milliseconds");
+        let long = "x".repeat(129);
+        for sent in [None, Some(""), Some(long.as_str())] {
+            let r = new_record(3, "SecretGet", sent);
+            assert_eq!(r.correlation_id, r.request_id, "{sent:?} is not usable");
+            assert_ne!(r.request_id, a.request_id);
+        }
+        assert_eq!(new_record(3, "SecretGet", Some(&long[..128])).correlation_id.len(), 128);
+    }
 }

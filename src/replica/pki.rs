@@ -4,8 +4,6 @@
 //! nodes that present a join token, consumed through Raft first, and to
 //! itself when its own certificate nears its end.
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use zeroize::Zeroizing;
 
 use super::error::{ReplicaError, Result};
@@ -146,19 +144,12 @@ impl Replica {
         let renewed =
             CertInfo::of(&der[0]).ok_or_else(|| TlsError::Pki("the renewed certificate does not parse".into()))?;
         if self.audit_enabled() && self.in_cluster() {
-            let request_id = crate::crypto::random_id().unwrap_or_default();
-            let time_ms = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
             let record = AuditRecord {
-                time_ms,
-                operation: "NodeCertificateRenew".into(),
                 principal: format!("node:{}", self.id()),
-                node_id: self.id(),
                 object: format!("nodes/{}", self.id()),
                 result: "ok".into(),
-                correlation_id: request_id.clone(),
-                request_id,
                 detail: format!("serial {} valid until {}", renewed.serial, renewed.not_after),
-                ..Default::default()
+                ..crate::audit::new_record(self.id(), "NodeCertificateRenew", None)
             };
             self.append_audit(record).await?;
         }
