@@ -48,7 +48,7 @@ pub fn record(format: Format, value: Value) {
         Format::Json => json(&value),
         Format::Table => {
             if let Value::Object(map) = &value {
-                let rows: Vec<Vec<String>> = map.iter().map(|(k, v)| vec![k.clone(), plain(v)]).collect();
+                let rows: Vec<Vec<String>> = map.iter().map(|(k, v)| vec![k.clone(), cell(k, v)]).collect();
                 table(&["field", "value"], &rows);
             }
         }
@@ -62,9 +62,22 @@ pub fn list(format: Format, key: &str, columns: &[&str], items: Vec<Value>) {
         Format::Json => json(&json!({ key: items })),
         Format::Table => {
             let rows: Vec<Vec<String>> =
-                items.iter().map(|item| columns.iter().map(|c| plain(&item[*c])).collect()).collect();
+                items.iter().map(|item| columns.iter().map(|c| cell(c, &item[*c])).collect()).collect();
             table(columns, &rows);
         }
+    }
+}
+
+/// Fields that hold Unix seconds. A table shows them as UTC times (0, never
+/// set, as `-`); JSON keeps the numbers, for scripts.
+const TIME_FIELDS: &[&str] = &["created", "updated", "not_before", "expires", "deleted_date", "scheduled_purge_date"];
+
+/// The table cell of `field`'s value.
+fn cell(field: &str, v: &Value) -> String {
+    match v.as_i64() {
+        Some(0) if TIME_FIELDS.contains(&field) => "-".into(),
+        Some(secs) if TIME_FIELDS.contains(&field) => time(secs),
+        _ => plain(v),
     }
 }
 
@@ -141,5 +154,14 @@ mod tests {
         assert_eq!(time(0), "1970-01-01T00:00:00Z");
         assert_eq!(time(951_782_400), "2000-02-29T00:00:00Z");
         assert_eq!(time(1_798_675_200), "2026-12-31T00:00:00Z");
+    }
+
+    #[test]
+    fn table_cells_show_time_fields_as_utc_times_and_leave_other_numbers() {
+        assert_eq!(cell("created", &json!(951_782_400)), "2000-02-29T00:00:00Z");
+        assert_eq!(cell("expires", &json!(0)), "-", "a token that never expires");
+        assert_eq!(cell("expires", &Value::Null), "-");
+        assert_eq!(cell("retention_days", &json!(90)), "90");
+        assert_eq!(cell("ttl", &json!(3600)), "3600");
     }
 }
