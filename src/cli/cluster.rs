@@ -69,7 +69,7 @@ pub async fn run(cmd: ClusterCmd, connect: impl FnOnce() -> CliResult<Client>, f
         }
         ClusterCmd::JoinToken { ttl } => {
             let (token, expires) = client.create_join_token(ttl).await?;
-            output::record(format, json!({ "join_token": token.as_str(), "expires": output::time(expires) }));
+            output::record(format, json!({ "join_token": token.as_str(), "expires": expires }));
             return Ok(());
         }
         ClusterCmd::Restore { .. } => unreachable!("handled above"),

@@ -68,13 +68,15 @@ pub fn list(format: Format, key: &str, columns: &[&str], items: Vec<Value>) {
     }
 }
 
-/// Fields that hold Unix seconds. A table shows them as UTC times (0, never
-/// set, as `-`); JSON keeps the numbers, for scripts.
+/// Fields that hold Unix seconds. A table shows them as UTC times (0 as
+/// `never` for an expiry, else as `-`: never set); JSON keeps the numbers,
+/// for scripts.
 const TIME_FIELDS: &[&str] = &["created", "updated", "not_before", "expires", "deleted_date", "scheduled_purge_date"];
 
 /// The table cell of `field`'s value.
 fn cell(field: &str, v: &Value) -> String {
     match v.as_i64() {
+        Some(0) if field == "expires" => "never".into(),
         Some(0) if TIME_FIELDS.contains(&field) => "-".into(),
         Some(secs) if TIME_FIELDS.contains(&field) => time(secs),
         _ => plain(v),
@@ -159,7 +161,8 @@ mod tests {
     #[test]
     fn table_cells_show_time_fields_as_utc_times_and_leave_other_numbers() {
         assert_eq!(cell("created", &json!(951_782_400)), "2000-02-29T00:00:00Z");
-        assert_eq!(cell("expires", &json!(0)), "-", "a token that never expires");
+        assert_eq!(cell("expires", &json!(0)), "never", "a token that never expires");
+        assert_eq!(cell("updated", &json!(0)), "-");
         assert_eq!(cell("expires", &Value::Null), "-");
         assert_eq!(cell("retention_days", &json!(90)), "90");
         assert_eq!(cell("ttl", &json!(3600)), "3600");

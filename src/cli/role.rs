@@ -78,7 +78,7 @@ fn role_json(r: &pb::Role) -> Value {
 }
 
 fn assignment_json(a: &pb::Assignment) -> Value {
-    json!({ "id": a.id, "principal": a.principal, "role": a.role, "scope": a.scope, "created": output::time(a.created) })
+    json!({ "id": a.id, "principal": a.principal, "role": a.role, "scope": a.scope, "created": a.created })
 }
 
 fn spec_role(spec: RoleSpec) -> pb::Role {
