@@ -98,3 +98,34 @@ async fn the_initial_root_token_can_be_revoked_once_another_admin_exists() {
     admin.create_vault("still-works", 0, false).await.unwrap();
     cluster.shutdown().await;
 }
+
+/// A follower applies a write a moment after the leader acknowledges it. A
+/// token it does not know yet (made moments ago) sends the client to the
+/// leader instead of being refused; a token nobody knows is still refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_token_just_made_works_at_once_on_a_follower_that_has_not_applied_it() {
+    let cluster = TestCluster::start(3).await;
+    let root = cluster.client();
+    root.create_vault("v", 0, false).await.unwrap();
+    root.set_secret(SetSecret::new("v", "s", "x")).await.unwrap();
+    let leader = cluster.leader().await;
+    let follower = (1..=3).find(|id| *id != leader).unwrap();
+    // A client connected to the follower alone, before the token exists.
+    let on_follower = common::client_for([cluster.api_addr(follower)]);
+    on_follower.cluster_status().await.unwrap();
+    // Followers learn of a commit from the leader's next message: with every
+    // peer message slowed down (as much as replication tolerates here), they
+    // apply the token's creation a while after it is acknowledged.
+    cluster.faults.set_delay(Some(std::time::Duration::from_millis(30)));
+    let (token, _) = root.create_token_with_roles("app", 3600, false, &[("secrets-user", "vaults/v")]).await.unwrap();
+    let applied = |id: u64| cluster.node(id).replica().raft().metrics().borrow().last_applied.map(|l| l.index);
+    assert!(applied(follower) < applied(leader), "the test needs the follower behind the leader");
+    let read = on_follower.with_token(token.as_str()).get_secret("v", "s", None, ReadConsistency::Stale).await;
+    assert_eq!(read.unwrap().value, "x");
+
+    let forged = common::client_for([cluster.api_addr(follower)]).with_token(format!("cof_{}", "0".repeat(64)));
+    let err = forged.get_secret("v", "s", None, ReadConsistency::Stale).await.unwrap_err();
+    assert_eq!(err.code(), ErrorCode::Unauthenticated);
+    cluster.faults.set_delay(None);
+    cluster.shutdown().await;
+}

@@ -230,14 +230,15 @@ async fn assignment_changes_take_effect_on_every_node() {
     // Stale reads are served by each node from its own state, so each
     // node's answer shows when it applied the change.
     let on = |id: u64| common::client_for([cluster.api_addr(id)]).with_token(token.as_str());
-    // A node knows the token once it has applied its creation (until then
-    // it answers Unauthenticated); without a role it may read nothing.
+    // Every node applies the token's creation first (a node that does not
+    // know a token sends its caller to the leader), so that each answer
+    // below comes from that node's own state.
+    let applied = |id: u64| cluster.node(id).replica().raft().metrics().borrow().last_applied.map(|l| l.index);
+    let created = applied(cluster.leader().await);
     for id in 1..=3 {
-        let refused = || async move {
-            let err = on(id).get_secret("v", "s", None, ReadConsistency::Stale).await.unwrap_err();
-            err.code() == ErrorCode::Forbidden
-        };
-        wait_until(refused).await;
+        wait_until(|| async move { applied(id) >= created }).await;
+        let err = on(id).get_secret("v", "s", None, ReadConsistency::Stale).await.unwrap_err();
+        assert_eq!(err.code(), ErrorCode::Forbidden);
     }
     let assignment = root.assign_role(&principal, "secrets-user", "vaults/v").await.unwrap();
     for id in 1..=3 {

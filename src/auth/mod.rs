@@ -11,6 +11,11 @@
 //! revoke its own token; a node certificate may add and promote that node
 //! itself (joining).
 //!
+//! A node that does not know a presented token while another node leads
+//! answers `NotLeader` with the leader's address instead of refusing it: it
+//! may not have applied the token's creation yet, and the leader knows
+//! every token it has acknowledged (the SDK follows the hint).
+//!
 //! Until `coffer operator init` there are no tokens: cluster formation
 //! (membership changes) is open, and data requests answer `Uninitialized`.
 
@@ -169,19 +174,19 @@ impl Authenticator {
         Ok(record)
     }
 
-    fn resolve(&self, presented: &str) -> Result<Principal, Status> {
+    fn resolve(&self, presented: &str) -> Result<Principal, Rejection> {
         let invalid = || status(ErrorCode::Unauthenticated, "invalid, expired or revoked token", None);
         if !token::looks_like_token(presented) {
-            return Err(invalid());
+            return Err(invalid().into());
         }
         let hash = crate::crypto::sha256(presented.as_bytes());
-        let record = self.lookup(&hash)?.ok_or_else(invalid)?;
+        let record = self.lookup(&hash)?.ok_or_else(|| Rejection { status: invalid(), unknown_token: true })?;
         // The lookup was by hash; compare again in constant time anyway.
         if !crate::crypto::constant_time_eq(&record.hash, &hash) {
-            return Err(invalid());
+            return Err(invalid().into());
         }
         if record.expires != 0 && self.replica.clock().now() >= record.expires {
-            return Err(invalid());
+            return Err(invalid().into());
         }
         Ok(Principal {
             accessor: record.accessor,
@@ -194,7 +199,7 @@ impl Authenticator {
 }
 
 impl Authenticator {
-    fn principal_of(&self, req: &Request<()>) -> Result<Option<Principal>, Status> {
+    fn principal_of(&self, req: &Request<()>) -> Result<Option<Principal>, Rejection> {
         let header = match req.metadata().get("authorization") {
             None => {
                 let identity = req.extensions().get::<ConnInfo>().and_then(|c| c.identity.clone());
@@ -227,10 +232,28 @@ pub fn caller_of(
     Authenticator::new(replica.clone()).principal_of(&req).ok().flatten().map(|p| p.name())
 }
 
+/// Why a credential was refused.
+struct Rejection {
+    status: Status,
+    /// A well-formed token this node's state does not hold: the leader may
+    /// have made it moments ago (see [`authorize`]).
+    unknown_token: bool,
+}
+
+impl From<Status> for Rejection {
+    fn from(status: Status) -> Self {
+        Rejection { status, unknown_token: false }
+    }
+}
+
 /// A credential that was presented but refused: kept for [`authorize`], so
 /// the request still reaches its handler and is audited.
 #[derive(Debug, Clone)]
-struct Refused(ErrorCode, String);
+struct Refused {
+    code: ErrorCode,
+    message: String,
+    unknown_token: bool,
+}
 
 impl tonic::service::Interceptor for Authenticator {
     fn call(&mut self, mut req: Request<()>) -> Result<Request<()>, Status> {
@@ -242,13 +265,13 @@ impl tonic::service::Interceptor for Authenticator {
                 req.extensions_mut().insert(principal);
             }
             Ok(None) => {}
-            Err(s) => {
+            Err(Rejection { status: s, unknown_token }) => {
                 let code = s
                     .metadata()
                     .get(crate::api::status::CODE_KEY)
                     .and_then(|c| c.to_str().ok()?.parse().ok())
                     .unwrap_or(ErrorCode::Unauthenticated);
-                req.extensions_mut().insert(Refused(code, s.message().to_owned()));
+                req.extensions_mut().insert(Refused { code, message: s.message().to_owned(), unknown_token });
             }
         }
         Ok(req)
@@ -257,8 +280,16 @@ impl tonic::service::Interceptor for Authenticator {
 
 /// Checks that the request may do something that needs `need`.
 pub fn authorize<T>(req: &Request<T>, replica: &Replica, need: Need) -> Result<Authorized, Status> {
-    if let Some(Refused(code, message)) = req.extensions().get::<Refused>() {
-        return Err(status(*code, message.clone(), None));
+    if let Some(refused) = req.extensions().get::<Refused>() {
+        // A follower applies the leader's writes a moment after they are
+        // acknowledged: a token it does not know may be one the leader has
+        // just made, so the client is sent to the leader, which knows every
+        // token it has acknowledged (and refuses an unknown one itself).
+        if let Some(leader) = refused.unknown_token.then(|| replica.other_leader()).flatten() {
+            let message = "this node does not know the token (yet): ask the leader";
+            return Err(status(ErrorCode::NotLeader, message, Some(&leader)));
+        }
+        return Err(status(refused.code, refused.message.clone(), None));
     }
     check(req.extensions().get::<Principal>().cloned(), replica, need)
 }

@@ -161,6 +161,16 @@ impl Replica {
         waited.ok().and_then(|m| m.current_leader).ok_or(ReplicaError::NoLeader)
     }
 
+    /// The client API address of the leader when another node leads: where
+    /// a request goes that this node cannot answer with authority (it may not
+    /// have applied the leader's latest writes yet).
+    pub fn other_leader(&self) -> Option<String> {
+        let m = self.raft().metrics();
+        let m = m.borrow();
+        let leader = m.current_leader.filter(|l| *l != self.id())?;
+        m.membership_config.membership().get_node(&leader).map(|n| n.api_addr.clone())
+    }
+
     /// The cluster as this node sees it.
     pub async fn status(&self) -> ClusterStatus {
         let m = self.raft().metrics().borrow().clone();
