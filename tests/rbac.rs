@@ -233,10 +233,9 @@ async fn assignment_changes_take_effect_on_every_node() {
     // Every node applies the token's creation first (a node that does not
     // know a token sends its caller to the leader), so that each answer
     // below comes from that node's own state.
-    let applied = |id: u64| cluster.node(id).replica().raft().metrics().borrow().last_applied.map(|l| l.index);
-    let created = applied(cluster.leader().await);
+    let created = cluster.applied_on_leader().await;
     for id in 1..=3 {
-        wait_until(|| async move { applied(id) >= created }).await;
+        cluster.wait_applied(id, created).await;
         let err = on(id).get_secret("v", "s", None, ReadConsistency::Stale).await.unwrap_err();
         assert_eq!(err.code(), ErrorCode::Forbidden);
     }
