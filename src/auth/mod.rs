@@ -11,10 +11,12 @@
 //! revoke its own token; a node certificate may add and promote that node
 //! itself (joining).
 //!
-//! A node that does not know a presented token while another node leads
-//! answers `NotLeader` with the leader's address instead of refusing it: it
-//! may not have applied the token's creation yet, and the leader knows
-//! every token it has acknowledged (the SDK follows the hint).
+//! A node that does not know a presented token, or whose role assignments
+//! do not allow the request, answers `NotLeader` with the leader's address
+//! while another node leads, instead of refusing: it may not have applied
+//! the token's creation or the grant yet, and the leader knows every change
+//! it has acknowledged (the SDK follows the hint). Refusals come from the
+//! leader.
 //!
 //! Until `coffer operator init` there are no tokens: cluster formation
 //! (membership changes) is open, and data requests answer `Uninitialized`.
@@ -330,6 +332,12 @@ pub fn check(principal: Option<Principal>, replica: &Replica, need: Need) -> Res
     let name = principal.name();
     let allowed = replica.reader().read(|kv| crate::rbac::allowed(kv, &name, action, &scope)).map_err(Status::from)?;
     if !allowed {
+        // Like an unknown token (see `authorize`): this node may not have
+        // applied a grant the leader has made, so the leader decides.
+        if let Some(leader) = replica.other_leader() {
+            let message = "this node's role assignments may trail the leader's: ask the leader";
+            return Err(status(ErrorCode::NotLeader, message, Some(&leader)));
+        }
         return Err(forbidden(&principal, &format!("may not {action} at {scope}")));
     }
     Ok(Authorized { principal: Some(principal) })
