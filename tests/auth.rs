@@ -118,9 +118,8 @@ async fn a_token_just_made_works_at_once_on_a_follower_that_has_not_applied_it()
     // apply the token's creation a while after it is acknowledged.
     cluster.faults.set_delay(Some(std::time::Duration::from_millis(30)));
     let (token, _) = root.create_token_with_roles("app", 3600, false, &[("secrets-user", "vaults/v")]).await.unwrap();
-    let on_the_follower =
-        cluster.node(follower).replica().raft().metrics().borrow().last_applied.map_or(0, |l| l.index);
-    assert!(on_the_follower < cluster.applied_on_leader().await, "the test needs the follower behind the leader");
+    let behind = cluster.applied(follower);
+    assert!(behind < cluster.applied_on_leader().await, "the test needs the follower behind the leader");
     let read = on_follower.with_token(token.as_str()).get_secret("v", "s", None, ReadConsistency::Stale).await;
     assert_eq!(read.unwrap().value, "x");
 

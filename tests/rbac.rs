@@ -366,9 +366,8 @@ async fn a_grant_just_made_works_at_once_on_a_follower_that_has_not_applied_it()
     // Slowed peer messages keep the follower behind the grant for a while.
     cluster.faults.set_delay(Some(Duration::from_millis(30)));
     root.assign_role(&format!("token:{}", info.accessor), "secrets-user", "vaults/v").await.unwrap();
-    let on_the_follower =
-        cluster.node(follower).replica().raft().metrics().borrow().last_applied.map_or(0, |l| l.index);
-    assert!(on_the_follower < cluster.applied_on_leader().await, "the test needs the follower behind the leader");
+    let behind = cluster.applied(follower);
+    assert!(behind < cluster.applied_on_leader().await, "the test needs the follower behind the leader");
     assert_eq!(on_follower.get_secret("v", "s", None, ReadConsistency::Stale).await.unwrap().value, "x");
     cluster.faults.set_delay(None);
     cluster.shutdown().await;

@@ -262,10 +262,14 @@ impl TestCluster {
             .unwrap_or_else(|e| panic!("node {id} did not apply {index}: {e}"));
     }
 
+    /// Node `id`'s last applied index.
+    pub fn applied(&self, id: u64) -> u64 {
+        self.node(id).replica().raft().metrics().borrow().last_applied.map_or(0, |l| l.index)
+    }
+
     /// The leader's last applied index.
     pub async fn applied_on_leader(&self) -> u64 {
-        let l = self.leader().await;
-        self.node(l).replica().raft().metrics().borrow().last_applied.map_or(0, |l| l.index)
+        self.applied(self.leader().await)
     }
 
     pub async fn shutdown(mut self) {
