@@ -15,8 +15,8 @@
 //! do not allow the request, answers `NotLeader` with the leader's address
 //! while another node leads, instead of refusing: it may not have applied
 //! the token's creation or the grant yet, and the leader knows every change
-//! it has acknowledged (the SDK follows the hint). Refusals come from the
-//! leader.
+//! it has acknowledged (the SDK follows the hint), so those refusals come
+//! from the leader.
 //!
 //! Until `coffer operator init` there are no tokens: cluster formation
 //! (membership changes) is open, and data requests answer `Uninitialized`.
@@ -287,11 +287,12 @@ pub fn authorize<T>(req: &Request<T>, replica: &Replica, need: Need) -> Result<A
         // acknowledged: a token it does not know may be one the leader has
         // just made, so the client is sent to the leader, which knows every
         // token it has acknowledged (and refuses an unknown one itself).
-        if let Some(leader) = refused.unknown_token.then(|| replica.other_leader()).flatten() {
-            let message = "this node does not know the token (yet): ask the leader";
-            return Err(status(ErrorCode::NotLeader, message, Some(&leader)));
-        }
-        return Err(status(refused.code, refused.message.clone(), None));
+        let unknown = || ask_leader(replica, "this node does not know the token (yet): ask the leader");
+        return Err(refused
+            .unknown_token
+            .then(unknown)
+            .flatten()
+            .unwrap_or_else(|| status(refused.code, refused.message.clone(), None)));
     }
     check(req.extensions().get::<Principal>().cloned(), replica, need)
 }
@@ -334,13 +335,16 @@ pub fn check(principal: Option<Principal>, replica: &Replica, need: Need) -> Res
     if !allowed {
         // Like an unknown token (see `authorize`): this node may not have
         // applied a grant the leader has made, so the leader decides.
-        if let Some(leader) = replica.other_leader() {
-            let message = "this node's role assignments may trail the leader's: ask the leader";
-            return Err(status(ErrorCode::NotLeader, message, Some(&leader)));
-        }
-        return Err(forbidden(&principal, &format!("may not {action} at {scope}")));
+        return Err(ask_leader(replica, "this node's role assignments may trail the leader's: ask the leader")
+            .unwrap_or_else(|| forbidden(&principal, &format!("may not {action} at {scope}"))));
     }
     Ok(Authorized { principal: Some(principal) })
+}
+
+/// `NotLeader` with the leader's address when another node leads: the
+/// leader decides what this node may not have applied yet.
+fn ask_leader(replica: &Replica, why: &str) -> Option<Status> {
+    replica.other_leader().map(|leader| status(ErrorCode::NotLeader, why, Some(&leader)))
 }
 
 fn forbidden(principal: &Principal, what: &str) -> Status {
