@@ -220,6 +220,12 @@ pub struct Limits {
     pub default_page_size: u32,
     /// Largest page size a request may ask for.
     pub max_page_size: u32,
+    /// Requests a second that one source address may make without a valid
+    /// credential (each costs a replicated audit record); 0 refuses them
+    /// all once the burst is spent.
+    pub unauthenticated_per_second: u32,
+    /// How many such requests a source may make at once.
+    pub unauthenticated_burst: u32,
 }
 
 impl Default for Config {
@@ -258,7 +264,13 @@ impl Default for RaftSettings {
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { max_value_bytes: 25 * 1024, default_page_size: 25, max_page_size: 1000 }
+        Limits {
+            max_value_bytes: 25 * 1024,
+            default_page_size: 25,
+            max_page_size: 1000,
+            unauthenticated_per_second: 20,
+            unauthenticated_burst: 100,
+        }
     }
 }
 
@@ -308,6 +320,10 @@ keep_logs_after_snapshot = 1000
 max_value_bytes = 25600
 default_page_size = 25
 max_page_size = 1000
+# Per source address, requests without a valid credential (each one costs
+# an audit record on every node): a rate, and the burst allowed at once.
+unauthenticated_per_second = 20
+unauthenticated_burst = 100
 
 [seal]
 # "shamir": keep nothing; unseal by hand with key shares after each start.
@@ -387,6 +403,9 @@ impl Config {
         }
         if l.default_page_size == 0 || l.default_page_size > l.max_page_size {
             return Err(ConfigError::Invalid("limits.default_page_size must be 1..=limits.max_page_size".into()));
+        }
+        if l.unauthenticated_burst == 0 {
+            return Err(ConfigError::Invalid("limits.unauthenticated_burst must be at least 1".into()));
         }
         if !["shamir", "passphrase", "pkcs11"].contains(&self.seal.kind.as_str()) {
             return Err(ConfigError::Invalid("seal.kind must be shamir, passphrase or pkcs11".into()));

@@ -66,6 +66,7 @@ codes! {
     InvalidShares => InvalidArgument, "The key shares are malformed or do not reconstruct the root key.";
     Unauthenticated => Unauthenticated, "The request carries no valid credential.";
     Forbidden => PermissionDenied, "The credential does not allow this operation.";
+    RateLimited => ResourceExhausted, "Too many requests without a valid credential from this address: wait, or present one.";
     LastRootToken => FailedPrecondition, "The last root token cannot be revoked.";
     InvalidCertificate => InvalidArgument, "A certificate or key is malformed, expired, or not issued by the trusted CA.";
     InvalidJoinToken => Unauthenticated, "The join token is malformed, unknown, expired or already used.";

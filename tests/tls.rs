@@ -198,6 +198,26 @@ async fn a_managed_cluster_admits_nodes_with_single_use_join_tokens() {
     assert_eq!(anonymous_err(&tls, &n1).await, ErrorCode::Unauthenticated);
     let client_cert = root.issue_client_certificate("bob", &public_key, 0).await.unwrap();
     assert!(client_cert.cert_pem.contains("BEGIN CERTIFICATE"));
+    // A certificate hands out what its name holds: a non-root issuer follows
+    // the delegation rule for every role the name (or its groups) holds.
+    let issuer_role = coffer::client::types::Role {
+        name: "cert-issuer".into(),
+        actions: vec!["cluster/issue-certificate".into(), "assignments/write".into()],
+        ..Default::default()
+    };
+    root.put_role(issuer_role, true).await.unwrap();
+    let (issuer, _) = root.create_token_with_roles("issuer", 0, false, &[("cert-issuer", "/")]).await.unwrap();
+    let issuer = Client::new([n1.api_addr().to_string()]).unwrap().with_tls(tls.clone()).with_token(issuer.as_str());
+    root.assign_role("cert:ops-person", "operator", "/").await.unwrap();
+    root.assign_role("group:auditors", "auditor", "/").await.unwrap();
+    root.set_group_member("auditors", "cert:app", true).await.unwrap();
+    for holder in ["ops-person", "app"] {
+        let err = issuer.issue_client_certificate(holder, &public_key, 0).await.unwrap_err();
+        assert_eq!(err.code(), ErrorCode::Forbidden, "{holder}: {err}");
+    }
+    root.assign_role("cert:reader-app", "secrets-user", "vaults/joined").await.unwrap();
+    issuer.issue_client_certificate("reader-app", &public_key, 0).await.unwrap();
+    issuer.issue_client_certificate("nobody-yet", &public_key, 0).await.unwrap();
     n2.shutdown().await;
     n1.shutdown().await;
 }

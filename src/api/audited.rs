@@ -113,11 +113,7 @@ where
     let started = Instant::now();
     let principal = req.extensions().get::<Principal>().map(Principal::name).unwrap_or_default();
     let source = req.extensions().get::<ConnInfo>().and_then(|c| c.remote).map(|a| a.to_string()).unwrap_or_default();
-    let (vault, object) = match target {
-        Scope::Cluster => (String::new(), String::new()),
-        Scope::Vault(v) => (v, String::new()),
-        Scope::Object(v, kind, name) => (v, format!("{kind}/{name}")),
-    };
+    let (vault, object) = recorded_target(target);
     let sent = req.metadata().get(CORRELATION_ID_KEY).and_then(|v| v.to_str().ok());
     let template =
         AuditRecord { principal, source, vault, object, ..crate::audit::new_record(replica.id(), operation, sent) };
@@ -144,7 +140,10 @@ where
             }
         }
         if !note.detail.is_empty() {
-            record.detail = note.detail;
+            record.detail = bounded(note.detail, MAX_DETAIL);
+        }
+        if record.principal.is_empty() && record.result != "ok" {
+            record = refusal_of_anonymous(record);
         }
         match replica.append_audit(record).await {
             Ok(by) => context.committed(by),
@@ -178,7 +177,91 @@ where
     result
 }
 
+/// Longest `detail` a record keeps (handlers write short ones; this bounds
+/// any that quotes what a caller sent).
+const MAX_DETAIL: usize = 512;
+
+/// The record's vault and object for `target`. The target comes from the
+/// request before any check: a name that is not a valid name is recorded
+/// only as such, never copied.
+fn recorded_target(target: Scope) -> (String, String) {
+    const INVALID: &str = "(invalid name)";
+    let name = |n: String| if crate::state::validate::name("name", &n).is_ok() { n } else { INVALID.to_owned() };
+    match target {
+        Scope::Cluster => (String::new(), String::new()),
+        Scope::Vault(v) => (name(v), String::new()),
+        Scope::Object(v, kind, n) => (name(v), format!("{kind}/{}", name(n))),
+    }
+}
+
+/// `text` cut to at most `max` bytes, on a character boundary.
+fn bounded(mut text: String, max: usize) -> String {
+    if text.len() > max {
+        let cut = (0..=max).rev().find(|i| text.is_char_boundary(*i)).unwrap_or(0);
+        text.truncate(cut);
+    }
+    text
+}
+
+/// The small, fixed-size record of a refused request with no valid
+/// credential: what, when, from where, and the answer; nothing the caller
+/// chose beyond the operation it called and its correlation id (at most
+/// 128 bytes, see `audit::new_record`).
+fn refusal_of_anonymous(record: AuditRecord) -> AuditRecord {
+    AuditRecord {
+        time_ms: record.time_ms,
+        operation: record.operation,
+        node_id: record.node_id,
+        correlation_id: record.correlation_id,
+        request_id: record.request_id,
+        source: record.source,
+        result: record.result,
+        duration_us: record.duration_us,
+        ..Default::default()
+    }
+}
+
 /// The stable code of an error status (tonic's own when not ours).
 fn error_code(s: &Status) -> String {
     s.metadata().get(CODE_KEY).and_then(|v| v.to_str().ok()).map_or_else(|| format!("{:?}", s.code()), str::to_owned)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_target_is_recorded_only_with_valid_names() {
+        let huge = "v".repeat(1 << 20);
+        assert_eq!(recorded_target(Scope::secret("payments", "db")), ("payments".into(), "secrets/db".into()));
+        let (vault, object) = recorded_target(Scope::secret(&huge, "a/b"));
+        assert_eq!((vault.as_str(), object.as_str()), ("(invalid name)", "secrets/(invalid name)"));
+        assert_eq!(recorded_target(Scope::Vault(String::new())).0, "(invalid name)");
+    }
+
+    #[test]
+    fn details_are_bounded_on_a_character_boundary() {
+        assert_eq!(bounded("short".into(), 512), "short");
+        let cut = bounded("é".repeat(400), 512);
+        assert_eq!(cut.len(), 512);
+        assert_eq!(bounded("aé".into(), 2), "a");
+    }
+
+    #[test]
+    fn an_anonymous_refusal_keeps_nothing_the_caller_chose() {
+        let record = AuditRecord {
+            vault: "v".repeat(127),
+            object: "secrets/x".into(),
+            detail: "d".repeat(512),
+            correlation_id: "c".repeat(128),
+            result: "Unauthenticated".into(),
+            source: "127.0.0.1:5".into(),
+            ..crate::audit::new_record(1, "SecretGet", None)
+        };
+        let small = refusal_of_anonymous(record.clone());
+        assert!(small.vault.is_empty() && small.object.is_empty() && small.detail.is_empty());
+        assert_eq!(small.correlation_id, record.correlation_id);
+        assert_eq!((small.operation.as_str(), small.result.as_str()), ("SecretGet", "Unauthenticated"));
+        assert_eq!(small.source, record.source);
+    }
 }

@@ -46,36 +46,53 @@ const SERVICES: &[&str] = &[
     crate::proto::api::cluster_service_server::SERVICE_NAME,
 ];
 
-/// Largest client request (a restore blob of a secret with many versions).
-const MAX_REQUEST_BYTES: usize = 16 << 20;
+/// Largest request to the secret service: a restore blob of a secret with
+/// many versions.
+const MAX_SECRET_REQUEST_BYTES: usize = 16 << 20;
+/// Largest request to every other service (its largest valid request, a
+/// role definition or a token with many roles, is a few KiB).
+const MAX_REQUEST_BYTES: usize = 64 << 10;
 
 /// The client API server for `replica`. Every service resolves the
 /// request's bearer token first (see [`crate::auth`]); requests no handler
 /// reaches are audited by the outermost layer ([`unhandled`]).
 pub fn router(replica: Replica) -> Router<Stack<unhandled::AuditUnhandledLayer, Identity>> {
     let auth = Authenticator::new(replica.clone());
+    let r = &replica;
     Server::builder()
-        .layer(unhandled::AuditUnhandledLayer(replica.clone()))
+        .layer(unhandled::AuditUnhandledLayer { replica: r.clone(), auth: auth.clone() })
         .add_service(InterceptedService::new(
-            VaultServiceServer::new(vaults::Vaults::new(replica.clone())).max_decoding_message_size(MAX_REQUEST_BYTES),
+            VaultServiceServer::new(vaults::Vaults::new(r.clone())).max_decoding_message_size(MAX_REQUEST_BYTES),
             auth.clone(),
         ))
         .add_service(InterceptedService::new(
-            SecretServiceServer::new(secrets::Secrets::new(replica.clone()))
-                .max_decoding_message_size(MAX_REQUEST_BYTES)
-                .max_encoding_message_size(MAX_REQUEST_BYTES),
+            SecretServiceServer::new(secrets::Secrets::new(r.clone()))
+                .max_decoding_message_size(MAX_SECRET_REQUEST_BYTES)
+                .max_encoding_message_size(MAX_SECRET_REQUEST_BYTES),
             auth.clone(),
         ))
         .add_service(InterceptedService::new(
-            OperatorServiceServer::new(operator::Operator::new(replica.clone())),
+            OperatorServiceServer::new(operator::Operator::new(r.clone())).max_decoding_message_size(MAX_REQUEST_BYTES),
             auth.clone(),
         ))
         .add_service(InterceptedService::new(
-            TokenServiceServer::new(tokens::Tokens::new(replica.clone())),
+            TokenServiceServer::new(tokens::Tokens::new(r.clone())).max_decoding_message_size(MAX_REQUEST_BYTES),
             auth.clone(),
         ))
-        .add_service(InterceptedService::new(PkiServiceServer::new(pki::Pki::new(replica.clone())), auth.clone()))
-        .add_service(InterceptedService::new(RbacServiceServer::new(rbac::Rbac::new(replica.clone())), auth.clone()))
-        .add_service(InterceptedService::new(AuditServiceServer::new(audit::Audit::new(replica.clone())), auth.clone()))
-        .add_service(InterceptedService::new(ClusterServiceServer::new(cluster::Cluster::new(replica)), auth))
+        .add_service(InterceptedService::new(
+            PkiServiceServer::new(pki::Pki::new(r.clone())).max_decoding_message_size(MAX_REQUEST_BYTES),
+            auth.clone(),
+        ))
+        .add_service(InterceptedService::new(
+            RbacServiceServer::new(rbac::Rbac::new(r.clone())).max_decoding_message_size(MAX_REQUEST_BYTES),
+            auth.clone(),
+        ))
+        .add_service(InterceptedService::new(
+            AuditServiceServer::new(audit::Audit::new(r.clone())).max_decoding_message_size(MAX_REQUEST_BYTES),
+            auth.clone(),
+        ))
+        .add_service(InterceptedService::new(
+            ClusterServiceServer::new(cluster::Cluster::new(replica)).max_decoding_message_size(MAX_REQUEST_BYTES),
+            auth,
+        ))
 }

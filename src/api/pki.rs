@@ -9,12 +9,13 @@ use super::audited::{audited, Note};
 use zeroize::Zeroizing;
 
 use super::status::invalid;
+use crate::auth::delegation::{self, may_hand_out};
 use crate::auth::{authorize, Need};
 use crate::proto::api::pki_service_server::PkiService;
 use crate::proto::api::{self as pb};
 use crate::rbac::Scope;
 use crate::replica::pki::Admission;
-use crate::replica::Replica;
+use crate::replica::{Consistency, Replica};
 use crate::tls::pki::CERT_VALIDITY;
 
 /// Longest client certificate lifetime: a year.
@@ -77,8 +78,13 @@ impl PkiService for Pki {
     ) -> Result<Response<pb::IssuedCertificate>, Status> {
         let target = Scope::Cluster;
         audited(&self.replica, req, "ClientCertificateIssue", target.clone(), |req| async move {
-            authorize(&req, &self.replica, Need::Action("cluster/issue-certificate", target))?;
+            let auth = authorize(&req, &self.replica, Need::Action("cluster/issue-certificate", target))?;
             let r = req.into_inner();
+            // A certificate for a name hands out what that name holds.
+            let holder = format!("cert:{}", r.principal);
+            crate::rbac::check_principal(&holder).map_err(invalid)?;
+            let grants = self.replica.read(Consistency::Linearizable, |kv| delegation::held_by(kv, &holder)).await?;
+            may_hand_out(&self.replica, &auth, &grants).await?;
             let ttl = if r.ttl == 0 { MAX_CLIENT_CERT_TTL } else { r.ttl };
             if !(1..=MAX_CLIENT_CERT_TTL).contains(&ttl) {
                 return Err(invalid(format!("ttl must be 1..={MAX_CLIENT_CERT_TTL} seconds")));

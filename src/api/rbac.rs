@@ -5,7 +5,8 @@ use tonic::{Request, Response, Status};
 use super::audited::{audited, Note};
 
 use super::status::{internal, invalid, status, unexpected};
-use crate::auth::{authorize, check, Authorized, Need};
+use crate::auth::delegation::{self, may_hand_out, Grant};
+use crate::auth::{authorize, check, Need};
 use crate::error_code::ErrorCode;
 use crate::proto::api::rbac_service_server::RbacService;
 use crate::proto::api::{self as pb, Empty};
@@ -43,28 +44,6 @@ fn assignment_pb(a: st::RoleAssignment) -> pb::Assignment {
 }
 
 const CLUSTER: Scope = Scope::Cluster;
-
-/// Whether the caller may hand out `roles`: a root token any role; anyone
-/// else with `assignments/write` only roles confined to data actions (so the
-/// right to assign cannot be turned into cluster, token or audit rights).
-pub(super) async fn delegable(replica: &Replica, auth: &Authorized, roles: &[String]) -> Result<(), Status> {
-    if auth.is_root() {
-        return Ok(());
-    }
-    for name in roles {
-        let role = replica.read(Consistency::Linearizable, |kv| rbac::role(kv, name)).await?;
-        let role = role.ok_or_else(|| StateError::RoleNotFound(name.clone()))?;
-        if !roles::data_only(&role) {
-            let who = auth.principal.as_ref().map(|p| p.name()).unwrap_or_default();
-            return Err(status(
-                ErrorCode::Forbidden,
-                format!("{who} may not hand out role {name}: it allows more than data actions (root only)"),
-                None,
-            ));
-        }
-    }
-    Ok(())
-}
 
 #[tonic::async_trait]
 impl RbacService for Rbac {
@@ -105,7 +84,7 @@ impl RbacService for Rbac {
     async fn put_role(&self, req: Request<pb::PutRoleRequest>) -> Result<Response<pb::Role>, Status> {
         let target = Scope::Cluster;
         audited(&self.replica, req, "RolePut", target, |req| async move {
-            authorize(&req, &self.replica, Need::Action("roles/write", CLUSTER))?;
+            let auth = authorize(&req, &self.replica, Need::Action("roles/write", CLUSTER))?;
             let r = req.into_inner();
             let role = r.role.ok_or_else(|| invalid("no role given"))?;
             let def = st::RoleDefinition {
@@ -117,6 +96,15 @@ impl RbacService for Rbac {
                 updated: 0,
             };
             roles::check(&def).map_err(invalid)?;
+            // Defining a role is handing out its rights to whoever holds it
+            // (the caller too, through its own role): the same limit.
+            if !auth.is_root() && !roles::data_only(&def) {
+                return Err(status(
+                    ErrorCode::Forbidden,
+                    format!("only a root token may define role {} (it allows more than data actions)", def.name),
+                    None,
+                ));
+            }
             match self.replica.write(Kind::PutRole(st::PutRole { role: Some(def), create: r.create })).await? {
                 OpOutput::Role(r) => Ok(Response::new(role_pb(r))),
                 other => Err(unexpected(other)),
@@ -143,7 +131,7 @@ impl RbacService for Rbac {
             let auth = authorize(&req, &self.replica, Need::Action("assignments/write", scope.clone()))?;
             let r = req.into_inner();
             crate::rbac::check_principal(&r.principal).map_err(invalid)?;
-            delegable(&self.replica, &auth, std::slice::from_ref(&r.role)).await?;
+            may_hand_out(&self.replica, &auth, &[Grant::new(r.role.clone(), scope.clone())]).await?;
             let assignment = st::RoleAssignment {
                 id: crate::crypto::random_id().map_err(|e| internal(e.to_string()))?,
                 principal: r.principal,
@@ -222,8 +210,8 @@ impl RbacService for Rbac {
             let r = req.into_inner();
             // Joining a group gives its roles: the same limit as assigning them.
             let group = format!("group:{}", r.group);
-            let roles = self.replica.read(Consistency::Linearizable, |kv| rbac::assignments_of(kv, &group)).await?;
-            delegable(&self.replica, &auth, &roles.into_iter().map(|a| a.role).collect::<Vec<_>>()).await?;
+            let grants = self.replica.read(Consistency::Linearizable, |kv| delegation::assigned(kv, &group)).await?;
+            may_hand_out(&self.replica, &auth, &grants).await?;
             let op = st::SetGroupMember { group: r.group, principal: r.principal, member: r.member };
             self.replica.write(Kind::SetGroupMember(op)).await?;
             Ok(Response::new(Empty {}))

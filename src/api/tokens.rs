@@ -6,6 +6,7 @@ use super::audited::{audited, Note};
 
 use super::status::{internal, unexpected};
 use crate::api::status::status;
+use crate::auth::delegation::{may_hand_out, Grant};
 use crate::auth::{authorize, token, Authorized, Credential, Need};
 use crate::error_code::ErrorCode;
 use crate::proto::api::token_service_server::TokenService;
@@ -63,13 +64,13 @@ impl TokenService for Tokens {
             if policy == tokens::ROOT && caller.is_some_and(|p| p.policy != tokens::ROOT) {
                 return Err(status(ErrorCode::Forbidden, "only a root token may create root tokens", None));
             }
-            // Giving the new token roles is assigning roles: needs that right at each scope.
-            let mut scopes = Vec::new();
-            for role in &r.roles {
-                let scope = Scope::parse(&role.scope).map_err(crate::api::status::invalid)?;
-                crate::auth::check(caller.cloned(), &self.replica, Need::Action("assignments/write", scope.clone()))?;
-                scopes.push(scope);
-            }
+            // Giving the new token roles is assigning roles: the same rule.
+            let grants = r
+                .roles
+                .iter()
+                .map(|g| Ok(Grant::new(g.role.clone(), Scope::parse(&g.scope).map_err(crate::api::status::invalid)?)))
+                .collect::<Result<Vec<_>, Status>>()?;
+            may_hand_out(&self.replica, &auth, &grants).await?;
             if r.ttl < 0 {
                 return Err(crate::api::status::invalid("ttl must not be negative"));
             }
@@ -78,11 +79,11 @@ impl TokenService for Tokens {
                     .map_err(|e| internal(e.to_string()))?;
             let principal = tokens::principal(&record);
             let mut assignments = Vec::new();
-            for (role, scope) in r.roles.iter().zip(scopes) {
+            for Grant { role, scope } in grants {
                 assignments.push(st::RoleAssignment {
                     id: crate::crypto::random_id().map_err(|e| internal(e.to_string()))?,
                     principal: principal.clone(),
-                    role: role.role.clone(),
+                    role,
                     scope: scope.to_string(),
                     created: 0,
                 });

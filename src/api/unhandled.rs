@@ -20,6 +20,7 @@ use http::{HeaderValue, Request, Response};
 
 use super::audited::{CORRELATION_ID_KEY, REQUEST_ID_KEY};
 use crate::audit::reach::Reach;
+use crate::auth::Authenticator;
 use crate::proto::storage::AuditRecord;
 use crate::replica::Replica;
 use crate::tls::{CertIdentity, ConnInfo};
@@ -29,13 +30,19 @@ const DETAIL: &str = "refused before a handler: the request did not decode or na
 
 /// The layer (see the module docs).
 #[derive(Clone)]
-pub struct AuditUnhandledLayer(pub Replica);
+pub struct AuditUnhandledLayer {
+    /// Where records go.
+    pub replica: Replica,
+    /// The services' authenticator: it names the caller of a service that
+    /// does not exist, and rate-limits such a caller without a credential.
+    pub auth: Authenticator,
+}
 
 impl<S> tower::Layer<S> for AuditUnhandledLayer {
     type Service = AuditUnhandled<S>;
 
     fn layer(&self, inner: S) -> AuditUnhandled<S> {
-        AuditUnhandled { inner, replica: self.0.clone() }
+        AuditUnhandled { inner, replica: self.replica.clone(), auth: self.auth.clone() }
     }
 }
 
@@ -44,6 +51,7 @@ impl<S> tower::Layer<S> for AuditUnhandledLayer {
 pub struct AuditUnhandled<S> {
     inner: S,
     replica: Replica,
+    auth: Authenticator,
 }
 
 /// What the record needs from the request, taken before it moves on
@@ -104,11 +112,11 @@ where
         // The clone that was made ready is the one to call.
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
-        let replica = self.replica.clone();
+        let (replica, auth) = (self.replica.clone(), self.auth.clone());
         Box::pin(async move {
             let mut resp = inner.call(req).await?;
-            if let Some(code) = refused(&resp).filter(|_| !seen.reach.was_audited()) {
-                record(&replica, seen, code, &mut resp).await;
+            if let Some(code) = refused(&resp).filter(|_| !seen.reach.accounted_for()) {
+                record(&replica, &auth, seen, code, &mut resp).await;
             }
             Ok(resp)
         })
@@ -123,17 +131,18 @@ fn refused<R>(resp: &Response<R>) -> Option<String> {
     (code != tonic::Code::Ok).then(|| format!("{code:?}"))
 }
 
-async fn record<R>(replica: &Replica, seen: Seen, code: String, resp: &mut Response<R>) {
+async fn record<R>(replica: &Replica, auth: &Authenticator, seen: Seen, code: String, resp: &mut Response<R>) {
     if !replica.audit_enabled() || !replica.in_cluster() {
         return;
     }
     // No interceptor ran for a service that does not exist.
     let principal = match (&seen.credentials, seen.reach.principal()) {
-        (Some(c), "") => {
-            crate::auth::caller_of(replica, c.authorization.as_ref(), c.identity.as_ref()).unwrap_or_default()
-        }
+        (Some(c), "") => auth.caller_of(c.authorization.as_ref(), c.identity.as_ref()).unwrap_or_default(),
         (_, known) => known.to_owned(),
     };
+    if principal.is_empty() && seen.credentials.is_some() && !auth.admit_anonymous(seen.remote) {
+        return;
+    }
     let sent = seen.correlation_id.as_ref().and_then(|v| v.to_str().ok());
     let record = AuditRecord {
         time_ms: seen.time_ms,
@@ -142,12 +151,45 @@ async fn record<R>(replica: &Replica, seen: Seen, code: String, resp: &mut Respo
         result: code,
         duration_us: seen.started.elapsed().as_micros() as u64,
         detail: DETAIL.into(),
-        ..crate::audit::new_record(replica.id(), seen.uri.path().trim_start_matches('/'), sent)
+        ..crate::audit::new_record(replica.id(), operation(seen.uri.path()), sent)
     };
     if let Ok(id) = HeaderValue::from_str(&record.request_id) {
         resp.headers_mut().insert(REQUEST_ID_KEY, id);
     }
     if let Err(e) = replica.append_audit(record).await {
         tracing::warn!(error = %e, "audit record of a request refused before its handler not committed");
+    }
+}
+
+/// Longest method path a record names; a longer one, or one with other
+/// characters than a gRPC method's, is recorded as [`UNKNOWN_METHOD`].
+const MAX_METHOD: usize = 128;
+/// The operation of a request whose path is no plausible gRPC method.
+const UNKNOWN_METHOD: &str = "(malformed method path)";
+
+/// The record's operation for a request to `path`: the gRPC method it
+/// names (`package.Service/Method`), bounded in size and alphabet.
+fn operation(path: &str) -> &str {
+    let method = path.trim_start_matches('/');
+    let plausible = |b: u8| b.is_ascii_alphanumeric() || b"._/".contains(&b);
+    if method.is_empty() || method.len() > MAX_METHOD || !method.bytes().all(plausible) {
+        UNKNOWN_METHOD
+    } else {
+        method
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_method_path_is_recorded_only_bounded_and_plausible() {
+        assert_eq!(operation("/coffer.v1.SecretService/GetSecret"), "coffer.v1.SecretService/GetSecret");
+        assert_eq!(operation("/x.Nope/Nothing"), "x.Nope/Nothing");
+        let long = format!("/a.B/{}", "c".repeat(200));
+        for bad in [long.as_str(), "/", "/a.B/%00", "/a b/c", "/a.B/ü"] {
+            assert_eq!(operation(bad), UNKNOWN_METHOD, "{bad:?}");
+        }
     }
 }

@@ -1,8 +1,8 @@
 //! How far a request got: the caller the authenticating interceptor found,
 //! and whether a handler audited it. The API's outermost layer
 //! (`api::unhandled`) puts one in every request and, for a request that no
-//! handler audited (its body would not decode, its method does not exist),
-//! writes the record itself.
+//! handler audited (its body would not decode, its method does not exist)
+//! and the rate limit did not refuse, writes the record itself.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -16,6 +16,7 @@ pub struct Reach(Arc<Inner>);
 struct Inner {
     principal: OnceLock<String>,
     audited: AtomicBool,
+    throttled: AtomicBool,
 }
 
 impl Reach {
@@ -34,8 +35,15 @@ impl Reach {
         self.0.audited.store(true, Ordering::Release);
     }
 
-    /// Whether a handler took the request and audits it.
-    pub fn was_audited(&self) -> bool {
-        self.0.audited.load(Ordering::Acquire)
+    /// The rate limit on requests without a valid credential refused it:
+    /// it gets no record of its own (see `auth::throttle`).
+    pub fn throttled(&self) {
+        self.0.throttled.store(true, Ordering::Release);
+    }
+
+    /// Whether the request's record is someone else's: a handler took and
+    /// audits it, or the rate limit refused it unrecorded.
+    pub fn accounted_for(&self) -> bool {
+        self.0.audited.load(Ordering::Acquire) || self.0.throttled.load(Ordering::Acquire)
     }
 }

@@ -21,7 +21,9 @@
 //! Until `coffer operator init` there are no tokens: cluster formation
 //! (membership changes) is open, and data requests answer `Uninitialized`.
 
+pub mod delegation;
 pub mod join_token;
+pub mod throttle;
 pub mod token;
 
 use tonic::{Request, Status};
@@ -124,11 +126,13 @@ impl Authorized {
     }
 }
 
-/// Resolves the bearer token of each request (tonic interceptor).
+/// Resolves the bearer token of each request (tonic interceptor), and
+/// rate-limits requests without a valid credential by source address.
 #[derive(Clone)]
 pub struct Authenticator {
     replica: Replica,
     cache: std::sync::Arc<std::sync::Mutex<TokenCache>>,
+    throttle: std::sync::Arc<throttle::Throttle>,
 }
 
 /// Token records by hash, valid for one generation of the token records.
@@ -142,9 +146,18 @@ struct TokenCache {
 const TOKEN_CACHE_MAX: usize = 10_000;
 
 impl Authenticator {
-    /// An interceptor reading tokens from `replica`'s state.
+    /// An interceptor reading tokens from `replica`'s state, limiting
+    /// requests without a valid credential as `replica`'s limits say.
     pub fn new(replica: Replica) -> Self {
-        Authenticator { replica, cache: Default::default() }
+        let limits = replica.limits();
+        let throttle = throttle::Throttle::new(limits.unauthenticated_per_second, limits.unauthenticated_burst);
+        Authenticator { replica, cache: Default::default(), throttle: std::sync::Arc::new(throttle) }
+    }
+
+    /// Whether a request from `source` that presents no valid credential
+    /// may go on (see [`throttle`]).
+    pub fn admit_anonymous(&self, source: Option<std::net::SocketAddr>) -> bool {
+        self.throttle.admit(source.map(|a| a.ip()))
     }
 
     /// The token record with SHA-256 `hash`, from the cache while no token
@@ -216,22 +229,24 @@ impl Authenticator {
     }
 }
 
-/// Who a request's credentials name, for a request no service's
-/// interceptor saw (one for a service that does not exist): `None` when it
-/// presents no credential or a refused one.
-pub fn caller_of(
-    replica: &Replica,
-    authorization: Option<&http::HeaderValue>,
-    identity: Option<&CertIdentity>,
-) -> Option<String> {
-    let mut headers = http::HeaderMap::new();
-    if let Some(value) = authorization {
-        headers.insert(http::header::AUTHORIZATION, value.clone());
+impl Authenticator {
+    /// Who a request's credentials name, for a request no service's
+    /// interceptor saw (one for a service that does not exist): `None` when
+    /// it presents no credential or a refused one.
+    pub fn caller_of(
+        &self,
+        authorization: Option<&http::HeaderValue>,
+        identity: Option<&CertIdentity>,
+    ) -> Option<String> {
+        let mut headers = http::HeaderMap::new();
+        if let Some(value) = authorization {
+            headers.insert(http::header::AUTHORIZATION, value.clone());
+        }
+        let mut extensions = tonic::Extensions::new();
+        extensions.insert(ConnInfo { remote: None, identity: identity.cloned() });
+        let req = Request::from_parts(tonic::metadata::MetadataMap::from_headers(headers), extensions, ());
+        self.principal_of(&req).ok().flatten().map(|p| p.name())
     }
-    let mut extensions = tonic::Extensions::new();
-    extensions.insert(ConnInfo { remote: None, identity: identity.cloned() });
-    let req = Request::from_parts(tonic::metadata::MetadataMap::from_headers(headers), extensions, ());
-    Authenticator::new(replica.clone()).principal_of(&req).ok().flatten().map(|p| p.name())
 }
 
 /// Why a credential was refused.
@@ -259,7 +274,17 @@ struct Refused {
 
 impl tonic::service::Interceptor for Authenticator {
     fn call(&mut self, mut req: Request<()>) -> Result<Request<()>, Status> {
-        match self.principal_of(&req) {
+        let found = self.principal_of(&req);
+        if !matches!(found, Ok(Some(_))) {
+            let source = req.extensions().get::<ConnInfo>().and_then(|c| c.remote);
+            if !self.admit_anonymous(source) {
+                if let Some(reach) = req.extensions().get::<crate::audit::reach::Reach>() {
+                    reach.throttled();
+                }
+                return Err(status(ErrorCode::RateLimited, "too many requests without a valid credential", None));
+            }
+        }
+        match found {
             Ok(Some(principal)) => {
                 if let Some(reach) = req.extensions().get::<crate::audit::reach::Reach>() {
                     reach.authenticated(principal.name());
