@@ -85,8 +85,12 @@ pub fn read_each(
         if len > MAX_RECORD {
             return Err(corrupt("record too large"));
         }
-        buf.resize(len as usize, 0);
-        r.read_exact(&mut buf).map_err(|_| corrupt("truncated"))?;
+        // Grown by what is there, not by what the length claims.
+        buf.clear();
+        (&mut r).take(len).read_to_end(&mut buf)?;
+        if buf.len() as u64 != len {
+            return Err(corrupt("truncated"));
+        }
         visit(SnapshotRecord::decode(buf.as_slice())?)?;
     }
     let mut rest = [0u8; 1];
