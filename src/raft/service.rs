@@ -1,9 +1,13 @@
 //! The server side of the peer API: hands received Raft messages to the local
-//! Raft instance.
+//! Raft instance. A caller speaks only for itself: messages naming a sender
+//! must name the node of its certificate, a learner neither leads nor wins a
+//! vote, only the leader asks for a campaign, and forwarded audit records
+//! must name the node that forwards them.
 
 use std::time::{Duration, Instant};
 
 use openraft::error::{InstallSnapshotError, RaftError};
+use openraft::raft::VoteRequest;
 use openraft::ServerState;
 use tonic::{Request, Response, Status};
 
@@ -36,12 +40,13 @@ impl PeerService {
         PeerService { raft, self_id, faults, audit }
     }
 
-    /// Refuses callers that are cut off (fault injection) or not members.
-    /// TLS has verified that the caller holds a node certificate from the
-    /// cluster CA; here its node id must be a member (voter or learner) of
-    /// the membership this node knows. A node that knows none yet (it is
-    /// being added) accepts any node of the cluster CA.
-    fn check_caller<T>(&self, req: &Request<T>) -> Result<(), Status> {
+    /// Refuses callers that are cut off (fault injection) or not members;
+    /// returns the caller's node id and standing. TLS has verified that the
+    /// caller holds a node certificate from the cluster CA; here its node id
+    /// must be a member (voter or learner) of the membership this node
+    /// knows. A node that knows none yet (it is being added) accepts any
+    /// node of the cluster CA.
+    fn check_caller<T>(&self, req: &Request<T>) -> Result<(NodeId, Standing), Status> {
         if self.faults.is_cut(self.self_id, self.self_id) {
             return Err(Status::unavailable("injected partition"));
         }
@@ -50,18 +55,66 @@ impl PeerService {
             _ => return Err(Status::permission_denied("the peer API accepts only node certificates")),
         };
         // Borrowed, not cloned: this runs for every peer call.
-        let stranger = {
+        let standing = {
             let metrics = self.raft.metrics();
             let metrics = metrics.borrow();
             let membership = metrics.membership_config.membership();
-            membership.nodes().next().is_some() && membership.get_node(&caller).is_none()
+            if membership.nodes().next().is_none() {
+                Standing::Unknown
+            } else if membership.get_joint_config().iter().any(|c| c.contains(&caller)) {
+                Standing::Voter
+            } else if membership.get_node(&caller).is_some() {
+                Standing::Learner
+            } else {
+                Standing::Stranger
+            }
         };
-        if stranger {
+        if standing == Standing::Stranger {
             tracing::warn!(caller, "peer request from a node that is not a member refused");
             return Err(Status::permission_denied(format!("node {caller} is not a member of this cluster")));
         }
-        Ok(())
+        Ok((caller, standing))
     }
+
+    /// Checks a Raft message that names its sender (`named`: the leader of
+    /// an append or snapshot, the candidate of a vote): the caller's
+    /// certificate must name that node. Returns the caller's standing.
+    fn check_sender<T>(&self, req: &Request<T>, named: Option<NodeId>, what: &str) -> Result<Standing, Status> {
+        let (caller, standing) = self.check_caller(req)?;
+        let Some(named) = named else {
+            return Err(Status::invalid_argument(format!("a {what} must name its sender")));
+        };
+        if named != caller {
+            tracing::warn!(caller, named, what, "peer message naming another node as its sender refused");
+            return Err(Status::permission_denied(format!("node {caller} may not send a {what} as node {named}")));
+        }
+        Ok(standing)
+    }
+
+    /// Checks the sender of an append or a snapshot: only a voter leads.
+    fn check_leader<T>(&self, req: &Request<T>, vote: &Option<pb::Vote>, what: &str) -> Result<(), Status> {
+        if self.check_sender(req, named_by(vote), what)? != Standing::Learner {
+            return Ok(());
+        }
+        let caller = named_by(vote).unwrap_or_default();
+        tracing::warn!(caller, what, "peer message from a learner refused");
+        Err(Status::permission_denied(format!("node {caller} is a learner: it may not send a {what}")))
+    }
+}
+
+/// What a caller is in the membership this node knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Standing {
+    /// This node knows no membership yet (it is being added).
+    Unknown,
+    Voter,
+    Learner,
+    Stranger,
+}
+
+/// The node a message's vote names: the leader or the candidate.
+fn named_by(vote: &Option<pb::Vote>) -> Option<NodeId> {
+    vote.as_ref().and_then(|v| v.leader_id.as_ref()).map(|l| l.node_id)
 }
 
 fn bad_request(e: super::codec::CodecError) -> Status {
@@ -78,27 +131,55 @@ impl RaftService for PeerService {
         &self,
         req: Request<pb::AppendEntriesRequest>,
     ) -> Result<Response<pb::AppendEntriesResponse>, Status> {
-        self.check_caller(&req)?;
+        self.check_leader(&req, &req.get_ref().vote, "append")?;
         let rpc = req.into_inner().try_into().map_err(bad_request)?;
         let resp = self.raft.append_entries(rpc).await.map_err(raft_status)?;
         Ok(Response::new(resp.into()))
     }
 
     async fn vote(&self, req: Request<pb::VoteRequest>) -> Result<Response<pb::VoteResponse>, Status> {
-        self.check_caller(&req)?;
-        let rpc = req.into_inner().try_into().map_err(bad_request)?;
+        let standing = self.check_sender(&req, named_by(&req.get_ref().vote), "vote request")?;
+        let mut rpc: VoteRequest<NodeId> = req.into_inner().try_into().map_err(bad_request)?;
+        if standing == Standing::Learner {
+            // A learner never wins a vote. One that campaigns missed that it
+            // is no longer a voter; Raft answers it as a candidate with no
+            // log, which it refuses without changing anything here (this
+            // node holds a log: it knows a membership), and the answer shows
+            // the candidate a longer log, so it stops campaigning for a while.
+            if self.raft.metrics().borrow().last_log_index.is_none() {
+                return Err(Status::permission_denied("a learner may not campaign"));
+            }
+            tracing::warn!(caller = rpc.vote.leader_id.node_id, "vote request from a learner refused");
+            rpc.last_log_id = None;
+        }
         let resp = self.raft.vote(rpc).await.map_err(raft_status)?;
         Ok(Response::new(resp.into()))
     }
 
     async fn campaign(&self, req: Request<pb::Blank>) -> Result<Response<pb::Blank>, Status> {
-        self.check_caller(&req)?;
+        // Only the leader hands over leadership: anyone else asking would
+        // make this node disrupt a healthy leader with a higher term.
+        let (caller, _) = self.check_caller(&req)?;
+        if self.raft.metrics().borrow().current_leader != Some(caller) {
+            tracing::warn!(caller, "request to campaign from a node that does not lead refused");
+            return Err(Status::permission_denied(format!(
+                "node {caller} does not lead: it may not hand over leadership"
+            )));
+        }
         campaign(self.raft.clone());
         Ok(Response::new(pb::Blank {}))
     }
 
     async fn forward_audit(&self, req: Request<pb::AuditBatch>) -> Result<Response<pb::Blank>, Status> {
-        self.check_caller(&req)?;
+        // A node forwards the records of requests it served itself.
+        let (caller, _) = self.check_caller(&req)?;
+        if let Some(r) = req.get_ref().records.iter().find(|r| r.node_id != caller) {
+            tracing::warn!(caller, named = r.node_id, "forwarded audit records naming another node refused");
+            return Err(Status::permission_denied(format!(
+                "node {caller} may not forward audit records of node {}",
+                r.node_id
+            )));
+        }
         self.audit.append(req.into_inner().records).await.map_err(Status::unavailable)?;
         Ok(Response::new(pb::Blank {}))
     }
@@ -107,7 +188,7 @@ impl RaftService for PeerService {
         &self,
         req: Request<pb::InstallSnapshotRequest>,
     ) -> Result<Response<pb::InstallSnapshotResponse>, Status> {
-        self.check_caller(&req)?;
+        self.check_leader(&req, &req.get_ref().vote, "snapshot")?;
         let rpc = req.into_inner().try_into().map_err(bad_request)?;
         use pb::install_snapshot_response::Result as R;
         let result = match self.raft.install_snapshot(rpc).await {
