@@ -220,6 +220,9 @@ pub struct Limits {
     pub default_page_size: u32,
     /// Largest page size a request may ask for.
     pub max_page_size: u32,
+    /// Most audit records one `audit query` call reads (it returns where to
+    /// go on) and one trim command removes.
+    pub audit_scan_records: usize,
 }
 
 impl Default for Config {
@@ -258,7 +261,7 @@ impl Default for RaftSettings {
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { max_value_bytes: 25 * 1024, default_page_size: 25, max_page_size: 1000 }
+        Limits { max_value_bytes: 25 * 1024, default_page_size: 25, max_page_size: 1000, audit_scan_records: 10_000 }
     }
 }
 
@@ -308,6 +311,9 @@ keep_logs_after_snapshot = 1000
 max_value_bytes = 25600
 default_page_size = 25
 max_page_size = 1000
+# Most audit records one `coffer audit query` call reads (the client goes on
+# where it stopped) and one Raft command of `coffer audit trim` removes.
+audit_scan_records = 10000
 
 [seal]
 # "shamir": keep nothing; unseal by hand with key shares after each start.
@@ -387,6 +393,9 @@ impl Config {
         }
         if l.default_page_size == 0 || l.default_page_size > l.max_page_size {
             return Err(ConfigError::Invalid("limits.default_page_size must be 1..=limits.max_page_size".into()));
+        }
+        if l.audit_scan_records == 0 {
+            return Err(ConfigError::Invalid("limits.audit_scan_records must be at least 1".into()));
         }
         if !["shamir", "passphrase", "pkcs11"].contains(&self.seal.kind.as_str()) {
             return Err(ConfigError::Invalid("seal.kind must be shamir, passphrase or pkcs11".into()));
