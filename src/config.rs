@@ -226,6 +226,9 @@ pub struct Limits {
     pub unauthenticated_per_second: u32,
     /// How many such requests a source may make at once.
     pub unauthenticated_burst: u32,
+    /// Most audit records one `audit query` call reads (it returns where to
+    /// go on) and one trim command removes.
+    pub audit_scan_records: usize,
 }
 
 impl Default for Config {
@@ -270,6 +273,7 @@ impl Default for Limits {
             max_page_size: 1000,
             unauthenticated_per_second: 20,
             unauthenticated_burst: 100,
+            audit_scan_records: 10_000,
         }
     }
 }
@@ -324,6 +328,9 @@ max_page_size = 1000
 # an audit record on every node): a rate, and the burst allowed at once.
 unauthenticated_per_second = 20
 unauthenticated_burst = 100
+# Most audit records one `coffer audit query` call reads (the client goes on
+# where it stopped) and one Raft command of `coffer audit trim` removes.
+audit_scan_records = 10000
 
 [seal]
 # "shamir": keep nothing; unseal by hand with key shares after each start.
@@ -406,6 +413,9 @@ impl Config {
         }
         if l.unauthenticated_burst == 0 {
             return Err(ConfigError::Invalid("limits.unauthenticated_burst must be at least 1".into()));
+        }
+        if l.audit_scan_records == 0 {
+            return Err(ConfigError::Invalid("limits.audit_scan_records must be at least 1".into()));
         }
         if !["shamir", "passphrase", "pkcs11"].contains(&self.seal.kind.as_str()) {
             return Err(ConfigError::Invalid("seal.kind must be shamir, passphrase or pkcs11".into()));

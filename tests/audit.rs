@@ -330,3 +330,67 @@ async fn requests_no_handler_reaches_are_audited_too() {
     assert!(root.audit_verify(0, 0).await.unwrap().ok);
     cluster.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn queries_and_trims_read_a_bounded_part_of_the_log_per_call() {
+    const BOUND: usize = 20;
+    let cluster = TestCluster::start_with(1, |c| {
+        c.limits.audit_scan_records = BOUND;
+        c.audit.retention_days = 0;
+    })
+    .await;
+    let root = cluster.client();
+    root.create_vault("v", 0, false).await.unwrap();
+    for i in 0..75 {
+        if i % 15 == 7 {
+            root.set_secret(SetSecret::new("v", &format!("s{i}"), "x")).await.unwrap();
+        } else {
+            root.get_vault("v", L).await.unwrap();
+        }
+    }
+    let last = root.audit_head().await.unwrap().last_seq;
+    assert!(last > 3 * BOUND as u64, "{last}");
+
+    // A filter that matches nothing: one call reads the bound, not the log,
+    // and says where to go on.
+    let nothing = AuditQuery { operation: "NoSuchOperation".into(), ..Default::default() };
+    let page = root.audit_query_page(nothing.clone()).await.unwrap();
+    assert!(page.records.is_empty());
+    assert_eq!(page.next_after_seq, BOUND as u64, "{page:?}");
+    assert!(page.next_after_seq < page.last_seq);
+    // The SDK goes on by itself, to the end.
+    let page = root.audit_query(nothing).await.unwrap();
+    assert!(page.records.is_empty() && page.next_after_seq >= last, "{page:?}");
+
+    // Following the continuations finds every match.
+    let sets = AuditQuery { operation: "SecretSet".into(), ..Default::default() };
+    let mut q = sets.clone();
+    let mut found = Vec::new();
+    loop {
+        let page = root.audit_query_page(q.clone()).await.unwrap();
+        assert!(page.next_after_seq - q.after_seq <= BOUND as u64, "{page:?}");
+        found.extend(page.records.iter().map(|r| r.vault.clone() + "/" + &r.object));
+        if page.next_after_seq >= page.last_seq {
+            break;
+        }
+        q.after_seq = page.next_after_seq;
+    }
+    let expected: Vec<String> = (0..75).filter(|i| i % 15 == 7).map(|i| format!("v/secrets/s{i}")).collect();
+    assert_eq!(found, expected);
+    let all = root.audit_query(AuditQuery { limit: 100, ..sets }).await.unwrap();
+    assert_eq!(all.records.len(), expected.len());
+
+    // Trim removes all it should, one bounded batch per Raft command.
+    let through = last - 2;
+    let applied = cluster.applied(1);
+    let trimmed = root.audit_trim(through, 0).await.unwrap();
+    assert_eq!((trimmed.trimmed_through_seq, trimmed.trimmed), (through, through));
+    let commands = cluster.applied(1) - applied;
+    assert!(commands >= through.div_ceil(BOUND as u64), "{commands} entries for {through} records");
+    assert_eq!(root.audit_head().await.unwrap().checkpoint_seq, through);
+    let rest = root.audit_query_page(AuditQuery::default()).await.unwrap();
+    assert_eq!(rest.records.first().map(|r| r.seq), Some(through + 1), "{rest:?}");
+    let report = root.audit_verify(0, 0).await.unwrap();
+    assert!(report.ok && report.checkpoint_verified && report.from_seq == through + 1, "{report:?}");
+    cluster.shutdown().await;
+}

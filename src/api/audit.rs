@@ -68,22 +68,18 @@ impl AuditService for Audit {
                 0 => MAX_PAGE,
                 n => n.min(MAX_PAGE),
             };
-            let page = self
+            let max_read = self.replica.limits().audit_scan_records.max(1);
+            let (scan, last_seq) = self
                 .replica
                 .read(Consistency::Linearizable, |kv| {
                     let head = stored::head(kv)?;
-                    // Scan a bounded window so a selective filter cannot make one call read the whole log.
-                    let mut scanned = q.after_seq;
-                    let records = stored::range(kv, q.after_seq, limit, |r| {
-                        scanned = r.seq;
-                        matches(&q, r)
-                    })?;
-                    Ok((records, scanned, head.last_seq))
+                    Ok((stored::scan(kv, q.after_seq, limit, max_read, |r| matches(&q, r))?, head.last_seq))
                 })
                 .await?;
-            let (records, scanned, last_seq) = page;
-            let next = if records.len() < limit { scanned.max(last_seq) } else { records[records.len() - 1].seq };
-            Ok(Response::new(pb::AuditPage { records, next_after_seq: next, last_seq }))
+            // Where the next call goes on: after the last record read, even
+            // when none matched; at the end, the log's end.
+            let next = if scan.at_end { scan.through.max(last_seq) } else { scan.through };
+            Ok(Response::new(pb::AuditPage { records: scan.records, next_after_seq: next, last_seq }))
         })
         .await
     }
@@ -174,32 +170,39 @@ impl AuditService for Audit {
                 .ok_or_else(|| status(ErrorCode::Sealed, "trimming signs a checkpoint: unseal this node", None))?;
             let now_ms = crate::audit::now_ms();
             let cutoff = now_ms - r.older_than_secs * 1000;
-            let (head, last) = self
-                .replica
-                .read(Consistency::Linearizable, |kv| {
-                    let head = stored::head(kv)?;
-                    let first = head.checkpoint.as_ref().map_or(0, |c| c.seq);
-                    // The trimmable prefix: exported, and older than the cutoff.
-                    let mut last = None;
-                    stored::range(kv, first, usize::MAX, |rec| {
-                        if rec.seq <= r.exported_through_seq && rec.time_ms < cutoff {
-                            last = Some(rec.clone());
-                        }
-                        false
+            let batch = self.replica.limits().audit_scan_records.max(1);
+            let trimmable = |rec: &AuditRecord| rec.seq <= r.exported_through_seq && rec.time_ms < cutoff;
+            let mut through = 0;
+            let mut trimmed = 0;
+            // The trimmable prefix (exported, and older than the cutoff), at
+            // most `batch` records per Raft command.
+            loop {
+                let (before, last) = self
+                    .replica
+                    .read(Consistency::Linearizable, |kv| {
+                        let before = stored::head(kv)?.checkpoint.as_ref().map_or(0, |c| c.seq);
+                        Ok((before, stored::trimmable_prefix(kv, before, batch, trimmable)?))
                     })
-                    .map(|_| ())?;
-                    Ok((head, last))
-                })
-                .await?;
-            let before = head.checkpoint.as_ref().map_or(0, |c| c.seq);
-            let Some(last) = last else {
-                return Ok(Response::new(pb::AuditTrimResponse { trimmed_through_seq: before, trimmed: 0 }));
-            };
-            let mut cp =
-                AuditCheckpoint { seq: last.seq, hash: last.hash.clone(), trimmed_at_ms: now_ms, ..Default::default() };
-            keys.sign(&mut cp);
-            self.replica.write(Kind::TrimAudit(TrimAudit { checkpoint: Some(cp) })).await?;
-            Ok(Response::new(pb::AuditTrimResponse { trimmed_through_seq: last.seq, trimmed: last.seq - before }))
+                    .await?;
+                let Some(last) = last else {
+                    through = through.max(before);
+                    break;
+                };
+                let mut cp = AuditCheckpoint {
+                    seq: last.seq,
+                    hash: last.hash.clone(),
+                    trimmed_at_ms: now_ms,
+                    ..Default::default()
+                };
+                keys.sign(&mut cp);
+                self.replica.write(Kind::TrimAudit(TrimAudit { checkpoint: Some(cp) })).await?;
+                trimmed += last.seq - before;
+                through = last.seq;
+                if last.seq - before < batch as u64 {
+                    break;
+                }
+            }
+            Ok(Response::new(pb::AuditTrimResponse { trimmed_through_seq: through, trimmed }))
         })
         .await
     }

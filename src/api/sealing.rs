@@ -5,11 +5,12 @@ use prost::Message;
 use zeroize::{Zeroize, Zeroizing};
 
 use crate::barrier::{aad, BarrierError, Unsealed};
-use crate::proto::storage::{SecretBackup, SecretMeta};
+use crate::proto::storage::{BackupEnvelope, SecretBackup, SecretMeta};
 use crate::state::SecretView;
 
-/// Backup blob format: the whole `SecretBackup`, sealed as one ciphertext.
-const BACKUP_AAD: &[u8] = b"coffer/v1/secret-backup";
+/// Backup blob format: a `BackupEnvelope` naming the source, with the whole
+/// `SecretBackup` sealed as one ciphertext bound to that source.
+const BACKUP_FORMAT: u32 = 2;
 
 /// Seals a version's value for `vault/name/version`.
 pub fn seal_value(
@@ -51,8 +52,9 @@ pub fn open_meta(keys: &Unsealed<'_>, view: &SecretView) -> Result<SecretMeta, B
 }
 
 /// Turns a backup read from `vault` (sealed per version) into an opaque blob:
-/// the versions' plaintext, sealed as a whole, so it can be restored into
-/// any vault of the cluster.
+/// the versions' plaintext, sealed as a whole and bound to `vault` and the
+/// secret's name, so it can be restored into any vault of the cluster by a
+/// caller entitled to back up that secret.
 pub fn seal_backup(keys: &Unsealed<'_>, vault: &str, backup: SecretBackup) -> Result<Vec<u8>, BarrierError> {
     // Wiped on every exit, including errors half way through.
     let mut backup = Wiped(backup);
@@ -66,16 +68,50 @@ pub fn seal_backup(keys: &Unsealed<'_>, vault: &str, backup: SecretBackup) -> Re
         }
     }
     let bytes = Zeroizing::new(backup.encode_to_vec());
-    keys.encrypt(BACKUP_AAD, &bytes)
+    let sealed = keys.encrypt(&aad::secret_backup(vault, &name), &bytes)?;
+    Ok(BackupEnvelope { format: BACKUP_FORMAT, vault: vault.into(), name, sealed }.encode_to_vec())
 }
 
-/// Opens a backup blob and seals its versions for `vault`.
-pub fn open_backup(keys: &Unsealed<'_>, vault: &str, blob: &[u8]) -> Result<SecretBackup, BarrierError> {
-    let bytes = keys.decrypt(BACKUP_AAD, blob)?;
+/// A backup blob opened: the vault and secret it was taken from (proven by
+/// its seal) and its versions in plaintext, wiped when dropped.
+pub struct OpenedBackup {
+    vault: String,
+    name: String,
+    backup: Wiped,
+}
+
+impl OpenedBackup {
+    /// The vault the backup was taken from.
+    pub fn vault(&self) -> &str {
+        &self.vault
+    }
+
+    /// The secret's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+/// Opens a backup blob. Fails with `Integrity` unless it is a blob of this
+/// cluster, unaltered, of the vault and secret it names.
+pub fn open_backup(keys: &Unsealed<'_>, blob: &[u8]) -> Result<OpenedBackup, BarrierError> {
+    let envelope = BackupEnvelope::decode(blob).map_err(|_| BarrierError::Integrity)?;
+    if envelope.format != BACKUP_FORMAT {
+        return Err(BarrierError::Integrity);
+    }
+    let bytes = keys.decrypt(&aad::secret_backup(&envelope.vault, &envelope.name), &envelope.sealed)?;
     // Plaintext until each version is resealed: wiped if anything fails.
-    let mut guard = Wiped(SecretBackup::decode(bytes.as_slice()).map_err(|_| BarrierError::Integrity)?);
+    let backup = Wiped(SecretBackup::decode(bytes.as_slice()).map_err(|_| BarrierError::Integrity)?);
+    if backup.0.head.as_ref().map(|h| h.name.as_str()) != Some(envelope.name.as_str()) {
+        return Err(BarrierError::Integrity);
+    }
+    Ok(OpenedBackup { vault: envelope.vault, name: envelope.name, backup })
+}
+
+/// Seals an opened backup's versions for `vault`, where it is restored.
+pub fn reseal_backup(keys: &Unsealed<'_>, vault: &str, opened: OpenedBackup) -> Result<SecretBackup, BarrierError> {
+    let OpenedBackup { name, backup: mut guard, .. } = opened;
     let backup = &mut guard.0;
-    let name = backup.head.as_ref().map(|h| h.name.clone()).unwrap_or_default();
     for v in &mut backup.versions {
         let sealed = seal_value(keys, vault, &name, &v.version, &v.value)?;
         v.value.zeroize();

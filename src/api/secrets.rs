@@ -8,7 +8,7 @@ use super::audited::{audited, Note};
 
 use super::convert::{self, consistency};
 use super::paging;
-use super::sealing::{open_backup, open_meta, open_value, seal_backup, seal_meta, seal_value};
+use super::sealing::{open_backup, open_meta, open_value, reseal_backup, seal_backup, seal_meta, seal_value};
 use super::status::{internal, unexpected};
 use crate::auth::{authorize, Need};
 use crate::proto::api::secret_service_server::SecretService;
@@ -326,13 +326,21 @@ impl SecretService for Secrets {
         let target = Scope::vault(&req.get_ref().vault);
         audited(&self.replica, req, "SecretRestore", target.clone(), |req| async move {
             authorize(&req, &self.replica, Need::Action("secrets/restore", target))?;
-            let r = req.into_inner();
-            validate::name("vault", &r.vault)?;
-            let backup = open_backup(&self.replica.unsealed()?, &r.vault, &r.blob)
+            validate::name("vault", &req.get_ref().vault)?;
+            let opened = open_backup(&self.replica.unsealed()?, &req.get_ref().blob)
                 .map_err(|_| StateError::InvalidBackup("not a backup of this cluster, or corrupt".into()))?;
+            // Restoring hands the secret to whoever may read the target, so
+            // the caller must also be entitled to back up its source: the
+            // vault and name the blob's seal has just proven.
+            let source = Scope::secret(opened.vault(), opened.name());
+            authorize(&req, &self.replica, Need::Action("secrets/backup", source.clone()))?;
+            let r = req.into_inner();
+            let backup = reseal_backup(&self.replica.unsealed()?, &r.vault, opened)?;
             let op = st::RestoreSecret { vault: r.vault, backup: Some(backup) };
+            let note = Note::default().detail(format!("from {source}"));
+            note.before_write();
             let view = self.write_secret(Kind::RestoreSecret(op)).await?;
-            Ok(Response::new(self.one(view)?))
+            Ok(note.to(Response::new(self.one(view)?)))
         })
         .await
     }

@@ -22,8 +22,8 @@ pub fn secret_meta(vault: &str, name: &str, version: &str) -> Vec<u8> {
     format!("coffer/v1/secret-meta/{vault}/{name}/{version}").into_bytes()
 }
 
-/// A backup blob of the secret `name` (restorable into any vault of the
-/// same cluster, so the vault is not bound).
-pub fn secret_backup(name: &str) -> Vec<u8> {
-    format!("coffer/v1/secret-backup/{name}").into_bytes()
+/// A backup blob of the secret `name` in `vault`: the blob opens only as
+/// a backup of that secret, so the source it claims is proven.
+pub fn secret_backup(vault: &str, name: &str) -> Vec<u8> {
+    format!("coffer/v1/secret-backup/{vault}/{name}").into_bytes()
 }

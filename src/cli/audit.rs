@@ -213,7 +213,8 @@ async fn export(client: &Client, out: &PathBuf, mut query: pb::AuditQuery, forma
     let mut written = 0u64;
     loop {
         query.limit = 1000;
-        let page = client.audit_query(query.clone()).await?;
+        // Page by page, so progress shows while a selective filter reads on.
+        let page = client.audit_query_page(query.clone()).await?;
         for r in &page.records {
             writeln!(file, "{}", to_json(r)).map_err(io)?;
             written += 1;

@@ -12,8 +12,33 @@ fn svc(ch: super::Transport) -> AuditServiceClient<super::Transport> {
 }
 
 impl Client {
-    /// One page of records matching `query` (continue from `next_after_seq`).
-    pub async fn audit_query(&self, query: pb::AuditQuery) -> Result<pb::AuditPage> {
+    /// Records matching `query`: `query.limit` of them (0: the server's
+    /// page size; at least one) unless the log ends first. A server call
+    /// reads a bounded part of the log and may return fewer, or none; this
+    /// goes on from where each stopped. Continue from `next_after_seq`
+    /// while it is below `last_seq`.
+    pub async fn audit_query(&self, mut query: pb::AuditQuery) -> Result<pb::AuditPage> {
+        let want = query.limit as usize;
+        let mut out = pb::AuditPage::default();
+        loop {
+            let page = self.audit_query_page(query.clone()).await?;
+            out.records.extend(page.records);
+            out.next_after_seq = page.next_after_seq;
+            out.last_seq = page.last_seq;
+            let enough = if want == 0 { !out.records.is_empty() } else { out.records.len() >= want };
+            if enough || page.next_after_seq >= page.last_seq || page.next_after_seq <= query.after_seq {
+                return Ok(out);
+            }
+            query.after_seq = page.next_after_seq;
+            if want > 0 {
+                query.limit = (want - out.records.len()) as u32;
+            }
+        }
+    }
+
+    /// One server call of `audit_query`: the records matching `query` in
+    /// the part of the log it read, and where to go on (`next_after_seq`).
+    pub async fn audit_query_page(&self, query: pb::AuditQuery) -> Result<pb::AuditPage> {
         self.run(Retry::Idempotent, |ch| {
             let q = query.clone();
             async move { svc(ch).query(q).await.map(|r| r.into_inner()) }

@@ -1,5 +1,11 @@
 //! The server side of the peer API: hands received Raft messages to the local
-//! Raft instance.
+//! Raft instance. A caller speaks only for itself: messages naming a sender
+//! must name the node of its certificate, only the leader asks for a
+//! campaign, and forwarded audit records must name the node that forwards
+//! them. Learners are not refused as leaders or candidates: a node's view of
+//! who is a learner may be stale (it missed a promotion), and refusing a
+//! promoted leader would leave it behind for good; a node admitted with a
+//! join token may promote itself anyway (see SECURITY.md).
 
 use std::time::{Duration, Instant};
 
@@ -36,12 +42,13 @@ impl PeerService {
         PeerService { raft, self_id, faults, audit }
     }
 
-    /// Refuses callers that are cut off (fault injection) or not members.
-    /// TLS has verified that the caller holds a node certificate from the
-    /// cluster CA; here its node id must be a member (voter or learner) of
-    /// the membership this node knows. A node that knows none yet (it is
-    /// being added) accepts any node of the cluster CA.
-    fn check_caller<T>(&self, req: &Request<T>) -> Result<(), Status> {
+    /// Refuses callers that are cut off (fault injection) or not members;
+    /// returns the caller's node id. TLS has verified that the caller holds
+    /// a node certificate from the cluster CA; here its node id must be a
+    /// member (voter or learner) of the membership this node knows. A node
+    /// that knows none yet (it is being added) accepts any node of the
+    /// cluster CA.
+    fn check_caller<T>(&self, req: &Request<T>) -> Result<NodeId, Status> {
         if self.faults.is_cut(self.self_id, self.self_id) {
             return Err(Status::unavailable("injected partition"));
         }
@@ -59,6 +66,21 @@ impl PeerService {
         if stranger {
             tracing::warn!(caller, "peer request from a node that is not a member refused");
             return Err(Status::permission_denied(format!("node {caller} is not a member of this cluster")));
+        }
+        Ok(caller)
+    }
+
+    /// Checks a Raft message that names its sender in `vote` (the leader of
+    /// an append or snapshot, the candidate of a vote): the caller's
+    /// certificate must name that node.
+    fn check_sender<T>(&self, req: &Request<T>, vote: &Option<pb::Vote>, what: &str) -> Result<(), Status> {
+        let caller = self.check_caller(req)?;
+        let Some(named) = vote.as_ref().and_then(|v| v.leader_id.as_ref()).map(|l| l.node_id) else {
+            return Err(Status::invalid_argument(format!("a {what} must name its sender")));
+        };
+        if named != caller {
+            tracing::warn!(caller, named, what, "peer message naming another node as its sender refused");
+            return Err(Status::permission_denied(format!("node {caller} may not send a {what} as node {named}")));
         }
         Ok(())
     }
@@ -78,27 +100,43 @@ impl RaftService for PeerService {
         &self,
         req: Request<pb::AppendEntriesRequest>,
     ) -> Result<Response<pb::AppendEntriesResponse>, Status> {
-        self.check_caller(&req)?;
+        self.check_sender(&req, &req.get_ref().vote, "append")?;
         let rpc = req.into_inner().try_into().map_err(bad_request)?;
         let resp = self.raft.append_entries(rpc).await.map_err(raft_status)?;
         Ok(Response::new(resp.into()))
     }
 
     async fn vote(&self, req: Request<pb::VoteRequest>) -> Result<Response<pb::VoteResponse>, Status> {
-        self.check_caller(&req)?;
+        self.check_sender(&req, &req.get_ref().vote, "vote request")?;
         let rpc = req.into_inner().try_into().map_err(bad_request)?;
         let resp = self.raft.vote(rpc).await.map_err(raft_status)?;
         Ok(Response::new(resp.into()))
     }
 
     async fn campaign(&self, req: Request<pb::Blank>) -> Result<Response<pb::Blank>, Status> {
-        self.check_caller(&req)?;
+        // Only the leader hands over leadership: anyone else asking would
+        // make this node disrupt a healthy leader with a higher term.
+        let caller = self.check_caller(&req)?;
+        if self.raft.metrics().borrow().current_leader != Some(caller) {
+            tracing::warn!(caller, "request to campaign from a node that does not lead refused");
+            return Err(Status::permission_denied(format!(
+                "node {caller} does not lead: it may not hand over leadership"
+            )));
+        }
         campaign(self.raft.clone());
         Ok(Response::new(pb::Blank {}))
     }
 
     async fn forward_audit(&self, req: Request<pb::AuditBatch>) -> Result<Response<pb::Blank>, Status> {
-        self.check_caller(&req)?;
+        // A node forwards the records of requests it served itself.
+        let caller = self.check_caller(&req)?;
+        if let Some(r) = req.get_ref().records.iter().find(|r| r.node_id != caller) {
+            tracing::warn!(caller, named = r.node_id, "forwarded audit records naming another node refused");
+            return Err(Status::permission_denied(format!(
+                "node {caller} may not forward audit records of node {}",
+                r.node_id
+            )));
+        }
         self.audit.append(req.into_inner().records).await.map_err(Status::unavailable)?;
         Ok(Response::new(pb::Blank {}))
     }
@@ -107,7 +145,7 @@ impl RaftService for PeerService {
         &self,
         req: Request<pb::InstallSnapshotRequest>,
     ) -> Result<Response<pb::InstallSnapshotResponse>, Status> {
-        self.check_caller(&req)?;
+        self.check_sender(&req, &req.get_ref().vote, "snapshot")?;
         let rpc = req.into_inner().try_into().map_err(bad_request)?;
         use pb::install_snapshot_response::Result as R;
         let result = match self.raft.install_snapshot(rpc).await {
