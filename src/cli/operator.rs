@@ -102,9 +102,10 @@ pub async fn run(cmd: OperatorCmd, client: &Client, format: Format) -> CliResult
             print_shares(format, &shares, key_threshold);
             if format == Format::Table {
                 outln!();
-                outln!("The root key was replaced; unsealed nodes follow on their own, and the old");
-                outln!("shares cannot open the new state. Data keys are unchanged: after a suspected");
-                outln!("share leak also run `coffer operator rotate` and `coffer operator rewrap`.");
+                outln!("The root key was replaced; unsealed nodes follow on their own (a node that");
+                outln!("could not be reached seals itself: unseal it with the new shares). Data keys");
+                outln!("are unchanged: after a suspected share leak also run `coffer operator rotate`");
+                outln!("and then `coffer operator rewrap`.");
                 outln!("The new shares are shown only now.");
             }
         }

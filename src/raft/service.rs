@@ -1,5 +1,5 @@
 //! The server side of the peer API: hands received Raft messages to the local
-//! Raft instance.
+//! Raft instance, and what else peers send to this node's replica.
 
 use std::time::{Duration, Instant};
 
@@ -13,13 +13,18 @@ use crate::proto::raft as pb;
 use crate::proto::raft::raft_service_server::RaftService;
 use crate::tls::{CertIdentity, ConnInfo};
 
-/// Where audit records forwarded by followers go (the node's replica).
-pub trait AuditAppender: Send + Sync {
-    /// Commits `records` if this node leads; answers once they are committed.
+/// Where peers' requests other than Raft's go (the node's replica).
+pub trait PeerRequests: Send + Sync {
+    /// Commits `records` (forwarded by a follower) if this node leads;
+    /// answers once they are committed.
     fn append(
         &self,
         records: Vec<crate::proto::storage::AuditRecord>,
     ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), String>> + Send>>;
+
+    /// Keeps a root key handed over by a node that rekeys; returns whether
+    /// this node kept it.
+    fn offer_root(&self, generation: u32, root: crate::crypto::Key256) -> bool;
 }
 
 /// Serves Raft messages addressed to this node.
@@ -27,13 +32,13 @@ pub struct PeerService {
     raft: Raft,
     self_id: NodeId,
     faults: Faults,
-    audit: std::sync::Arc<dyn AuditAppender>,
+    replica: std::sync::Arc<dyn PeerRequests>,
 }
 
 impl PeerService {
-    /// A service that feeds `raft`, and `audit` with forwarded records.
-    pub fn new(raft: Raft, self_id: NodeId, faults: Faults, audit: std::sync::Arc<dyn AuditAppender>) -> Self {
-        PeerService { raft, self_id, faults, audit }
+    /// A service that feeds `raft`, and `replica` with the other requests.
+    pub fn new(raft: Raft, self_id: NodeId, faults: Faults, replica: std::sync::Arc<dyn PeerRequests>) -> Self {
+        PeerService { raft, self_id, faults, replica }
     }
 
     /// Refuses callers that are cut off (fault injection) or not members.
@@ -99,8 +104,18 @@ impl RaftService for PeerService {
 
     async fn forward_audit(&self, req: Request<pb::AuditBatch>) -> Result<Response<pb::Blank>, Status> {
         self.check_caller(&req)?;
-        self.audit.append(req.into_inner().records).await.map_err(Status::unavailable)?;
+        self.replica.append(req.into_inner().records).await.map_err(Status::unavailable)?;
         Ok(Response::new(pb::Blank {}))
+    }
+
+    async fn hand_off_root(&self, req: Request<pb::RootHandoff>) -> Result<Response<pb::RootHandoffReply>, Status> {
+        self.check_caller(&req)?;
+        let mut req = req.into_inner();
+        let root = crate::crypto::Key256::from_slice(&req.root);
+        zeroize::Zeroize::zeroize(&mut req.root);
+        let root = root.ok_or_else(|| Status::invalid_argument("a root key has 32 bytes"))?;
+        let accepted = self.replica.offer_root(req.root_generation, root);
+        Ok(Response::new(pb::RootHandoffReply { accepted }))
     }
 
     async fn install_snapshot(

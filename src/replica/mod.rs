@@ -10,6 +10,7 @@ pub mod audit;
 pub mod clock;
 pub mod cluster;
 pub mod error;
+pub mod handoff;
 pub mod leadership;
 pub mod operator;
 pub mod pki;

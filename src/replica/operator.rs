@@ -157,8 +157,10 @@ impl Replica {
     }
 
     /// Replaces the root key and its Shamir shares, authorized by a threshold
-    /// of the current shares. The keyring is resealed, no data re-encrypted;
-    /// unsealed nodes follow through the sealed root upgrade.
+    /// of the current shares. The keyring is resealed, no data re-encrypted.
+    /// The new root key is never replicated: this node hands it to the
+    /// other members first (see [`super::handoff`]), and unsealed members
+    /// that took it follow the rekey when they apply it.
     pub async fn rekey(
         &self,
         current: &[String],
@@ -167,6 +169,11 @@ impl Replica {
     ) -> Result<Vec<Zeroizing<String>>> {
         if !(1..=255).contains(&key_shares) || !(1..=key_shares).contains(&key_threshold) {
             return Err(ReplicaError::InvalidArgument("need 1 <= key-threshold <= key-shares <= 255".into()));
+        }
+        if let Some(leader) = self.other_leader() {
+            // Only the leader proposes: no root key is handed out for a
+            // rekey that would be refused.
+            return Err(ReplicaError::NotLeader { leader: Some(leader) });
         }
         let record = self.security_record()?.ok_or(BarrierError::Uninitialized)?;
         let parsed: Vec<shamir::Share> = current
@@ -188,17 +195,16 @@ impl Replica {
                 return Err(BarrierError::InvalidShares("the shares do not reconstruct the root key".into()).into());
             }
             let generation = keys.root_generation();
-            let (sealed_keyring, root_upgrade) = keys.rekeyed(&new_root, generation + 1)?;
             Rekey {
-                sealed_keyring,
+                sealed_keyring: keys.rekeyed(&new_root)?,
                 root_generation: generation + 1,
                 previous_generation: generation,
-                root_upgrade,
                 key_shares,
                 key_threshold,
                 active_term: keys.active_term(),
             }
         };
+        self.hand_off_root(op.root_generation, &new_root).await;
         self.write(Kind::Rekey(op)).await?;
         self.unsealed()?;
         Ok(split.iter().map(|s| Zeroizing::new(shares::encode(s))).collect())

@@ -215,7 +215,6 @@ fn rotate_and_rekey_check_both_term_and_root_generation() {
             sealed_keyring: vec![2],
             root_generation: prev_gen + 1,
             previous_generation: prev_gen,
-            root_upgrade: vec![3],
             key_shares: 1,
             key_threshold: 1,
             active_term: term,
@@ -237,4 +236,30 @@ fn rotate_and_rekey_check_both_term_and_root_generation() {
     // A rotation built under the old root key is refused after the rekey.
     assert_eq!(one(&mut kv, 4, rotate(2, 1)).unwrap_err().code().as_str(), "VersionConflict");
     one(&mut kv, 4, rotate(2, 2)).unwrap();
+}
+
+#[test]
+fn a_rotation_drops_a_root_key_sealed_into_the_security_record() {
+    use crate::proto::storage::{InitSecurity, RotateKeyring, TokenRecord};
+    let mut kv = MemKv::default();
+    let root = TokenRecord { accessor: "0".repeat(32), hash: vec![1; 32], policy: "root".into(), ..Default::default() };
+    let init = InitSecurity {
+        sealed_keyring: vec![1],
+        active_term: 1,
+        key_shares: 1,
+        key_threshold: 1,
+        root_token: Some(root),
+        cluster_ca: None,
+    };
+    one(&mut kv, 1, Kind::InitSecurity(init)).unwrap();
+    // A record written by a version that kept the root key sealed under a
+    // data key (field 8): old shares open that data key.
+    let blob = b"ROOT-UPGRADE-BLOB-0123456789abcdef";
+    let stored = kv.0.get_mut(super::keys::SECURITY).unwrap();
+    stored.extend_from_slice(&[8 << 3 | 2, blob.len() as u8]);
+    stored.extend_from_slice(blob);
+    let rotate = RotateKeyring { sealed_keyring: vec![4], active_term: 2, previous_term: 1, root_generation: 1 };
+    one(&mut kv, 2, Kind::RotateKeyring(rotate)).unwrap();
+    let stored = &kv.0[super::keys::SECURITY];
+    assert!(!stored.windows(blob.len()).any(|w| w == blob), "the rotation rewrote the record without it");
 }
