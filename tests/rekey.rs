@@ -118,12 +118,7 @@ async fn after_rekey_rotate_and_rewrap_the_old_shares_open_nothing_new() {
     copies.push(copy_of_state(&cluster).await);
     assert_eq!(client.rotate().await.unwrap().keyring_term, 2);
     copies.push(copy_of_state(&cluster).await);
-    loop {
-        let (_, remaining) = client.rewrap().await.unwrap();
-        if remaining == 0 {
-            break;
-        }
-    }
+    while client.rewrap().await.unwrap().remaining > 0 {}
     let after = client.set_secret(SetSecret::new("v", "after", "written-after-the-rotation")).await.unwrap().version;
     copies.push(copy_of_state(&cluster).await);
     let last = copies.last().unwrap();

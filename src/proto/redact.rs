@@ -202,6 +202,12 @@ impl fmt::Debug for storage::AuditedOp {
     }
 }
 
+impl fmt::Debug for storage::RewrapClusterCa {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RewrapClusterCa").field("new_sealed_key", &Redacted(self.new_sealed_key.len())).finish()
+    }
+}
+
 /// Carries a root key in plaintext (inside mutual TLS): never printed.
 impl fmt::Debug for raft::RootHandoff {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -17,6 +17,7 @@ pub mod pki;
 pub mod proposer;
 pub mod purger;
 pub mod read_index;
+pub mod rewrap;
 
 use std::sync::Arc;
 use std::time::Duration;
