@@ -15,6 +15,8 @@ const REDACTED: &[&str] = &[
     ".coffer.raft.v1.InstallSnapshotRequest",
     ".coffer.storage.v1.DataKey",
     ".coffer.storage.v1.RewrapSecret",
+    ".coffer.storage.v1.RewrapClusterCa",
+    ".coffer.raft.v1.RootHandoff",
     ".coffer.v1.InitResponse",
     ".coffer.v1.UnsealRequest",
     ".coffer.v1.RekeyRequest",

@@ -349,6 +349,49 @@ fn a_managed_cluster_grows_with_join_tokens_and_issues_client_certificates() {
 }
 
 #[test]
+fn rewrap_reports_what_it_rewrote_by_kind() {
+    let dir = tempfile::tempdir().unwrap();
+    let api = free_port();
+    let a = format!("127.0.0.1:{api}");
+    let mut args = node_args(dir.path(), 1, api);
+    args.push("--bootstrap".into());
+    let _n1 = Server::start(&args, &[]);
+    // A managed CA, so its key is one of the sealed objects.
+    let ca = dir.path().join("m1/tls/ca.pem");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !ca.exists() {
+        assert!(Instant::now() < deadline, "no cluster CA created");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let ca = ca.display().to_string();
+    let with_ca = ["--cacert", ca.as_str()];
+    let init =
+        json(&a, &[&with_ca[..], &["operator", "init", "--key-shares", "1", "--key-threshold", "1"]].concat(), None);
+    common::process::use_token(init["root_token"].as_str().unwrap());
+    ok(&a, &[&with_ca[..], &["vault", "create", "v"]].concat(), None);
+    ok(&a, &[&with_ca[..], &["secret", "set", "v", "kept"]].concat(), Some("one"));
+    ok(&a, &[&with_ca[..], &["secret", "set", "v", "kept"]].concat(), Some("two"));
+    ok(&a, &[&with_ca[..], &["secret", "set", "v", "dropped"]].concat(), Some("three"));
+    ok(&a, &[&with_ca[..], &["secret", "delete", "v", "dropped"]].concat(), None);
+    ok(&a, &[&with_ca[..], &["operator", "rotate"]].concat(), None);
+
+    let report = json(&a, &[&with_ca[..], &["operator", "rewrap"]].concat(), None);
+    assert_eq!((report["rewrapped"].as_u64(), report["remaining"].as_u64()), (Some(4), Some(0)), "{report}");
+    let by_kind: Vec<(&str, u64, u64)> = report["kinds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| (k["kind"].as_str().unwrap(), k["rewrapped"].as_u64().unwrap(), k["remaining"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(by_kind, [("secret-versions", 2, 0), ("deleted-secret-versions", 1, 0), ("cluster-ca-key", 1, 0)]);
+    // The table says the same: nothing left to do now.
+    let table = ok(&a, &[&with_ca[..], &["operator", "rewrap"]].concat(), None);
+    let rows: Vec<Vec<&str>> = table.lines().map(|l| l.split_whitespace().collect()).collect();
+    assert_eq!(rows[0], ["KIND", "REWRAPPED", "REMAINING"], "{table}");
+    assert!(rows[1..].iter().any(|r| r == &["cluster-ca-key", "0", "0"]), "{table}");
+}
+
+#[test]
 fn roles_and_scoped_tokens_through_the_cli() {
     let dir = tempfile::tempdir().unwrap();
     let s = Servers::start(dir.path(), &[], |_| vec![]);

@@ -1,7 +1,7 @@
 //! The peer API trusts a node only as itself: a Raft message naming its
 //! sender (leader or candidate) must come from that node's certificate,
-//! only the leader may hand over leadership, and forwarded audit records
-//! must name the node that forwards them.
+//! only the leader may hand over leadership or offer a root key, and
+//! forwarded audit records must name the node that forwards them.
 
 mod common;
 
@@ -98,6 +98,9 @@ async fn a_node_may_speak_only_for_itself() {
     // Only the leader hands over leadership.
     refused("campaign asked by a follower", peer(&cluster, b, a).campaign(pb::Blank {}).await, "does not lead");
     refused("campaign asked by a learner", peer(&cluster, 4, a).campaign(pb::Blank {}).await, "does not lead");
+    // Only the leader, which alone rekeys, offers a new root key.
+    let offer = pb::RootHandoff { root_generation: 2, root: vec![7; 32] };
+    refused("root key offered by a follower", peer(&cluster, b, a).hand_off_root(offer).await, "does not lead");
     // Audit records of another node, forwarded to the leader.
     let forged = pb::AuditBatch { records: vec![record(a, "own"), record(b, "forged")] };
     refused("forwarded records of another node", peer(&cluster, a, leader).forward_audit(forged).await, "may not");

@@ -117,8 +117,15 @@ impl OperatorService for Operator {
         let target = Scope::Cluster;
         audited(&self.replica, req, "OperatorRewrap", target.clone(), |req| async move {
             authorize(&req, &self.replica, Need::Action("operator/rewrap", target))?;
-            let (rewrapped, remaining) = self.replica.rewrap().await?;
-            Ok(Response::new(pb::RewrapResponse { rewrapped, remaining }))
+            let counts = self.replica.rewrap().await?;
+            Ok(Response::new(pb::RewrapResponse {
+                rewrapped: counts.iter().map(|c| c.rewrapped).sum(),
+                remaining: counts.iter().map(|c| c.remaining).sum(),
+                kinds: counts
+                    .into_iter()
+                    .map(|c| pb::RewrapCount { kind: c.kind.into(), rewrapped: c.rewrapped, remaining: c.remaining })
+                    .collect(),
+            }))
         })
         .await
     }

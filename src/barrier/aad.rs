@@ -7,11 +7,6 @@ pub const KEYRING: &[u8] = b"coffer/v1/keyring";
 /// The cluster CA's private key, sealed under a data key.
 pub const CLUSTER_CA_KEY: &[u8] = b"coffer/v1/cluster-ca-key";
 
-/// A new root key of `generation`, sealed under the active data key.
-pub fn root_upgrade(generation: u32) -> Vec<u8> {
-    format!("coffer/v1/root-upgrade/{generation}").into_bytes()
-}
-
 /// A secret version's value.
 pub fn secret_value(vault: &str, name: &str, version: &str) -> Vec<u8> {
     format!("coffer/v1/secret-value/{vault}/{name}/{version}").into_bytes()

@@ -7,6 +7,10 @@
 //! - The **keyring** holds the data keys, one per term. It is replicated
 //!   sealed under the root key (`sys/security`); new writes use the active
 //!   term, older terms stay for reading. Rotation adds a term.
+//! - A **rekey** replaces the root key. The new one is never replicated, in
+//!   any form: the node that rekeys hands it to the others over the peer
+//!   API ([`Barrier::offer_root`]), so old shares and any copy of the state
+//!   never yield it.
 //! - Each ciphertext names its term and is bound by associated data to its
 //!   place ([`aad`]), so it cannot be moved to another object.
 //!
@@ -71,9 +75,23 @@ impl From<CryptoError> for BarrierError {
     }
 }
 
+/// Most root keys handed over for the next generation that a node keeps
+/// (several rekeys may be tried at once; only one commits).
+const MAX_HANDOFFS: usize = 4;
+
 enum State {
-    Sealed { shares: Vec<shamir::Share> },
-    Unsealed { root: Key256, generation: u32, keyring: Keyring },
+    Sealed {
+        shares: Vec<shamir::Share>,
+    },
+    Unsealed {
+        root: Key256,
+        generation: u32,
+        keyring: Keyring,
+        /// Root keys of the next generation handed over by a node that
+        /// rekeys, before its rekey commits: the one that opens the
+        /// keyring of that generation is adopted (see [`Barrier::refresh`]).
+        handoffs: Vec<(u32, Key256)>,
+    },
 }
 
 /// One node's barrier.
@@ -140,7 +158,7 @@ impl Barrier {
     /// Unseals with the root key, checked by opening the replicated keyring.
     pub fn unseal_with_root(&self, root: Key256, record: &SecurityRecord) -> Result<(), BarrierError> {
         let keyring = Keyring::open(&root, &record.sealed_keyring)?;
-        *self.write() = State::Unsealed { root, generation: record.root_generation, keyring };
+        *self.write() = State::Unsealed { root, generation: record.root_generation, keyring, handoffs: Vec::new() };
         self.encryptions.store(0, Ordering::Relaxed);
         Ok(())
     }
@@ -167,7 +185,7 @@ impl Barrier {
         let keyring = root.as_ref().map(|r| Keyring::open(r, &record.sealed_keyring));
         match (root, keyring) {
             (Some(root), Some(Ok(keyring))) => {
-                *state = State::Unsealed { root, generation: record.root_generation, keyring };
+                *state = State::Unsealed { root, generation: record.root_generation, keyring, handoffs: Vec::new() };
                 self.encryptions.store(0, Ordering::Relaxed);
                 self.held.store(false, Ordering::Relaxed);
                 Ok(0)
@@ -210,9 +228,28 @@ impl Barrier {
         self.seal_error.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
+    /// Keeps `root` as a candidate root key of `generation`, handed over by
+    /// the node that rekeys before its rekey commits. Only an unsealed node
+    /// at the generation before keeps it, and adopts it only if it opens the
+    /// keyring that generation replicates: a wrong key is never used.
+    /// Returns whether it was kept.
+    pub fn offer_root(&self, generation: u32, root: Key256) -> bool {
+        let mut state = self.write();
+        let State::Unsealed { generation: current, handoffs, .. } = &mut *state else { return false };
+        if generation != *current + 1 {
+            return false;
+        }
+        if handoffs.len() >= MAX_HANDOFFS {
+            handoffs.remove(0);
+        }
+        handoffs.push((generation, root));
+        true
+    }
+
     /// Picks up a keyring rotation or a rekey applied since this node
     /// unsealed. Cheap when nothing changed. A node that cannot follow a
-    /// rekey (it missed a generation) seals itself.
+    /// rekey (it missed a generation, or no node handed it the new root
+    /// key) seals itself.
     pub fn refresh(&self, record: &SecurityRecord) -> Result<(), BarrierError> {
         let current = |s: &State| match s {
             State::Unsealed { generation, keyring, .. } => {
@@ -227,17 +264,21 @@ impl Barrier {
         if current(&state) {
             return Ok(());
         }
-        let State::Unsealed { root, generation, keyring } = &mut *state else { return Ok(()) };
+        let State::Unsealed { root, generation, keyring, handoffs } = &mut *state else { return Ok(()) };
         if *generation != record.root_generation {
-            let upgrade_key = aead::term_of(&record.root_upgrade).ok().and_then(|t| keyring.get(t));
-            let next = upgrade_key
-                .filter(|_| *generation + 1 == record.root_generation)
-                .and_then(|k| aead::open(k, &aad::root_upgrade(record.root_generation), &record.root_upgrade).ok())
-                .and_then(|bytes| Key256::from_slice(&bytes));
+            let next = std::mem::take(handoffs)
+                .into_iter()
+                .filter(|(g, _)| *g == record.root_generation && *generation + 1 == record.root_generation)
+                .find_map(|(_, candidate)| {
+                    Keyring::open(&candidate, &record.sealed_keyring).ok().map(|opened| (candidate, opened))
+                });
             match next {
-                Some(new_root) => {
+                Some((new_root, opened)) => {
                     *root = new_root;
                     *generation = record.root_generation;
+                    *keyring = opened;
+                    self.encryptions.store(0, Ordering::Relaxed);
+                    return Ok(());
                 }
                 None => {
                     *state = State::Sealed { shares: Vec::new() };
@@ -313,15 +354,11 @@ impl Unsealed<'_> {
         crate::crypto::constant_time_eq(self.parts().0.expose(), root.expose())
     }
 
-    /// The keyring sealed under `new_root`, and `new_root` sealed under the
-    /// active *data* key for unsealed nodes to follow: `(sealed keyring, root
-    /// upgrade)`. Not under the old root key: old shares together with a copy
-    /// of the new state must not yield the new root key.
-    pub fn rekeyed(&self, new_root: &Key256, new_generation: u32) -> Result<(Vec<u8>, Vec<u8>), BarrierError> {
-        let (_, keyring) = self.parts();
-        let (term, data_key) = keyring.active();
-        let upgrade = aead::seal(data_key, term, &aad::root_upgrade(new_generation), new_root.expose())?;
-        Ok((keyring.seal(new_root)?, upgrade))
+    /// The keyring sealed under `new_root`, for a rekey. `new_root` itself
+    /// is sealed under nothing: it reaches the other nodes only through
+    /// [`Barrier::offer_root`].
+    pub fn rekeyed(&self, new_root: &Key256) -> Result<Vec<u8>, BarrierError> {
+        self.parts().1.seal(new_root)
     }
 
     /// The current root key generation.
@@ -338,5 +375,53 @@ impl Unsealed<'_> {
         let (root, keyring) = self.parts();
         let next = keyring.with_new_term(now)?;
         Ok((next.seal(root)?, next.active_term()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(keyring: &Keyring, root: &Key256, generation: u32) -> SecurityRecord {
+        SecurityRecord {
+            sealed_keyring: keyring.seal(root).unwrap(),
+            active_term: keyring.active_term(),
+            key_threshold: 1,
+            root_generation: generation,
+            ..Default::default()
+        }
+    }
+
+    /// An unsealed barrier at generation 1, and the record of a rekey to a
+    /// new root key at generation 2.
+    fn rekeyed() -> (Barrier, Key256, SecurityRecord) {
+        let (root, keyring) = (Key256::generate().unwrap(), Keyring::generate().unwrap());
+        let barrier = Barrier::default();
+        barrier.unseal_with_root(root.clone(), &record(&keyring, &root, 1)).unwrap();
+        let new_root = Key256::generate().unwrap();
+        let next = record(&keyring, &new_root, 2);
+        (barrier, new_root, next)
+    }
+
+    #[test]
+    fn a_handed_over_root_key_is_adopted_only_if_it_opens_the_new_keyring() {
+        let (barrier, new_root, next) = rekeyed();
+        assert!(!barrier.offer_root(3, new_root.clone()), "not the next generation");
+        assert!(barrier.offer_root(2, Key256::generate().unwrap()));
+        assert!(barrier.offer_root(2, new_root.clone()));
+        barrier.refresh(&next).unwrap();
+        let keys = barrier.unsealed().unwrap();
+        assert!(keys.is_root(&new_root));
+        assert_eq!(keys.root_generation(), 2);
+    }
+
+    #[test]
+    fn a_node_without_the_new_root_key_seals_itself_at_a_rekey() {
+        let (barrier, _, next) = rekeyed();
+        assert!(barrier.offer_root(2, Key256::generate().unwrap()));
+        assert_eq!(barrier.refresh(&next), Err(BarrierError::Sealed));
+        assert!(barrier.state().sealed);
+        // A sealed node takes no root key from a peer.
+        assert!(!barrier.offer_root(2, Key256::generate().unwrap()));
     }
 }

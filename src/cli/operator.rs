@@ -1,5 +1,5 @@
-//! `coffer operator …`: initialize, unseal, seal, rotate. Key shares are
-//! read from stdin, never from arguments.
+//! `coffer operator …`: initialize, unseal, seal, rotate, rekey, rewrap. Key
+//! shares are read from stdin, never from arguments.
 
 use std::io::BufRead;
 
@@ -49,7 +49,9 @@ pub enum OperatorCmd {
         #[arg(long, default_value_t = 3)]
         key_threshold: u32,
     },
-    /// Re-encrypt everything still under older data key terms.
+    /// Re-encrypt everything still under older data key terms (secret
+    /// versions, also of deleted secrets, and the cluster CA key); prints
+    /// the counts by kind.
     Rewrap,
 }
 
@@ -102,9 +104,10 @@ pub async fn run(cmd: OperatorCmd, client: &Client, format: Format) -> CliResult
             print_shares(format, &shares, key_threshold);
             if format == Format::Table {
                 outln!();
-                outln!("The root key was replaced; unsealed nodes follow on their own, and the old");
-                outln!("shares cannot open the new state. Data keys are unchanged: after a suspected");
-                outln!("share leak also run `coffer operator rotate` and `coffer operator rewrap`.");
+                outln!("The root key was replaced; unsealed nodes follow on their own (a node that");
+                outln!("could not be reached seals itself: unseal it with the new shares). Data keys");
+                outln!("are unchanged: after a suspected share leak also run `coffer operator rotate`");
+                outln!("and then `coffer operator rewrap`.");
                 outln!("The new shares are shown only now.");
             }
         }
@@ -180,19 +183,52 @@ pub async fn run(cmd: OperatorCmd, client: &Client, format: Format) -> CliResult
             let s = client.rotate().await?;
             output::record(format, json!({ "keyring_term": s.keyring_term }));
         }
-        OperatorCmd::Rewrap => {
-            let mut total = 0;
-            loop {
-                let (done, remaining) = client.rewrap().await?;
-                total += done;
-                if remaining == 0 {
-                    break;
-                }
-            }
-            output::record(format, json!({ "rewrapped": total }));
-        }
+        OperatorCmd::Rewrap => rewrap(client, format).await?,
     }
     Ok(())
+}
+
+/// Rewraps batch after batch until nothing remains under older terms, then
+/// prints what was re-encrypted and what remains, by kind — also when a
+/// batch fails (before its error), or makes no progress.
+async fn rewrap(client: &Client, format: Format) -> CliResult {
+    // (kind, rewrapped in all, remaining after the last batch)
+    let mut kinds: Vec<(String, u64, u64)> = Vec::new();
+    let outcome = loop {
+        let batch = match client.rewrap().await {
+            Ok(b) => b,
+            Err(e) => break Err(CliError::from(e)),
+        };
+        for k in &batch.kinds {
+            match kinds.iter_mut().find(|(kind, ..)| *kind == k.kind) {
+                Some(seen) => {
+                    seen.1 += k.rewrapped;
+                    seen.2 = k.remaining;
+                }
+                None => kinds.push((k.kind.clone(), k.rewrapped, k.remaining)),
+            }
+        }
+        if batch.remaining == 0 {
+            break Ok(());
+        }
+        if batch.rewrapped == 0 {
+            let message = format!("rewrap made no progress: {} objects remain under older terms", batch.remaining);
+            break Err(CliError::new(crate::error_code::ErrorCode::Unavailable, message));
+        }
+    };
+    if !kinds.is_empty() {
+        let items: Vec<serde_json::Value> =
+            kinds.iter().map(|(k, done, left)| json!({ "kind": k, "rewrapped": done, "remaining": left })).collect();
+        match format {
+            Format::Json => output::json(&json!({
+                "rewrapped": kinds.iter().map(|k| k.1).sum::<u64>(),
+                "remaining": kinds.iter().map(|k| k.2).sum::<u64>(),
+                "kinds": items,
+            })),
+            Format::Table => output::list(format, "kinds", &["kind", "rewrapped", "remaining"], items),
+        }
+    }
+    outcome
 }
 
 fn print_shares(format: Format, shares: &[zeroize::Zeroizing<String>], key_threshold: u32) {

@@ -77,11 +77,9 @@ impl Client {
         self.run(Retry::IfNotSent, |ch| async move { svc(ch).rotate(Empty {}).await.map(|r| r.into_inner()) }).await
     }
 
-    /// Re-encrypts one batch of objects under old terms: `(rewrapped, remaining)`.
-    pub async fn rewrap(&self) -> Result<(u64, u64)> {
-        let r = self
-            .run(Retry::IfNotSent, |ch| async move { svc(ch).rewrap(Empty {}).await.map(|r| r.into_inner()) })
-            .await?;
-        Ok((r.rewrapped, r.remaining))
+    /// Re-encrypts one batch of objects under old terms; says what it did
+    /// and what remains, in all and by kind. Call until `remaining` is 0.
+    pub async fn rewrap(&self) -> Result<pb::RewrapResponse> {
+        self.run(Retry::IfNotSent, |ch| async move { svc(ch).rewrap(Empty {}).await.map(|r| r.into_inner()) }).await
     }
 }

@@ -201,3 +201,19 @@ impl fmt::Debug for storage::AuditedOp {
         f.debug_struct("AuditedOp").field("op", &Redacted(self.op.len())).field("record", &self.record).finish()
     }
 }
+
+impl fmt::Debug for storage::RewrapClusterCa {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RewrapClusterCa").field("new_sealed_key", &Redacted(self.new_sealed_key.len())).finish()
+    }
+}
+
+/// Carries a root key in plaintext (inside mutual TLS): never printed.
+impl fmt::Debug for raft::RootHandoff {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RootHandoff")
+            .field("root_generation", &self.root_generation)
+            .field("root", &Redacted(self.root.len()))
+            .finish()
+    }
+}

@@ -1,9 +1,10 @@
 //! The server side of the peer API: hands received Raft messages to the local
-//! Raft instance. A caller speaks only for itself: messages naming a sender
-//! must name the node of its certificate, only the leader asks for a
-//! campaign, and forwarded audit records must name the node that forwards
-//! them. Learners are not refused as leaders or candidates: a node's view of
-//! who is a learner may be stale (it missed a promotion), and refusing a
+//! Raft instance, and what else peers send to this node's replica. A caller
+//! speaks only for itself: messages naming a sender must name the node of
+//! its certificate, only the leader asks for a campaign or offers a root
+//! key, and forwarded audit records must name the node that forwards them.
+//! Learners are not refused as leaders or candidates: a node's view of who
+//! is a learner may be stale (it missed a promotion), and refusing a
 //! promoted leader would leave it behind for good; a node admitted with a
 //! join token may promote itself anyway (see SECURITY.md).
 
@@ -19,13 +20,18 @@ use crate::proto::raft as pb;
 use crate::proto::raft::raft_service_server::RaftService;
 use crate::tls::{CertIdentity, ConnInfo};
 
-/// Where audit records forwarded by followers go (the node's replica).
-pub trait AuditAppender: Send + Sync {
-    /// Commits `records` if this node leads; answers once they are committed.
+/// Where peers' requests other than Raft's go (the node's replica).
+pub trait PeerRequests: Send + Sync {
+    /// Commits `records` (forwarded by a follower) if this node leads;
+    /// answers once they are committed.
     fn append(
         &self,
         records: Vec<crate::proto::storage::AuditRecord>,
     ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), String>> + Send>>;
+
+    /// Keeps a root key handed over by a node that rekeys; returns whether
+    /// this node kept it.
+    fn offer_root(&self, generation: u32, root: crate::crypto::Key256) -> bool;
 }
 
 /// Serves Raft messages addressed to this node.
@@ -33,13 +39,13 @@ pub struct PeerService {
     raft: Raft,
     self_id: NodeId,
     faults: Faults,
-    audit: std::sync::Arc<dyn AuditAppender>,
+    replica: std::sync::Arc<dyn PeerRequests>,
 }
 
 impl PeerService {
-    /// A service that feeds `raft`, and `audit` with forwarded records.
-    pub fn new(raft: Raft, self_id: NodeId, faults: Faults, audit: std::sync::Arc<dyn AuditAppender>) -> Self {
-        PeerService { raft, self_id, faults, audit }
+    /// A service that feeds `raft`, and `replica` with the other requests.
+    pub fn new(raft: Raft, self_id: NodeId, faults: Faults, replica: std::sync::Arc<dyn PeerRequests>) -> Self {
+        PeerService { raft, self_id, faults, replica }
     }
 
     /// Refuses callers that are cut off (fault injection) or not members;
@@ -137,8 +143,23 @@ impl RaftService for PeerService {
                 r.node_id
             )));
         }
-        self.audit.append(req.into_inner().records).await.map_err(Status::unavailable)?;
+        self.replica.append(req.into_inner().records).await.map_err(Status::unavailable)?;
         Ok(Response::new(pb::Blank {}))
+    }
+
+    async fn hand_off_root(&self, req: Request<pb::RootHandoff>) -> Result<Response<pb::RootHandoffReply>, Status> {
+        // Only the leader rekeys: no other member may offer root keys.
+        let caller = self.check_caller(&req)?;
+        if self.raft.metrics().borrow().current_leader != Some(caller) {
+            tracing::warn!(caller, "root key offered by a node that does not lead refused");
+            return Err(Status::permission_denied(format!("node {caller} does not lead: it may not offer a root key")));
+        }
+        let mut req = req.into_inner();
+        let root = crate::crypto::Key256::from_slice(&req.root);
+        zeroize::Zeroize::zeroize(&mut req.root);
+        let root = root.ok_or_else(|| Status::invalid_argument("a root key has 32 bytes"))?;
+        let accepted = self.replica.offer_root(req.root_generation, root);
+        Ok(Response::new(pb::RootHandoffReply { accepted }))
     }
 
     async fn install_snapshot(

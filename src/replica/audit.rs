@@ -13,16 +13,16 @@ use super::Replica;
 use crate::proto::raft::raft_service_client::RaftServiceClient;
 use crate::proto::raft::AuditBatch;
 use crate::proto::storage::{op::Kind, AppendAudit, AuditRecord, Op};
-use crate::raft::service::AuditAppender;
 use crate::state::OpOutput;
 
 /// How long a follower keeps trying to hand a record to a leader.
 const FORWARD_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Channels to the leaders this node has forwarded to, by peer address.
+/// Channels to the peers this node has called (leaders it forwarded to,
+/// members it handed a root key to), by node and peer address.
 #[derive(Default)]
 pub struct Forwarder {
-    channels: Mutex<HashMap<String, tonic::transport::Channel>>,
+    channels: Mutex<HashMap<(u64, String), tonic::transport::Channel>>,
 }
 
 impl Replica {
@@ -76,45 +76,37 @@ impl Replica {
     }
 
     async fn forward_audit(&self, leader: u64, record: AuditRecord) -> Result<()> {
-        let addr = self.member(leader).ok_or(ReplicaError::NoLeader)?.raft_addr;
-        let channel = {
-            let mut channels = self.inner.forwarder.channels.lock().unwrap_or_else(|p| p.into_inner());
-            match channels.get(&addr) {
-                Some(c) => c.clone(),
-                None => {
-                    let name = crate::tls::pki::node_dns_name(leader);
-                    let c = crate::tls::channel(
-                        &addr,
-                        &self.client_tls(),
-                        Some(name),
-                        Duration::from_secs(2),
-                        Some(FORWARD_TIMEOUT),
-                    )?;
-                    channels.insert(addr.clone(), c.clone());
-                    c
-                }
-            }
-        };
+        let channel = self.peer_channel(leader).map_err(|e| match e {
+            ReplicaError::NodeNotFound(_) => ReplicaError::NoLeader,
+            e => e,
+        })?;
         RaftServiceClient::new(channel)
             .forward_audit(AuditBatch { records: vec![record] })
             .await
             .map(drop)
             .map_err(|s| ReplicaError::Unavailable(format!("leader {leader}: {}", s.message())))
     }
-}
 
-impl AuditAppender for Replica {
-    fn append(
-        &self,
-        records: Vec<AuditRecord>,
-    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = std::result::Result<(), String>> + Send>> {
-        let replica = self.clone();
-        Box::pin(async move {
-            let leads = replica.raft().metrics().borrow().current_leader == Some(replica.id());
-            if !leads {
-                return Err("not the leader".into());
-            }
-            replica.commit_audit(records).await.map(drop).map_err(|e| e.to_string())
-        })
+    /// A channel to member `node`'s peer API (kept for later calls).
+    pub(super) fn peer_channel(&self, node: u64) -> Result<tonic::transport::Channel> {
+        let addr = self.member(node).ok_or(ReplicaError::NodeNotFound(node))?.raft_addr;
+        let mut channels = self.inner.forwarder.channels.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(c) = channels.get(&(node, addr.clone())) {
+            return Ok(c.clone());
+        }
+        let name = crate::tls::pki::node_dns_name(node);
+        let c =
+            crate::tls::channel(&addr, &self.client_tls(), Some(name), Duration::from_secs(2), Some(FORWARD_TIMEOUT))?;
+        channels.insert((node, addr), c.clone());
+        Ok(c)
+    }
+
+    /// Commits audit records a follower forwarded, if this node leads.
+    pub(super) async fn append_forwarded(&self, records: Vec<AuditRecord>) -> std::result::Result<(), String> {
+        let leads = self.raft().metrics().borrow().current_leader == Some(self.id());
+        if !leads {
+            return Err("not the leader".into());
+        }
+        self.commit_audit(records).await.map(drop).map_err(|e| e.to_string())
     }
 }

@@ -37,6 +37,9 @@ pub enum ReplicaError {
     InvalidArgument(String),
     #[error(transparent)]
     Barrier(#[from] crate::barrier::BarrierError),
+    /// `object` (a name, never a value) could not be opened to re-encrypt it.
+    #[error("cannot re-encrypt {object}: {source}")]
+    Rewrap { object: String, source: crate::barrier::BarrierError },
     #[error(transparent)]
     Tls(#[from] crate::tls::TlsError),
 }
@@ -56,6 +59,7 @@ impl ReplicaError {
             ReplicaError::NodeNotFound(_) => ErrorCode::NodeNotFound,
             ReplicaError::InvalidArgument(_) => ErrorCode::InvalidArgument,
             ReplicaError::Barrier(e) => e.code(),
+            ReplicaError::Rewrap { source, .. } => source.code(),
             ReplicaError::Tls(e) => e.code(),
         }
     }

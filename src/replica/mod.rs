@@ -10,12 +10,14 @@ pub mod audit;
 pub mod clock;
 pub mod cluster;
 pub mod error;
+pub mod handoff;
 pub mod leadership;
 pub mod operator;
 pub mod pki;
 pub mod proposer;
 pub mod purger;
 pub mod read_index;
+pub mod rewrap;
 
 use std::sync::Arc;
 use std::time::Duration;

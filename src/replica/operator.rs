@@ -1,17 +1,14 @@
 //! Operator actions on a node: initialize the keyring, unseal and seal,
-//! rotate the data key, re-encrypt old data under the newest key.
+//! rotate the data key, rekey (re-encryption is in [`super::rewrap`]).
 
 use zeroize::Zeroizing;
 
 use super::error::{ReplicaError, Result};
-use super::{Consistency, Replica};
-use crate::barrier::{aad, shares, BarrierError, Keyring, Unsealed};
+use super::Replica;
+use crate::barrier::{shares, BarrierError, Keyring, Unsealed};
 use crate::crypto::{shamir, Key256};
-use crate::proto::storage::{op::Kind, InitSecurity, Rekey, RewrapSecret, RotateKeyring, SecurityRecord};
-use crate::state::{secrets, security, OpOutput};
-
-/// Most versions re-encrypted per `rewrap` call.
-const REWRAP_BATCH: usize = 256;
+use crate::proto::storage::{op::Kind, InitSecurity, Rekey, RotateKeyring, SecurityRecord};
+use crate::state::{security, OpOutput};
 
 /// A node's seal status.
 #[derive(Debug, Clone)]
@@ -157,8 +154,10 @@ impl Replica {
     }
 
     /// Replaces the root key and its Shamir shares, authorized by a threshold
-    /// of the current shares. The keyring is resealed, no data re-encrypted;
-    /// unsealed nodes follow through the sealed root upgrade.
+    /// of the current shares. The keyring is resealed, no data re-encrypted.
+    /// The new root key is never replicated: this node hands it to the
+    /// other members first (see [`super::handoff`]), and unsealed members
+    /// that took it follow the rekey when they apply it.
     pub async fn rekey(
         &self,
         current: &[String],
@@ -167,6 +166,11 @@ impl Replica {
     ) -> Result<Vec<Zeroizing<String>>> {
         if !(1..=255).contains(&key_shares) || !(1..=key_shares).contains(&key_threshold) {
             return Err(ReplicaError::InvalidArgument("need 1 <= key-threshold <= key-shares <= 255".into()));
+        }
+        if let Some(leader) = self.other_leader() {
+            // Only the leader proposes: no root key is handed out for a
+            // rekey that would be refused.
+            return Err(ReplicaError::NotLeader { leader: Some(leader) });
         }
         let record = self.security_record()?.ok_or(BarrierError::Uninitialized)?;
         let parsed: Vec<shamir::Share> = current
@@ -188,17 +192,16 @@ impl Replica {
                 return Err(BarrierError::InvalidShares("the shares do not reconstruct the root key".into()).into());
             }
             let generation = keys.root_generation();
-            let (sealed_keyring, root_upgrade) = keys.rekeyed(&new_root, generation + 1)?;
             Rekey {
-                sealed_keyring,
+                sealed_keyring: keys.rekeyed(&new_root)?,
                 root_generation: generation + 1,
                 previous_generation: generation,
-                root_upgrade,
                 key_shares,
                 key_threshold,
                 active_term: keys.active_term(),
             }
         };
+        self.hand_off_root(op.root_generation, &new_root).await;
         self.write(Kind::Rekey(op)).await?;
         self.unsealed()?;
         Ok(split.iter().map(|s| Zeroizing::new(shares::encode(s))).collect())
@@ -219,43 +222,5 @@ impl Replica {
         self.write(Kind::RotateKeyring(op)).await?;
         self.unsealed()?;
         self.seal_status()
-    }
-
-    /// Re-encrypts up to a batch of secret versions that are still under an
-    /// older term. Returns `(rewrapped, remaining)`; call until remaining is 0.
-    pub async fn rewrap(&self) -> Result<(u64, u64)> {
-        let active = self.unsealed()?.active_term();
-        let stale = self.read(Consistency::Linearizable, |kv| secrets::under_old_terms(kv, active)).await?;
-        let remaining = stale.len().saturating_sub(REWRAP_BATCH) as u64;
-        let mut done = 0;
-        for v in stale.into_iter().take(REWRAP_BATCH) {
-            let op = {
-                let keys = self.unsealed()?;
-                let value_aad = aad::secret_value(&v.vault, &v.name, &v.version.version);
-                let meta_aad = aad::secret_meta(&v.vault, &v.name, &v.version.version);
-                let value = keys.decrypt(&value_aad, &v.version.value)?;
-                let meta = v.version.attributes.as_ref().map(|a| a.sealed_meta.as_slice()).unwrap_or_default();
-                let new_sealed_meta = if meta.is_empty() {
-                    Vec::new()
-                } else {
-                    keys.encrypt(&meta_aad, &keys.decrypt(&meta_aad, meta)?)?
-                };
-                RewrapSecret {
-                    vault: v.vault.clone(),
-                    name: v.name.clone(),
-                    version: v.version.version.clone(),
-                    new_value: keys.encrypt(&value_aad, &value)?,
-                    old_value: v.version.value.clone(),
-                    new_sealed_meta,
-                }
-            };
-            match self.write(Kind::RewrapSecret(op)).await {
-                Ok(_) => done += 1,
-                // Changed or removed meanwhile: nothing to re-encrypt.
-                Err(ReplicaError::State(_)) => {}
-                Err(e) => return Err(e),
-            }
-        }
-        Ok((done, remaining))
     }
 }

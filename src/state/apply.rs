@@ -75,6 +75,7 @@ fn apply_op(txn: &mut Txn<'_>, now: i64, kind: &Kind) -> Result<OpOutput, StateE
         Kind::PurgeSecret(op) => secrets::purge(txn, now, op).map(|()| OpOutput::Done),
         Kind::RestoreSecret(op) => secrets::restore(txn, now, op).map(OpOutput::Secret),
         Kind::RewrapSecret(op) => secrets::rewrap(txn, op).map(|()| OpOutput::Done),
+        Kind::RewrapClusterCa(op) => join_tokens::rewrap_cluster_ca(txn, op).map(|()| OpOutput::Done),
         Kind::InitSecurity(op) => security::init(txn, now, op).map(OpOutput::Security),
         Kind::RotateKeyring(op) => security::rotate(txn, now, op).map(OpOutput::Security),
         Kind::Rekey(op) => security::rekey(txn, op).map(OpOutput::Security),

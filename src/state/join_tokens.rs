@@ -1,14 +1,15 @@
 //! Join tokens as replicated state: single-use, with an expiry, looked up
 //! by the SHA-256 of their secret (the secret itself is never stored). The
 //! leader consumes a token before it issues a node certificate, so a token
-//! admits one node once, whichever node answers.
+//! admits one node once, whichever node answers. The cluster CA behind them
+//! is kept here too, its private key sealed under a data key.
 
 use prost::Message;
 
 use super::error::{Result, StateError};
 use super::kv::{Kv, Txn};
 use super::{keys, record};
-use crate::proto::storage::{ClusterCa, ConsumeJoinToken, CreateJoinToken, JoinTokenRecord};
+use crate::proto::storage::{ClusterCa, ConsumeJoinToken, CreateJoinToken, JoinTokenRecord, RewrapClusterCa};
 
 /// The join token whose secret hashes to `hash`.
 pub fn get(kv: &dyn Kv, hash: &[u8]) -> Result<Option<JoinTokenRecord>> {
@@ -59,6 +60,20 @@ pub(super) fn store_cluster_ca(txn: &mut Txn<'_>, ca: &ClusterCa) -> Result<()> 
     if ca.cert_pem.is_empty() || ca.sealed_key.is_empty() {
         return Err(StateError::InvalidArgument("malformed cluster CA".into()));
     }
+    txn.put(keys::CLUSTER_CA.to_vec(), ca.encode_to_vec());
+    Ok(())
+}
+
+/// Re-encrypts the cluster CA's key, if it is still as the proposer read it.
+pub(super) fn rewrap_cluster_ca(txn: &mut Txn<'_>, op: &RewrapClusterCa) -> Result<()> {
+    let mut ca = cluster_ca(txn)?.ok_or(StateError::NoClusterCa)?;
+    if ca.sealed_key != op.old_sealed_key {
+        return Err(StateError::VersionConflict { expected: "unchanged CA key".into(), actual: "changed".into() });
+    }
+    if op.new_sealed_key.is_empty() {
+        return Err(StateError::InvalidArgument("empty cluster CA key".into()));
+    }
+    ca.sealed_key = op.new_sealed_key.clone();
     txn.put(keys::CLUSTER_CA.to_vec(), ca.encode_to_vec());
     Ok(())
 }

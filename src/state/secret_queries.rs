@@ -119,24 +119,48 @@ pub struct StaleVersion {
     pub vault: String,
     /// Its secret's name.
     pub name: String,
+    /// Whether its secret is soft-deleted.
+    pub deleted: bool,
     /// The version record (sealed value and meta).
     pub version: SecretVersionRecord,
 }
 
-/// Every live or deleted secret version whose value is sealed under a term
-/// older than `active`.
-pub fn under_old_terms(kv: &dyn Kv, active: u32) -> Result<Vec<StaleVersion>> {
-    let mut out = Vec::new();
+/// Secret versions sealed under older terms: the first ones, and how many
+/// there are of each kind.
+pub struct StaleVersions {
+    /// The first `limit` of them, in key order.
+    pub first: Vec<StaleVersion>,
+    /// How many belong to live secrets.
+    pub live: u64,
+    /// How many belong to soft-deleted secrets.
+    pub deleted: u64,
+}
+
+/// Whether `sealed` is under a term older than `active`. A ciphertext whose
+/// term cannot be read counts as older: re-encrypting it reports it.
+pub fn under_old_term(sealed: &[u8], active: u32) -> bool {
+    crate::crypto::aead::term_of(sealed).map_or(true, |t| t < active)
+}
+
+/// The versions of live and soft-deleted secrets whose value or meta is
+/// sealed under a term older than `active`: the first `limit`, and counts.
+pub fn under_old_terms(kv: &dyn Kv, active: u32, limit: usize) -> Result<StaleVersions> {
+    let mut out = StaleVersions { first: Vec::new(), live: 0, deleted: 0 };
     for vault in vaults::list(kv, None, usize::MAX)? {
-        let mut names = Vec::new();
+        let mut heads = Vec::new();
         record::scan(kv, &keys::secret_heads(&vault.name), None, |_, h: SecretHead| {
-            names.push(h.name);
+            heads.push((h.name, h.deleted.is_some()));
             true
         })?;
-        for name in names {
+        for (name, deleted) in heads {
             for v in all_versions(kv, &vault.name, &name)? {
-                if crate::crypto::aead::term_of(&v.value).is_ok_and(|t| t < active) {
-                    out.push(StaleVersion { vault: vault.name.clone(), name: name.clone(), version: v });
+                let meta = v.attributes.as_ref().map(|a| a.sealed_meta.as_slice()).unwrap_or_default();
+                if !under_old_term(&v.value, active) && (meta.is_empty() || !under_old_term(meta, active)) {
+                    continue;
+                }
+                *(if deleted { &mut out.deleted } else { &mut out.live }) += 1;
+                if out.first.len() < limit {
+                    out.first.push(StaleVersion { vault: vault.name.clone(), name: name.clone(), deleted, version: v });
                 }
             }
         }

@@ -188,11 +188,17 @@ pub(super) fn purge(txn: &mut Txn<'_>, now: i64, op: &PurgeSecret) -> Result<()>
     Ok(())
 }
 
+/// Re-encrypts a version of a live or soft-deleted secret (both hold sealed
+/// versions), if it is still as the proposer read it.
 pub(super) fn rewrap(txn: &mut Txn<'_>, op: &RewrapSecret) -> Result<()> {
-    let head = live_head(txn, &op.vault, &op.name)?;
+    let head = head(txn, &op.vault, &op.name)?.ok_or_else(|| not_found(&op.vault, &op.name))?;
     let mut record = version(txn, &op.vault, &head, &op.version)?;
-    if record.value != op.old_value {
+    let meta = record.attributes.as_ref().map(|a| a.sealed_meta.as_slice()).unwrap_or_default();
+    if record.value != op.old_value || meta != op.old_sealed_meta.as_slice() {
         return Err(StateError::VersionConflict { expected: "unchanged value".into(), actual: "changed".into() });
+    }
+    if op.new_value.is_empty() || meta.is_empty() != op.new_sealed_meta.is_empty() {
+        return Err(StateError::InvalidArgument("a rewrap must seal the value and any meta again".into()));
     }
     record.value = op.new_value.clone();
     if !op.new_sealed_meta.is_empty() {

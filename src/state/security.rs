@@ -33,7 +33,6 @@ pub(super) fn init(txn: &mut Txn<'_>, now: i64, op: &InitSecurity) -> Result<Sec
         initialized: now,
         rotated: now,
         root_generation: 1,
-        root_upgrade: Vec::new(),
     };
     txn.put(keys::SECURITY.to_vec(), rec.encode_to_vec());
     Ok(rec)
@@ -72,7 +71,6 @@ pub(super) fn rekey(txn: &mut Txn<'_>, op: &Rekey) -> Result<SecurityRecord> {
     }
     rec.sealed_keyring = op.sealed_keyring.clone();
     rec.root_generation = op.root_generation;
-    rec.root_upgrade = op.root_upgrade.clone();
     rec.key_shares = op.key_shares;
     rec.key_threshold = op.key_threshold;
     txn.put(keys::SECURITY.to_vec(), rec.encode_to_vec());

@@ -215,7 +215,6 @@ fn rotate_and_rekey_check_both_term_and_root_generation() {
             sealed_keyring: vec![2],
             root_generation: prev_gen + 1,
             previous_generation: prev_gen,
-            root_upgrade: vec![3],
             key_shares: 1,
             key_threshold: 1,
             active_term: term,
@@ -237,4 +236,93 @@ fn rotate_and_rekey_check_both_term_and_root_generation() {
     // A rotation built under the old root key is refused after the rekey.
     assert_eq!(one(&mut kv, 4, rotate(2, 1)).unwrap_err().code().as_str(), "VersionConflict");
     one(&mut kv, 4, rotate(2, 2)).unwrap();
+}
+
+#[test]
+fn a_rotation_drops_a_root_key_sealed_into_the_security_record() {
+    use crate::proto::storage::{InitSecurity, RotateKeyring, TokenRecord};
+    let mut kv = MemKv::default();
+    let root = TokenRecord { accessor: "0".repeat(32), hash: vec![1; 32], policy: "root".into(), ..Default::default() };
+    let init = InitSecurity {
+        sealed_keyring: vec![1],
+        active_term: 1,
+        key_shares: 1,
+        key_threshold: 1,
+        root_token: Some(root),
+        cluster_ca: None,
+    };
+    one(&mut kv, 1, Kind::InitSecurity(init)).unwrap();
+    // A record written by a version that kept the root key sealed under a
+    // data key (field 8): old shares open that data key.
+    let blob = b"ROOT-UPGRADE-BLOB-0123456789abcdef";
+    let stored = kv.0.get_mut(super::keys::SECURITY).unwrap();
+    stored.extend_from_slice(&[8 << 3 | 2, blob.len() as u8]);
+    stored.extend_from_slice(blob);
+    let rotate = RotateKeyring { sealed_keyring: vec![4], active_term: 2, previous_term: 1, root_generation: 1 };
+    one(&mut kv, 2, Kind::RotateKeyring(rotate)).unwrap();
+    let stored = &kv.0[super::keys::SECURITY];
+    assert!(!stored.windows(blob.len()).any(|w| w == blob), "the rotation rewrote the record without it");
+}
+
+#[test]
+fn rewrap_reaches_deleted_secrets_and_checks_value_and_meta() {
+    let mut kv = MemKv::default();
+    one(&mut kv, 1, vault("v", false)).unwrap();
+    one(&mut kv, 1, set("v", "s", V1, "old")).unwrap();
+    one(&mut kv, 2, del("s")).unwrap();
+    let rewrap = |old: &str, new: &str, old_meta: &[u8], new_meta: &[u8]| {
+        Kind::RewrapSecret(st::RewrapSecret {
+            vault: "v".into(),
+            name: "s".into(),
+            version: V1.into(),
+            old_value: old.into(),
+            new_value: new.into(),
+            old_sealed_meta: old_meta.to_vec(),
+            new_sealed_meta: new_meta.to_vec(),
+        })
+    };
+    assert_eq!(one(&mut kv, 3, rewrap("other", "new", b"", b"")).unwrap_err().code().as_str(), "VersionConflict");
+    assert_eq!(one(&mut kv, 3, rewrap("old", "new", b"", b"m")).unwrap_err().code().as_str(), "InvalidArgument");
+    // The secret is soft-deleted: its versions are rewrapped all the same.
+    one(&mut kv, 3, rewrap("old", "new", b"", b"")).unwrap();
+    one(&mut kv, 4, Kind::RecoverSecret(st::RecoverSecret { vault: "v".into(), name: "s".into() })).unwrap();
+    assert_eq!(value(&kv, "s", V1, 5).unwrap(), "new");
+    // Tags changed after the rewrap read the version: it must not undo that.
+    let tags = st::UpdateSecret {
+        vault: "v".into(),
+        name: "s".into(),
+        version: V1.into(),
+        sealed_meta: Some(b"m1".to_vec()),
+        ..Default::default()
+    };
+    one(&mut kv, 5, Kind::UpdateSecret(tags)).unwrap();
+    assert_eq!(one(&mut kv, 6, rewrap("new", "newer", b"", b"")).unwrap_err().code().as_str(), "VersionConflict");
+    one(&mut kv, 6, rewrap("new", "newer", b"m1", b"m2")).unwrap();
+    let got = secrets::get(&kv, "v", "s", V1, 7).unwrap().version;
+    assert_eq!((got.value.as_slice(), got.attributes.unwrap().sealed_meta.as_slice()), (&b"newer"[..], &b"m2"[..]));
+}
+
+#[test]
+fn the_cluster_ca_key_is_rewrapped_only_if_unchanged() {
+    use crate::proto::storage::{ClusterCa, InitSecurity, RewrapClusterCa, TokenRecord};
+    let mut kv = MemKv::default();
+    let rewrap = |old: &[u8], new: &[u8]| {
+        Kind::RewrapClusterCa(RewrapClusterCa { old_sealed_key: old.to_vec(), new_sealed_key: new.to_vec() })
+    };
+    assert_eq!(one(&mut kv, 1, rewrap(b"k1", b"k2")).unwrap_err().code().as_str(), "NoClusterCa");
+    let root = TokenRecord { accessor: "0".repeat(32), hash: vec![1; 32], policy: "root".into(), ..Default::default() };
+    let init = InitSecurity {
+        sealed_keyring: vec![1],
+        active_term: 1,
+        key_shares: 1,
+        key_threshold: 1,
+        root_token: Some(root),
+        cluster_ca: Some(ClusterCa { cert_pem: "cert".into(), sealed_key: b"k1".to_vec() }),
+    };
+    one(&mut kv, 1, Kind::InitSecurity(init)).unwrap();
+    assert_eq!(one(&mut kv, 2, rewrap(b"k0", b"k2")).unwrap_err().code().as_str(), "VersionConflict");
+    assert_eq!(one(&mut kv, 2, rewrap(b"k1", b"")).unwrap_err().code().as_str(), "InvalidArgument");
+    one(&mut kv, 2, rewrap(b"k1", b"k2")).unwrap();
+    let ca = super::join_tokens::cluster_ca(&kv).unwrap().unwrap();
+    assert_eq!((ca.cert_pem.as_str(), ca.sealed_key.as_slice()), ("cert", &b"k2"[..]));
 }
