@@ -6,6 +6,7 @@ mod auto_unseal;
 mod cert_renewal;
 mod fail_stop;
 mod join;
+pub mod restore;
 pub mod snapshots;
 
 use std::net::SocketAddr;
@@ -88,6 +89,7 @@ impl Node {
         let (log_store, state_machine, reader) = storage::open(&config.data_dir, config.node_id)?;
         let durable = log_store.durable();
         let install_breaker = state_machine.install_breaker();
+        let snapshot_keys = state_machine.snapshot_keys();
         let bind = |addr: SocketAddr| async move {
             let listener = TcpListener::bind(addr).await.map_err(|source| NodeError::Listen { addr, source })?;
             let local = listener.local_addr().map_err(|source| NodeError::Listen { addr, source })?;
@@ -134,6 +136,7 @@ impl Node {
         let seal_type = local_seal.as_ref().map_or("shamir", |s| s.kind());
         let replica =
             Replica::new(config.node_id, info, raft.clone(), reader, config.limits.clone(), seal_type, tls.clone());
+        snapshot_keys.set(replica.snapshot_key_source());
         replica.set_audit_enabled(config.audit.enabled);
         replica.set_audit_retention_secs(i64::from(config.audit.retention_days) * 86_400);
 
@@ -142,10 +145,11 @@ impl Node {
         let signal = |mut rx: watch::Receiver<bool>| async move {
             let _ = rx.wait_for(|s| *s).await;
         };
-        let peer =
-            RaftServiceServer::new(PeerService::new(raft.clone(), config.node_id, faults, Arc::new(replica.clone())))
-                .max_decoding_message_size(MAX_MESSAGE_BYTES)
-                .max_encoding_message_size(MAX_MESSAGE_BYTES);
+        let peer_service =
+            PeerService::new(raft.clone(), config.node_id, faults, Arc::new(replica.clone()), snapshot_keys);
+        let peer = RaftServiceServer::new(peer_service)
+            .max_decoding_message_size(MAX_MESSAGE_BYTES)
+            .max_encoding_message_size(MAX_MESSAGE_BYTES);
         let peer_connections = Arc::new(AtomicU64::new(0));
         let peer_incoming = tls::accept::incoming(raft_listener, tls.clone(), Listener::Peer, peer_connections.clone());
         let api_incoming = tls::accept::incoming(api_listener, tls.clone(), Listener::Api, Arc::default());
