@@ -26,7 +26,7 @@ use crate::raft::faults::Faults;
 use crate::raft::network::{NetworkFactory, MAX_MESSAGE_BYTES};
 use crate::raft::service::PeerService;
 use crate::raft::{NodeInfo, Raft};
-use crate::replica::{purger, Replica};
+use crate::replica::{anchor, purger, Replica};
 use crate::storage;
 use crate::tls::{self, ClientTls, Listener, NodeTls};
 
@@ -35,6 +35,9 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
 /// How often the leader looks for expired soft-deleted objects.
 const PURGE_EVERY: Duration = Duration::from_secs(60);
+
+/// How often the leader anchors the audit chain (when records were added).
+const ANCHOR_EVERY: Duration = Duration::from_secs(1);
 
 /// Why a node could not start.
 #[allow(missing_docs)] // each variant is described by its #[error] message
@@ -169,6 +172,7 @@ impl Node {
                 }
             }),
             tokio::spawn(purger::run(replica.clone(), PURGE_EVERY)),
+            tokio::spawn(anchor::run(replica.clone(), ANCHOR_EVERY)),
             tokio::spawn(reload_tls(tls.clone(), Duration::from_secs(config.tls.reload_secs))),
             tokio::spawn(snapshots::run(raft.clone(), config.node_id, config.raft.snapshot_after_logs)),
             tokio::spawn(fail_stop::watch(raft.clone(), stop.clone(), failing)),

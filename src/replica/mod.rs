@@ -5,7 +5,9 @@
 //! - [`proposer`]: group commit of concurrent writes.
 //! - [`cluster`]: membership changes and status.
 //! - [`purger`]: the leader's sweep of expired soft-deleted objects.
+//! - [`anchor`]: the leader's anchors of the audit chain.
 
+pub mod anchor;
 pub mod audit;
 pub mod clock;
 pub mod cluster;

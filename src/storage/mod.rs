@@ -288,7 +288,7 @@ mod tests {
         // An older data dir: the chain's head beside its records.
         {
             let db = open_db(&dir.path().join("db"), cf::STATE_DB).unwrap();
-            let head = AuditHead { last_seq: 1, last_hash: vec![7; 32], checkpoint: None };
+            let head = AuditHead { last_seq: 1, last_hash: vec![7; 32], checkpoint: None, anchored_seq: 0 };
             db.put_cf(handle(&db, cf::AUDIT), keys::AUDIT_HEAD, head.encode_to_vec()).unwrap();
             db.put_cf(handle(&db, cf::AUDIT), keys::audit_record(1), b"record one").unwrap();
         }
