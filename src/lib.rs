@@ -18,11 +18,11 @@
 //! | [`config`]    | server configuration (TOML, flags, environment)                     |
 //! | [`node`]      | one running node: storage, Raft, servers, background tasks          |
 //! | [`api`]       | gRPC services; the single error → status map; barrier crossings     |
-//! | [`audit`]     | the audit log: hash chain, checkpoints, verification, file sink     |
+//! | [`audit`]     | the audit log: hash chain, anchors, checkpoints, verification, sink |
 //! | [`auth`]      | tokens, the authenticating interceptor, `authorize`                 |
 //! | [`rbac`]      | actions, built-in and custom roles, scopes; evaluation              |
 //! | [`replica`]   | a node's view of the replicated state: proposer (group commit),     |
-//! |               | batched read index, membership, seal operations, purger             |
+//! |               | batched read index, membership, seal operations, purger, anchors    |
 //! | [`barrier`]   | the encryption barrier: keyring, AAD, seal state, key shares        |
 //! | [`seal`]      | local seals: passphrase keystore, PKCS#11 HSM                       |
 //! | [`crypto`]    | AES-256-GCM format, 256-bit keys, Shamir, randomness                |

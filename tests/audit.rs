@@ -193,6 +193,88 @@ async fn editing_or_deleting_a_record_is_detected() {
     cluster.shutdown().await;
 }
 
+/// Waits until node `id`'s verification vouches for records through `seq`
+/// with an anchor.
+async fn wait_anchored(cluster: &TestCluster, id: u64, seq: u64) -> coffer::client::types::AuditVerifyResponse {
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let report = cluster.client_of(id).audit_verify(0, 0).await.unwrap();
+        if report.anchored_seq >= seq {
+            return report;
+        }
+        assert!(std::time::Instant::now() < deadline, "node {id} never anchored {seq}: {report:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_consistent_rewrite_of_anchored_records_is_detected() {
+    let mut cluster = TestCluster::start(3).await;
+    let root = cluster.client();
+    root.create_vault("v", 0, false).await.unwrap();
+    for i in 0..10 {
+        root.set_secret(SetSecret::new("v", "s", format!("x{i}"))).await.unwrap();
+    }
+    let leader = cluster.leader().await;
+    let a = (1..=3).find(|id| *id != leader).unwrap();
+    let last = root.audit_head().await.unwrap().last_seq;
+    cluster.wait_applied(a, cluster.applied_on_leader().await).await;
+    assert!(wait_anchored(&cluster, a, last).await.anchors_checked);
+
+    // Node a: record 5 credited to someone else, and every hash after it
+    // recomputed with the unkeyed chain, head included: the chain holds.
+    cluster.kill(a).await;
+    tamper(&cluster, a, |db, records| {
+        let get = |seq: u64| AuditRecord::decode(db.get_cf(records, key(seq)).unwrap().unwrap().as_slice()).unwrap();
+        let mut prev = get(4).hash;
+        let mut seq = 5;
+        while let Some(bytes) = db.get_cf(records, key(seq)).unwrap() {
+            let mut rec = AuditRecord::decode(bytes.as_slice()).unwrap();
+            if seq == 5 {
+                rec.principal = "token:innocent".into();
+            }
+            let (stored, hash) = coffer::audit::chain::chain(&rec, seq, &prev);
+            db.put_cf(records, key(seq), stored).unwrap();
+            prev = hash.to_vec();
+            seq += 1;
+        }
+        let heads = db.cf_handle(coffer::storage::cf::AUDIT_HEAD).unwrap();
+        let raw = db.get_cf(heads, coffer::state::keys::AUDIT_HEAD).unwrap().unwrap();
+        let mut head = coffer::proto::storage::AuditHead::decode(raw.as_slice()).unwrap();
+        assert_eq!(head.last_seq, seq - 1);
+        head.last_hash = prev;
+        db.put_cf(heads, coffer::state::keys::AUDIT_HEAD, head.encode_to_vec()).unwrap();
+    })
+    .await;
+    cluster.restart(a).await;
+
+    let report = cluster.client_of(a).audit_verify(1, last).await.unwrap();
+    assert!(!report.ok, "{report:?}");
+    assert!(report.break_seq <= 5 && report.reason.contains("rewritten"), "{report:?}");
+    assert!(cluster.client_of(leader).audit_verify(0, 0).await.unwrap().ok);
+    cluster.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_chain_stays_anchored_and_verifiable_across_a_keyring_rotation() {
+    let cluster = TestCluster::start(3).await;
+    let root = cluster.client();
+    root.create_vault("v", 0, false).await.unwrap();
+    root.set_secret(SetSecret::new("v", "s", "before")).await.unwrap();
+    let before = root.audit_head().await.unwrap().last_seq;
+    let leader = cluster.leader().await;
+    wait_anchored(&cluster, leader, before).await;
+    assert_eq!(root.rotate().await.unwrap().keyring_term, 2);
+    root.set_secret(SetSecret::new("v", "s", "after")).await.unwrap();
+    let after = root.audit_head().await.unwrap().last_seq;
+    for id in 1..=3 {
+        cluster.wait_applied(id, cluster.applied_on_leader().await).await;
+        let report = wait_anchored(&cluster, id, after).await;
+        assert!(report.ok && report.anchors_checked, "node {id}: {report:?}");
+    }
+    cluster.shutdown().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn without_quorum_requests_fail_instead_of_running_unaudited() {
     let mut cluster = TestCluster::start(3).await;

@@ -78,12 +78,11 @@ fn bytes_after(prefix: &'static [u8]) -> impl Strategy<Value = Vec<u8>> {
     })
 }
 
-/// A snapshot file's header with a record count, then a length varint that
-/// may claim far more than follows, then noise.
+/// A snapshot file's magic, a record length varint that may claim far more
+/// than follows, noise, and sometimes a trailer (count, MAC kind, MAC).
 fn snapshot_file() -> impl Strategy<Value = Vec<u8>> {
-    (any::<u64>(), any::<u32>(), bytes_after(b"")).prop_map(|(count, claimed, noise)| {
-        let mut file = b"COFSNAP1".to_vec();
-        file.extend_from_slice(&(count % 4).to_le_bytes());
+    (any::<u32>(), bytes_after(b""), any::<bool>(), any::<u8>()).prop_map(|(claimed, noise, trailer, count)| {
+        let mut file = b"COFSNAP2".to_vec();
         let mut len = u64::from(claimed);
         while len >= 0x80 {
             file.push((len as u8) | 0x80);
@@ -91,6 +90,11 @@ fn snapshot_file() -> impl Strategy<Value = Vec<u8>> {
         }
         file.push(len as u8);
         file.extend(noise);
+        if trailer {
+            file.extend_from_slice(&u64::from(count % 4).to_le_bytes());
+            file.push(count % 3);
+            file.extend_from_slice(&[0; 32]);
+        }
         file
     })
 }
@@ -133,6 +137,7 @@ proptest! {
         let path = dir.path().join("fuzz.snap");
         std::fs::write(&path, &bytes).unwrap();
         let mut file = std::fs::File::open(&path).unwrap();
+        prop_assert!(bounded(&bytes, || coffer::storage::snapshot_file::verify(&mut file, fuzz_key()))?.is_err());
         let read = bounded(&bytes, || coffer::storage::snapshot_file::read_all(&mut file))?;
         if let Ok(records) = read {
             let held: usize = records.iter().map(|r| r.key.len() + r.value.len()).sum();

@@ -78,6 +78,9 @@ async fn save_snapshot_and_restore_a_new_cluster() {
     }
     client.set_secret(SetSecret::new("v", "gone", "x")).await.unwrap();
     client.delete_secret("v", "gone").await.unwrap();
+    // Saved after a rotation: the file is authenticated all the same.
+    assert_eq!(client.rotate().await.unwrap().keyring_term, 2);
+    client.set_secret(SetSecret::new("v", "after-rotation", "y")).await.unwrap();
     let share = cluster.share.clone();
     let root = cluster.root_token.clone();
     let mut saved = Vec::new();
@@ -91,9 +94,11 @@ async fn save_snapshot_and_restore_a_new_cluster() {
     std::fs::write(file.path(), &saved).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let mut config = common::test_config(1, dir.path());
-    let restored = coffer::storage::restore(&config.data_dir, file.path()).unwrap();
+    let restore = |shares: &[&str]| coffer::node::restore::restore(&config.data_dir, file.path(), shares);
+    assert_eq!(restore(&[]).unwrap_err().code(), ErrorCode::InvalidShares, "the keys are needed");
+    let restored = restore(&[&share]).unwrap();
     assert!(restored > 0);
-    assert!(coffer::storage::restore(&config.data_dir, file.path()).is_err(), "restore refuses a used data dir");
+    assert!(restore(&[&share]).is_err(), "restore refuses a used data dir");
     config.bootstrap = true;
     let n1 = coffer::node::Node::start(config).await.unwrap();
     let n2 = coffer::node::Node::start(common::test_config(2, dir.path())).await.unwrap();
@@ -109,6 +114,8 @@ async fn save_snapshot_and_restore_a_new_cluster() {
     let deleted = client.get_deleted_secret("v", "gone", ReadConsistency::Linearizable).await.unwrap();
     assert!(deleted.scheduled_purge_date > 0);
     assert!(client.get_vault("v", ReadConsistency::Linearizable).await.unwrap().purge_protection);
+    let after = client.get_secret("v", "after-rotation", None, ReadConsistency::Linearizable).await.unwrap();
+    assert_eq!(after.value, "y");
     // The joined node received the restored state as a snapshot.
     let only_n2 = common::client_for([n2.api_addr().to_string()]).with_token(&root);
     let mut found = None;
@@ -123,6 +130,68 @@ async fn save_snapshot_and_restore_a_new_cluster() {
     assert_eq!(found.as_deref(), Some("value-9"));
     n2.shutdown().await;
     n1.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_saved_snapshot_changed_in_any_way_is_refused_on_restore() {
+    use coffer::proto::storage::{SnapshotRecord, TokenRecord};
+    use coffer::storage::snapshot_file;
+    use prost::Message;
+
+    let cluster = TestCluster::start(1).await;
+    let mut saved = Vec::new();
+    cluster.client().save_snapshot(&mut saved).await.unwrap();
+    let share = cluster.share.clone();
+    cluster.shutdown().await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("saved.snap");
+    let data_dir = dir.path().join("node");
+    let restore = |bytes: &[u8]| {
+        std::fs::write(&file, bytes).unwrap();
+        coffer::node::restore::restore(&data_dir, &file, &[&share])
+    };
+
+    // A root token of the attacker's, written into the saved state.
+    let token = format!("cof_{}", "7".repeat(64));
+    let hash = coffer::crypto::sha256(token.as_bytes());
+    let forged =
+        TokenRecord { accessor: "forged".into(), hash: hash.to_vec(), policy: "root".into(), ..Default::default() };
+    let added = [
+        (coffer::state::keys::token("forged"), forged.encode_to_vec()),
+        (coffer::state::keys::token_hash(&hash), b"forged".to_vec()),
+    ];
+    std::fs::write(&file, &saved).unwrap();
+    let mut records = snapshot_file::read_all(&mut std::fs::File::open(&file).unwrap()).unwrap();
+    records.extend(added.iter().map(|(key, value)| SnapshotRecord { key: key.clone(), value: value.clone() }));
+    // Rewritten whole, without the key (so without a MAC) ...
+    snapshot_file::write::<coffer::storage::StorageError>(&file, None, |visit| {
+        records.iter().try_for_each(|r| visit(&r.key, &r.value))
+    })
+    .unwrap();
+    let rewritten = std::fs::read(&file).unwrap();
+    // ... or spliced in, keeping the original MAC, with the count fixed up.
+    let mut spliced = saved.clone();
+    let inserted: Vec<u8> = added
+        .iter()
+        .flat_map(|(key, value)| {
+            SnapshotRecord { key: key.clone(), value: value.clone() }.encode_length_delimited_to_vec()
+        })
+        .collect();
+    spliced.splice(8..8, inserted);
+    let count_at = spliced.len() - 41;
+    let count = u64::from_le_bytes(spliced[count_at..count_at + 8].try_into().unwrap()) + 2;
+    spliced[count_at..count_at + 8].copy_from_slice(&count.to_le_bytes());
+    // A flipped byte in the middle of the file.
+    let mut flipped = saved.clone();
+    let middle = flipped.len() / 2;
+    flipped[middle] ^= 0x20;
+    for (what, bytes) in [("rewritten", &rewritten), ("spliced", &spliced), ("flipped", &flipped)] {
+        let err = restore(bytes).unwrap_err();
+        assert_eq!(err.code(), ErrorCode::Integrity, "{what}: {err}");
+        assert!(!data_dir.exists(), "{what}: nothing is written");
+    }
+    // The file as saved restores.
+    assert!(restore(&saved).unwrap() > 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -226,3 +226,81 @@ async fn rekey_replaces_the_root_key_and_shares() {
     assert!(!replica.unseal(&new[2]).unwrap().sealed);
     cluster.shutdown().await;
 }
+
+/// Builds a snapshot on node `id` covering what it has applied, and
+/// returns its file (serialized by this read).
+async fn fresh_snapshot_file(cluster: &TestCluster, id: u64) -> std::path::PathBuf {
+    let raft = cluster.node(id).replica().raft().clone();
+    let applied = cluster.applied(id);
+    // A trigger while a build runs is dropped: trigger again.
+    for _ in 0..10 {
+        raft.trigger().snapshot().await.unwrap();
+        let wait = raft.wait(Some(Duration::from_secs(2)));
+        if wait.metrics(|m| m.snapshot.is_some_and(|s| s.index >= applied), "snapshot").await.is_ok() {
+            let snapshot = raft.get_snapshot().await.unwrap().expect("a snapshot");
+            drop(snapshot.snapshot.into_std().await.unwrap());
+            return cluster.data_dir(id).join("snapshots").join(format!("{}.snap", snapshot.meta.snapshot_id));
+        }
+    }
+    panic!("node {id} did not build a snapshot");
+}
+
+/// A snapshot from the leader that does not verify (its file changed on
+/// the leader's disk) is refused by a follower holding the keys: nothing is
+/// installed and the follower keeps running; it catches up from the next,
+/// intact snapshot.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_follower_refuses_a_snapshot_that_does_not_verify() {
+    // Snapshots are built only when the test asks.
+    let cluster = TestCluster::start_with(3, |c| {
+        c.raft.snapshot_after_logs = 1_000_000;
+        c.raft.keep_logs_after_snapshot = 5;
+    })
+    .await;
+    let client = cluster.client();
+    client.create_vault("v", 0, false).await.unwrap();
+    let leader = cluster.leader().await;
+    let lagging = (1..=3).find(|id| *id != leader).unwrap();
+    cluster.wait_applied(lagging, cluster.applied_on_leader().await).await;
+    cluster.faults.isolate(lagging);
+    for i in 0..30 {
+        client.set_secret(SetSecret::new("v", &format!("s{i}"), "x")).await.unwrap();
+    }
+    let its_last = cluster.node(lagging).replica().raft().metrics().borrow().last_log_index.unwrap_or(0);
+    // Whichever of the others leads once the follower is back (its
+    // elections while cut off may depose the leader) sends its snapshot:
+    // each one's file gets one byte changed.
+    for id in (1..=3).filter(|id| *id != lagging) {
+        cluster.wait_applied(id, cluster.applied_on_leader().await).await;
+        let file = fresh_snapshot_file(&cluster, id).await;
+        let raft = cluster.node(id).replica().raft();
+        raft.wait(Some(Duration::from_secs(20)))
+            .metrics(|m| m.purged.is_some_and(|p| p.index > its_last), "log purged")
+            .await
+            .expect("the log purged");
+        let mut bytes = std::fs::read(&file).unwrap();
+        let middle = bytes.len() / 2;
+        bytes[middle] ^= 0x01;
+        std::fs::write(&file, &bytes).unwrap();
+    }
+
+    let behind = cluster.applied(lagging);
+    cluster.faults.heal(lagging);
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(cluster.applied(lagging), behind, "the changed snapshot was installed");
+    assert!(
+        tokio::time::timeout(Duration::from_millis(100), cluster.node(lagging).failure()).await.is_err(),
+        "a refused snapshot does not stop the follower"
+    );
+
+    // New snapshots replace the changed ones; the follower takes one.
+    client.set_secret(SetSecret::new("v", "after", "y")).await.unwrap();
+    for id in (1..=3).filter(|id| *id != lagging) {
+        fresh_snapshot_file(&cluster, id).await;
+    }
+    cluster.wait_applied(lagging, cluster.applied_on_leader().await).await;
+    let on_lagging = common::client_for([cluster.api_addr(lagging)]).with_token(&cluster.root_token);
+    let value = on_lagging.get_secret("v", "s29", None, ReadConsistency::Stale).await.unwrap();
+    assert_eq!(value.value, "x");
+    cluster.shutdown().await;
+}

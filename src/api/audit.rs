@@ -132,11 +132,11 @@ impl AuditService for Audit {
         audited(&self.replica, req, "AuditVerify", Scope::Cluster, |req| async move {
             authorize(&req, &self.replica, Need::Action("audit/read", Scope::Cluster))?;
             let r = req.into_inner();
-            let public_key = self.keys().map(|k| k.public_key());
+            let keys = self.keys();
             let report = self
                 .replica
                 .reader()
-                .read(|kv| chain::verify(kv, r.from_seq, r.to_seq, public_key.as_deref()))
+                .read(|kv| chain::verify(kv, r.from_seq, r.to_seq, keys.as_ref()))
                 .map_err(Status::from)?;
             let (break_seq, reason) = report.first_break.clone().unwrap_or_default();
             Ok(Response::new(pb::AuditVerifyResponse {
@@ -147,8 +147,10 @@ impl AuditService for Audit {
                 break_seq,
                 reason,
                 checkpoint_seq: report.checkpoint.unwrap_or(0),
-                checkpoint_verified: report.checkpoint.is_some() && public_key.is_some(),
+                checkpoint_verified: report.checkpoint.is_some() && keys.is_some(),
                 node_id: self.replica.id(),
+                anchored_seq: report.anchored,
+                anchors_checked: report.anchors_checked,
             }))
         })
         .await

@@ -202,8 +202,10 @@ impl ClusterService for Cluster {
         let target = Scope::Cluster;
         audited(&self.replica, req, "ClusterSaveSnapshot", target.clone(), |req| async move {
             authorize(&req, &self.replica, Need::Action("cluster/snapshot", target))?;
+            // The file is authenticated with a key only an unsealed node has.
+            self.replica.unsealed().map(drop)?;
             let snapshot = self.replica.fresh_snapshot(SNAPSHOT_TIMEOUT).await?;
-            let mut file = snapshot.snapshot;
+            let mut file = authenticated(snapshot.snapshot).await?;
             let stream = async_stream(move |tx| async move {
                 loop {
                     let mut buf = vec![0u8; CHUNK];
@@ -224,6 +226,25 @@ impl ClusterService for Cluster {
             Ok(Response::new(stream))
         })
         .await
+    }
+}
+
+/// The snapshot's file, if it carries a MAC (it was serialized while this
+/// node held its keys).
+async fn authenticated(data: Box<crate::storage::SnapshotData>) -> Result<tokio::fs::File, Status> {
+    use std::io::{Seek, SeekFrom};
+    let storage = |e: &dyn std::fmt::Display| status(ErrorCode::Storage, e.to_string(), None);
+    let mut file = data.into_std().await.map_err(|e| storage(&e))?;
+    let checked = tokio::task::spawn_blocking(move || {
+        let authentic = crate::storage::snapshot_file::authenticated(&mut file)?;
+        file.seek(SeekFrom::Start(0))?;
+        Ok::<_, crate::storage::StorageError>((authentic, file))
+    });
+    match checked.await.map_err(|e| storage(&e))?.map_err(|e| storage(&e))? {
+        (true, file) => Ok(tokio::fs::File::from_std(file)),
+        (false, _) => {
+            Err(status(ErrorCode::Sealed, "the snapshot was written without the keys: unseal this node", None))
+        }
     }
 }
 

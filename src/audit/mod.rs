@@ -1,9 +1,10 @@
 //! The audit log: one record per request to the client or admin API,
-//! replicated through Raft in its own column family, chained by hash.
+//! replicated through Raft in its own column family, chained by hash and
+//! anchored by keyed MACs.
 //!
 //! | module    | what it holds                                                  |
 //! |-----------|----------------------------------------------------------------|
-//! | [`chain`] | record hashes, signed trim checkpoints, verification of a range |
+//! | [`chain`] | record hashes, anchors, signed trim checkpoints, verification of a range |
 //! | [`context`] | the record of the request being served, for its write to carry  |
 //! | [`reach`] | how far a request got: its caller, whether a handler audited it |
 //! | [`sink`]  | a node's local JSON Lines copy, rotated by size                 |
@@ -24,7 +25,7 @@ use aws_lc_rs::signature::{Ed25519KeyPair, KeyPair};
 
 use crate::barrier::{BarrierError, Unsealed};
 use crate::crypto::Key256;
-use crate::proto::storage::{AuditCheckpoint, AuditRecord};
+use crate::proto::storage::{AuditAnchor, AuditCheckpoint, AuditRecord};
 
 /// The wall clock in milliseconds since the Unix epoch, as records give time.
 pub fn now_ms() -> i64 {
@@ -54,6 +55,7 @@ pub fn new_record(node_id: u64, operation: impl Into<String>, sent: Option<&str>
 /// them while unsealed, and they survive rotations and rekeys).
 pub struct AuditKeys {
     hmac: Key256,
+    anchor: Key256,
     signing: Ed25519KeyPair,
 }
 
@@ -64,20 +66,42 @@ pub fn hmac(keys: &Unsealed<'_>, value: &[u8]) -> Result<String, BarrierError> {
 }
 
 const HMAC_PURPOSE: &[u8] = b"coffer audit hmac v1";
+const ANCHOR_PURPOSE: &[u8] = b"coffer audit anchor v1";
 
 fn hmac_with(key: &Key256, value: &[u8]) -> String {
-    let key = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, key.expose());
-    hex::encode(aws_lc_rs::hmac::sign(&key, value))
+    hex::encode(mac(key, value))
+}
+
+fn mac(key: &Key256, value: &[u8]) -> aws_lc_rs::hmac::Tag {
+    aws_lc_rs::hmac::sign(&aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, key.expose()), value)
+}
+
+/// The anchor of record `seq`, whose hash is `hash`, under the cluster's
+/// audit anchor key (cheaper than [`AuditKeys::of`]: no signing key).
+pub fn anchor(keys: &Unsealed<'_>, seq: u64, hash: &[u8]) -> Result<AuditAnchor, BarrierError> {
+    Ok(anchor_with(&keys.derive(ANCHOR_PURPOSE)?, seq, hash))
+}
+
+fn anchor_with(key: &Key256, seq: u64, hash: &[u8]) -> AuditAnchor {
+    let mac = mac(key, &chain::anchor_message(seq, hash)).as_ref().to_vec();
+    AuditAnchor { seq, hash: hash.to_vec(), mac }
 }
 
 impl AuditKeys {
     /// The keys, from an unsealed node's keyring.
     pub fn of(keys: &Unsealed<'_>) -> Result<AuditKeys, BarrierError> {
         let hmac = keys.derive(HMAC_PURPOSE)?;
+        let anchor = keys.derive(ANCHOR_PURPOSE)?;
         let seed = keys.derive(b"coffer audit signing v1")?;
         let signing = Ed25519KeyPair::from_seed_unchecked(seed.expose())
             .map_err(|_| BarrierError::Crypto(crate::crypto::CryptoError::Random))?;
-        Ok(AuditKeys { hmac, signing })
+        Ok(AuditKeys { hmac, anchor, signing })
+    }
+
+    /// Whether `a` is an anchor made with the cluster's anchor key (compared
+    /// in constant time).
+    pub fn is_genuine(&self, a: &AuditAnchor) -> bool {
+        crate::crypto::constant_time_eq(&anchor_with(&self.anchor, a.seq, &a.hash).mac, &a.mac)
     }
 
     /// Hex HMAC-SHA256 of `value` under the audit key.

@@ -333,6 +333,13 @@ impl Unsealed<'_> {
         Key256::from_slice(mac.as_ref()).ok_or_else(|| CryptoError::Random.into())
     }
 
+    /// The key that authenticates snapshot files (`storage::snapshot_file`):
+    /// derived like [`Unsealed::derive`], so a node whose keyring lags
+    /// behind a rotation still verifies a snapshot from a newer node.
+    pub fn snapshot_key(&self) -> Result<Key256, BarrierError> {
+        self.derive(b"coffer snapshot mac v1")
+    }
+
     /// Whether this node has used the active key so often that it must be
     /// rotated before random nonces could repeat.
     pub fn rotation_due(&self) -> bool {

@@ -40,7 +40,9 @@ pub enum AuditCmd {
         #[command(flatten)]
         filter: Filter,
     },
-    /// Check the hash chain (on the node answering) and report the first break.
+    /// Check the hash chain and its anchors (on the node answering) and
+    /// report the first break; `anchored_seq` is the last record an anchor
+    /// vouches for.
     Verify {
         #[arg(long, default_value_t = 0)]
         from: u64,
@@ -182,6 +184,7 @@ pub async fn run(cmd: AuditCmd, client: &Client, format: Format) -> CliResult {
                     "ok": true, "node_id": r.node_id, "from_seq": r.from_seq, "to_seq": r.to_seq,
                     "checked": r.checked, "checkpoint_seq": r.checkpoint_seq,
                     "checkpoint_verified": r.checkpoint_verified,
+                    "anchored_seq": r.anchored_seq, "anchors_checked": r.anchors_checked,
                 }),
             );
         }

@@ -9,7 +9,6 @@ use super::output;
 use super::{CliError, CliResult, Format};
 use crate::client::types as pb;
 use crate::client::Client;
-use crate::error_code::ErrorCode;
 
 #[derive(Subcommand)]
 pub enum ClusterCmd {
@@ -36,6 +35,8 @@ pub enum ClusterCmd {
     },
     /// Offline: seed a new node's empty data dir from a saved snapshot; then
     /// start it with `coffer server --bootstrap` and join the others to it.
+    /// The file is verified first with the saved cluster's key shares (a
+    /// threshold of them on stdin, one per line).
     Restore {
         #[arg(long)]
         from: PathBuf,
@@ -46,8 +47,9 @@ pub enum ClusterCmd {
 
 pub async fn run(cmd: ClusterCmd, connect: impl FnOnce() -> CliResult<Client>, format: Format) -> CliResult {
     if let ClusterCmd::Restore { from, data_dir } = &cmd {
-        let n =
-            crate::storage::restore(data_dir, from).map_err(|e| CliError::new(ErrorCode::Storage, e.to_string()))?;
+        let shares = super::operator::read_shares()?;
+        let n = crate::node::restore::restore(data_dir, from, &shares)
+            .map_err(|e| CliError::new(e.code(), e.to_string()))?;
         output::record(format, json!({ "restored_records": n, "data_dir": data_dir.display().to_string() }));
         return Ok(());
     }

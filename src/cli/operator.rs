@@ -246,7 +246,7 @@ fn print_shares(format: Format, shares: &[zeroize::Zeroizing<String>], key_thres
 }
 
 /// Key shares from stdin, one per line.
-fn read_shares() -> CliResult<Vec<zeroize::Zeroizing<String>>> {
+pub(super) fn read_shares() -> CliResult<Vec<zeroize::Zeroizing<String>>> {
     let mut shares = Vec::new();
     for line in std::io::stdin().lock().lines() {
         let line = zeroize::Zeroizing::new(line.map_err(|e| CliError::usage(format!("cannot read stdin: {e}")))?);

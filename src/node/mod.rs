@@ -6,6 +6,7 @@ mod auto_unseal;
 mod cert_renewal;
 mod fail_stop;
 mod join;
+pub mod restore;
 pub mod snapshots;
 
 use std::net::SocketAddr;
@@ -25,7 +26,7 @@ use crate::raft::faults::Faults;
 use crate::raft::network::{NetworkFactory, MAX_MESSAGE_BYTES};
 use crate::raft::service::PeerService;
 use crate::raft::{NodeInfo, Raft};
-use crate::replica::{purger, Replica};
+use crate::replica::{anchor, purger, Replica};
 use crate::storage;
 use crate::tls::{self, ClientTls, Listener, NodeTls};
 
@@ -34,6 +35,9 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
 /// How often the leader looks for expired soft-deleted objects.
 const PURGE_EVERY: Duration = Duration::from_secs(60);
+
+/// How often the leader anchors the audit chain (when records were added).
+const ANCHOR_EVERY: Duration = Duration::from_secs(1);
 
 /// Why a node could not start.
 #[allow(missing_docs)] // each variant is described by its #[error] message
@@ -88,6 +92,7 @@ impl Node {
         let (log_store, state_machine, reader) = storage::open(&config.data_dir, config.node_id)?;
         let durable = log_store.durable();
         let install_breaker = state_machine.install_breaker();
+        let snapshot_keys = state_machine.snapshot_keys();
         let bind = |addr: SocketAddr| async move {
             let listener = TcpListener::bind(addr).await.map_err(|source| NodeError::Listen { addr, source })?;
             let local = listener.local_addr().map_err(|source| NodeError::Listen { addr, source })?;
@@ -134,6 +139,7 @@ impl Node {
         let seal_type = local_seal.as_ref().map_or("shamir", |s| s.kind());
         let replica =
             Replica::new(config.node_id, info, raft.clone(), reader, config.limits.clone(), seal_type, tls.clone());
+        snapshot_keys.set(replica.snapshot_key_source());
         replica.set_audit_enabled(config.audit.enabled);
         replica.set_audit_retention_secs(i64::from(config.audit.retention_days) * 86_400);
 
@@ -142,10 +148,11 @@ impl Node {
         let signal = |mut rx: watch::Receiver<bool>| async move {
             let _ = rx.wait_for(|s| *s).await;
         };
-        let peer =
-            RaftServiceServer::new(PeerService::new(raft.clone(), config.node_id, faults, Arc::new(replica.clone())))
-                .max_decoding_message_size(MAX_MESSAGE_BYTES)
-                .max_encoding_message_size(MAX_MESSAGE_BYTES);
+        let peer_service =
+            PeerService::new(raft.clone(), config.node_id, faults, Arc::new(replica.clone()), snapshot_keys);
+        let peer = RaftServiceServer::new(peer_service)
+            .max_decoding_message_size(MAX_MESSAGE_BYTES)
+            .max_encoding_message_size(MAX_MESSAGE_BYTES);
         let peer_connections = Arc::new(AtomicU64::new(0));
         let peer_incoming = tls::accept::incoming(raft_listener, tls.clone(), Listener::Peer, peer_connections.clone());
         let api_incoming = tls::accept::incoming(api_listener, tls.clone(), Listener::Api, Arc::default());
@@ -165,6 +172,7 @@ impl Node {
                 }
             }),
             tokio::spawn(purger::run(replica.clone(), PURGE_EVERY)),
+            tokio::spawn(anchor::run(replica.clone(), ANCHOR_EVERY)),
             tokio::spawn(reload_tls(tls.clone(), Duration::from_secs(config.tls.reload_secs))),
             tokio::spawn(snapshots::run(raft.clone(), config.node_id, config.raft.snapshot_after_logs)),
             tokio::spawn(fail_stop::watch(raft.clone(), stop.clone(), failing)),

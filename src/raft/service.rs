@@ -7,17 +7,26 @@
 //! is a learner may be stale (it missed a promotion), and refusing a
 //! promoted leader would leave it behind for good; a node admitted with a
 //! join token may promote itself anyway (see SECURITY.md).
+//!
+//! A snapshot from the leader is received here chunk by chunk and, when
+//! this node holds the keys, its MAC is checked before Raft installs it
+//! (see `storage::snapshot_file`): a snapshot that does not verify is
+//! refused and nothing changes. A node without keys (sealed) cannot check
+//! it and installs it as received; it serves nothing until it is unsealed.
 
 use std::time::{Duration, Instant};
 
 use openraft::error::{InstallSnapshotError, RaftError};
+use openraft::network::snapshot_transport::{Chunked, SnapshotTransport, Streaming};
+use openraft::storage::Snapshot;
 use openraft::ServerState;
 use tonic::{Request, Response, Status};
 
 use super::faults::Faults;
-use super::{NodeId, Raft};
+use super::{NodeId, Raft, TypeConfig};
 use crate::proto::raft as pb;
 use crate::proto::raft::raft_service_server::RaftService;
+use crate::storage::{snapshot_file, SnapshotData, SnapshotKeys};
 use crate::tls::{CertIdentity, ConnInfo};
 
 /// Where peers' requests other than Raft's go (the node's replica).
@@ -40,12 +49,45 @@ pub struct PeerService {
     self_id: NodeId,
     faults: Faults,
     replica: std::sync::Arc<dyn PeerRequests>,
+    /// The key received snapshots are checked with.
+    snapshot_keys: SnapshotKeys,
+    /// The snapshot being received, chunk by chunk.
+    streaming: tokio::sync::Mutex<Option<Streaming<TypeConfig>>>,
 }
 
 impl PeerService {
-    /// A service that feeds `raft`, and `replica` with the other requests.
-    pub fn new(raft: Raft, self_id: NodeId, faults: Faults, replica: std::sync::Arc<dyn PeerRequests>) -> Self {
-        PeerService { raft, self_id, faults, replica }
+    /// A service that feeds `raft`, and `replica` with the other requests,
+    /// and checks received snapshots with the key of `snapshot_keys`.
+    pub fn new(
+        raft: Raft,
+        self_id: NodeId,
+        faults: Faults,
+        replica: std::sync::Arc<dyn PeerRequests>,
+        snapshot_keys: SnapshotKeys,
+    ) -> Self {
+        PeerService { raft, self_id, faults, replica, snapshot_keys, streaming: Default::default() }
+    }
+
+    /// The received snapshot, if its MAC verifies under this node's key, or
+    /// as received if this node holds no key to check it with.
+    async fn verified(&self, snapshot: Snapshot<TypeConfig>) -> Result<Snapshot<TypeConfig>, Status> {
+        let Some(key) = self.snapshot_keys.key() else {
+            tracing::warn!(
+                snapshot = %snapshot.meta.snapshot_id,
+                "installing a snapshot this node cannot verify: it holds no keys (sealed)"
+            );
+            return Ok(snapshot);
+        };
+        let meta = snapshot.meta;
+        let mut file = snapshot.snapshot.into_std().await.map_err(|e| Status::internal(e.to_string()))?;
+        let checked = tokio::task::spawn_blocking(move || snapshot_file::verify(&mut file, &key).map(|()| file));
+        match checked.await.map_err(|e| Status::internal(e.to_string()))? {
+            Ok(file) => Ok(Snapshot { meta, snapshot: Box::new(SnapshotData::file(file)) }),
+            Err(e) => {
+                tracing::error!(snapshot = %meta.snapshot_id, error = %e, "snapshot from the leader refused");
+                Err(Status::data_loss(format!("snapshot {} refused: {e}", meta.snapshot_id)))
+            }
+        }
     }
 
     /// Refuses callers that are cut off (fault injection) or not members;
@@ -167,10 +209,26 @@ impl RaftService for PeerService {
         req: Request<pb::InstallSnapshotRequest>,
     ) -> Result<Response<pb::InstallSnapshotResponse>, Status> {
         self.check_sender(&req, &req.get_ref().vote, "snapshot")?;
-        let rpc = req.into_inner().try_into().map_err(bad_request)?;
+        let rpc: openraft::raft::InstallSnapshotRequest<TypeConfig> =
+            req.into_inner().try_into().map_err(bad_request)?;
         use pb::install_snapshot_response::Result as R;
-        let result = match self.raft.install_snapshot(rpc).await {
-            Ok(resp) => R::Vote(resp.vote.into()),
+        // What `Raft::install_snapshot` does, with the check between the
+        // last chunk and the install.
+        let vote = rpc.vote;
+        let my_vote = || self.raft.metrics().borrow().vote;
+        if vote < my_vote() {
+            return Ok(Response::new(pb::InstallSnapshotResponse { result: Some(R::Vote(my_vote().into())) }));
+        }
+        let received = {
+            let mut streaming = self.streaming.lock().await;
+            Chunked::receive_snapshot(&mut streaming, &self.raft, rpc).await
+        };
+        let result = match received {
+            Ok(None) => R::Vote(my_vote().into()),
+            Ok(Some(snapshot)) => {
+                let snapshot = self.verified(snapshot).await?;
+                R::Vote(self.raft.install_full_snapshot(vote, snapshot).await.map_err(raft_status)?.vote.into())
+            }
             Err(RaftError::APIError(InstallSnapshotError::SnapshotMismatch(m))) => {
                 let seg = |s: openraft::SnapshotSegmentId| pb::SnapshotSegment { id: s.id, offset: s.offset };
                 R::Mismatch(pb::SnapshotMismatch { expect: Some(seg(m.expect)), got: Some(seg(m.got)) })

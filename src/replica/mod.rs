@@ -5,7 +5,9 @@
 //! - [`proposer`]: group commit of concurrent writes.
 //! - [`cluster`]: membership changes and status.
 //! - [`purger`]: the leader's sweep of expired soft-deleted objects.
+//! - [`anchor`]: the leader's anchors of the audit chain.
 
+pub mod anchor;
 pub mod audit;
 pub mod clock;
 pub mod cluster;
@@ -61,7 +63,7 @@ struct Inner {
     proposer: Proposer,
     read_index: read_index::ReadIndex,
     clock: Clock,
-    barrier: Barrier,
+    barrier: Arc<Barrier>,
     /// Set while an automatic data key rotation is under way.
     rotating: std::sync::atomic::AtomicBool,
     /// Set on nodes started to join a cluster: they never bootstrap one.
@@ -105,7 +107,7 @@ impl Replica {
                 proposer,
                 read_index,
                 clock,
-                barrier: Barrier::default(),
+                barrier: Arc::default(),
                 rotating: Default::default(),
                 joining: Default::default(),
                 seal_type,
@@ -137,6 +139,14 @@ impl Replica {
     /// This node's encryption barrier.
     pub fn barrier(&self) -> &Barrier {
         &self.inner.barrier
+    }
+
+    /// The key that authenticates snapshot files, while this node holds
+    /// its keys: a source for `storage::SnapshotKeys` (it holds the barrier
+    /// only, not the replica, which owns the storage).
+    pub fn snapshot_key_source(&self) -> impl Fn() -> Option<crate::crypto::Key256> + Send + Sync + 'static {
+        let barrier = self.inner.barrier.clone();
+        move || barrier.unsealed().ok().and_then(|keys| keys.snapshot_key().ok())
     }
 
     /// Marks this node as one that joins an existing cluster, so a stray

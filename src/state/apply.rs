@@ -92,6 +92,7 @@ fn apply_op(txn: &mut Txn<'_>, now: i64, kind: &Kind) -> Result<OpOutput, StateE
         Kind::SetGroupMember(op) => rbac::set_group_member(txn, op).map(|()| OpOutput::Done),
         Kind::AppendAudit(op) => audit::append(txn, op.record.as_ref().ok_or_else(no_record)?).map(OpOutput::Audited),
         Kind::TrimAudit(op) => audit::trim(txn, op).map(|()| OpOutput::Done),
+        Kind::AnchorAudit(op) => audit::anchor(txn, op).map(|()| OpOutput::Done),
         Kind::AuditedOp(op) => audited(txn, now, op),
     }
 }
@@ -101,7 +102,7 @@ fn apply_op(txn: &mut Txn<'_>, now: i64, kind: &Kind) -> Result<OpOutput, StateE
 fn audited(txn: &mut Txn<'_>, now: i64, op: &AuditedOp) -> Result<OpOutput, StateError> {
     let inner = Op::decode(op.op.as_slice()).map_err(|_| StateError::InvalidArgument("malformed audited op".into()))?;
     let kind = inner.kind.ok_or_else(|| StateError::InvalidArgument("empty operation".into()))?;
-    if matches!(kind, Kind::AuditedOp(_) | Kind::AppendAudit(_)) {
+    if matches!(kind, Kind::AuditedOp(_) | Kind::AppendAudit(_) | Kind::AnchorAudit(_)) {
         return Err(StateError::InvalidArgument("an audited op holds a write".into()));
     }
     let mut child = Txn::new(&*txn);

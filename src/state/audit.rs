@@ -1,6 +1,8 @@
 //! The audit log as replicated state: records chained by hash, in order of
 //! apply. Apply assigns each record its sequence number and computes its
 //! hash from the previous one (deterministic: no clock, no randomness).
+//! Anchors — keyed MACs of a record's position and hash, made by the leader
+//! before they are proposed — are stored as they come.
 
 use prost::Message;
 
@@ -8,7 +10,7 @@ use super::error::{Result, StateError};
 use super::kv::{Kv, Txn};
 use super::{keys, record};
 use crate::audit::chain;
-use crate::proto::storage::{AuditHead, AuditRecord, TrimAudit};
+use crate::proto::storage::{AnchorAudit, AuditAnchor, AuditHead, AuditRecord, TrimAudit};
 
 /// The chain's head (empty before the first record).
 pub fn head(kv: &dyn Kv) -> Result<AuditHead> {
@@ -106,6 +108,43 @@ pub(super) fn append(txn: &mut Txn<'_>, rec: &AuditRecord) -> Result<u64> {
     Ok(seq)
 }
 
+/// Up to `limit` anchors of records after `after_seq`, in order, while `keep`
+/// is true.
+pub fn anchors(
+    kv: &dyn Kv,
+    after_seq: u64,
+    limit: usize,
+    mut keep: impl FnMut(&AuditAnchor) -> bool,
+) -> Result<Vec<AuditAnchor>> {
+    let mut out = Vec::new();
+    let after = keys::audit_anchor(after_seq);
+    record::scan(kv, keys::AUDIT_ANCHORS, Some(&after), |_, a: AuditAnchor| {
+        let go_on = keep(&a);
+        if go_on {
+            out.push(a);
+        }
+        go_on && out.len() < limit
+    })?;
+    Ok(out)
+}
+
+/// Stores an anchor of a record the chain has (and has not trimmed). Its
+/// hash is not compared with the stored record's: verification does that.
+pub(super) fn anchor(txn: &mut Txn<'_>, op: &AnchorAudit) -> Result<()> {
+    let a = op.anchor.as_ref().ok_or_else(|| StateError::InvalidArgument("no anchor".into()))?;
+    let mut head = head(txn)?;
+    let trimmed = head.checkpoint.as_ref().map_or(0, |c| c.seq);
+    if a.seq <= trimmed || a.seq > head.last_seq || a.hash.len() != 32 || a.mac.len() != 32 {
+        return Err(StateError::InvalidArgument(format!("no audit record {} to anchor", a.seq)));
+    }
+    txn.put(keys::audit_anchor(a.seq), a.encode_to_vec());
+    if a.seq > head.anchored_seq {
+        head.anchored_seq = a.seq;
+        txn.put(keys::AUDIT_HEAD.to_vec(), head.encode_to_vec());
+    }
+    Ok(())
+}
+
 pub(super) fn trim(txn: &mut Txn<'_>, op: &TrimAudit) -> Result<()> {
     let cp = op.checkpoint.clone().ok_or_else(|| StateError::InvalidArgument("no checkpoint".into()))?;
     let mut head = head(txn)?;
@@ -118,6 +157,19 @@ pub(super) fn trim(txn: &mut Txn<'_>, op: &TrimAudit) -> Result<()> {
     let first = head.checkpoint.as_ref().map_or(0, |c| c.seq);
     for seq in first + 1..=cp.seq {
         txn.delete(keys::audit_record(seq));
+    }
+    // Anchors are sparse (one a second at most): those up to the checkpoint.
+    let last = keys::audit_anchor(cp.seq);
+    let mut doomed = Vec::new();
+    txn.scan(keys::AUDIT_ANCHORS, None, &mut |k, _| {
+        let keep_going = k <= last.as_slice();
+        if keep_going {
+            doomed.push(k.to_vec());
+        }
+        keep_going
+    })?;
+    for k in doomed {
+        txn.delete(k);
     }
     head.checkpoint = Some(cp);
     txn.put(keys::AUDIT_HEAD.to_vec(), head.encode_to_vec());

@@ -8,6 +8,7 @@
 //! | `jt/{hex(sha256(secret))}`   | `JoinTokenRecord`     |
 //! | `au/head`                    | `AuditHead` (its own CF) |
 //! | `au/r/{seq:016x}`            | `AuditRecord` (audit CF) |
+//! | `au/a/{seq:016x}`            | `AuditAnchor`         |
 //! | `rd/{role}`                  | `RoleDefinition`      |
 //! | `rm/{node id}`               | empty: removed node   |
 //! | `ra/{id}`                    | `RoleAssignment`      |
@@ -41,6 +42,14 @@ pub const AUDIT_RECORDS: &[u8] = b"au/r/";
 /// Key of audit record `seq` (big-endian hex, so keys sort by sequence).
 pub fn audit_record(seq: u64) -> Vec<u8> {
     format!("au/r/{seq:016x}").into_bytes()
+}
+
+/// Prefix of the audit chain's anchors.
+pub const AUDIT_ANCHORS: &[u8] = b"au/a/";
+
+/// Key of the anchor of audit record `seq`.
+pub fn audit_anchor(seq: u64) -> Vec<u8> {
+    format!("au/a/{seq:016x}").into_bytes()
 }
 
 /// Prefix of all custom role definitions.

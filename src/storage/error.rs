@@ -14,6 +14,9 @@ pub enum StorageError {
     Io(String),
     #[error("corrupt {0}")]
     Corrupt(String),
+    /// A snapshot file whose MAC is missing or does not verify.
+    #[error("{0}")]
+    Unauthentic(String),
 }
 
 impl From<crate::raft::codec::CodecError> for StorageError {

@@ -26,6 +26,7 @@ use rocksdb::{WriteBatch, WriteOptions, DB};
 use super::snapshots::SnapshotStore;
 use super::view::{DbView, Generations};
 use super::{cf, handle, snapshot_file, StorageError};
+use crate::crypto::Key256;
 use crate::fsutil::rename_synced;
 use crate::proto::raft as pb;
 use crate::raft::codec::log_id::opt_to_pb;
@@ -79,20 +80,22 @@ pub(super) fn replace_state(
 }
 
 /// Seeds the state of a new node from a saved snapshot file (offline), in
-/// bounded memory like an install: the file is read through once first,
-/// and the database is built beside the data dir's `db/` and renamed to it
+/// bounded memory like an install: the file's MAC is checked against `key`
+/// (the cluster's snapshot key) and the file read through once first, and
+/// the database is built beside the data dir's `db/` and renamed to it
 /// when whole. Refuses a data directory that already holds a database.
 /// Returns the number of records restored.
-pub fn restore(data_dir: &Path, snapshot: &Path) -> Result<u64, StorageError> {
-    restore_in_chunks(data_dir, snapshot, CHUNK_BYTES)
+pub fn restore(data_dir: &Path, snapshot: &Path, key: &Key256) -> Result<u64, StorageError> {
+    restore_in_chunks(data_dir, snapshot, key, CHUNK_BYTES)
 }
 
-fn restore_in_chunks(data_dir: &Path, snapshot: &Path, chunk_bytes: usize) -> Result<u64, StorageError> {
+fn restore_in_chunks(data_dir: &Path, snapshot: &Path, key: &Key256, chunk_bytes: usize) -> Result<u64, StorageError> {
     let db_dir = data_dir.join("db");
     if db_dir.exists() || data_dir.join("log").exists() {
         return Err(StorageError::Io(format!("{} already holds a database", data_dir.display())));
     }
     let mut file = std::fs::File::open(snapshot)?;
+    snapshot_file::verify(&mut file, key)?;
     let mut count = 0u64;
     snapshot_file::read_each(&mut file, |_| {
         count += 1;
@@ -174,7 +177,8 @@ mod tests {
         let db = Db::alone(super::super::open_db(&tmp.path().join("db"), cf::STATE_DB).unwrap());
         let dir = tmp.path().join("snapshots");
         std::fs::create_dir_all(&dir).unwrap();
-        Node { snapshots: SnapshotStore::new(db.clone(), dir, Arc::default()).unwrap(), db, _tmp: tmp }
+        let snapshots = SnapshotStore::new(db.clone(), dir, Arc::default(), Default::default()).unwrap();
+        Node { snapshots, db, _tmp: tmp }
     }
 
     fn log_id(index: u64) -> LogId<NodeId> {
@@ -288,26 +292,35 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let file = tmp.path().join("saved.snap");
         let audit_key = [crate::state::keys::AUDIT_RECORDS, b"1"].concat();
-        snapshot_file::write::<StorageError>(&file, |visit| {
-            for i in 0..100 {
-                visit(format!("se/k{i:03}").as_bytes(), &[i as u8; 100])?;
-            }
-            visit(&audit_key, b"record")
-        })
-        .unwrap();
-        let whole = std::fs::read(&file).unwrap();
+        let key = Key256::generate().unwrap();
+        let save = |key: Option<&Key256>| {
+            snapshot_file::write::<StorageError>(&file, key, |visit| {
+                for i in 0..100 {
+                    visit(format!("se/k{i:03}").as_bytes(), &[i as u8; 100])?;
+                }
+                visit(&audit_key, b"record")
+            })
+            .unwrap();
+            std::fs::read(&file).unwrap()
+        };
         let data_dir = tmp.path().join("node");
 
-        // A damaged file creates nothing.
+        // A damaged file, one without a MAC and one under another key
+        // create nothing.
+        let whole = save(Some(&key));
         std::fs::write(&file, &whole[..whole.len() - 1]).unwrap();
-        assert!(restore_in_chunks(&data_dir, &file, 256).is_err());
+        assert!(restore_in_chunks(&data_dir, &file, &key, 256).is_err());
+        save(None);
+        assert!(matches!(restore_in_chunks(&data_dir, &file, &key, 256), Err(StorageError::Unauthentic(_))));
+        save(Some(&Key256::generate().unwrap()));
+        assert!(matches!(restore_in_chunks(&data_dir, &file, &key, 256), Err(StorageError::Unauthentic(_))));
         assert!(!data_dir.exists());
 
         // A restore a crash cut short left its work beside `db/`; it is
         // started over.
         std::fs::write(&file, &whole).unwrap();
         std::fs::create_dir_all(data_dir.join("db.restoring/junk")).unwrap();
-        assert_eq!(restore_in_chunks(&data_dir, &file, 256).unwrap(), 101);
+        assert_eq!(restore_in_chunks(&data_dir, &file, &key, 256).unwrap(), 101);
         assert!(!data_dir.join("db.restoring").exists());
         let db = super::super::open_db(&data_dir.join("db"), cf::STATE_DB).unwrap();
         let get = |key: &[u8]| db.get_cf(handle(&db, cf::of_state_key(key)), key).unwrap();
@@ -315,6 +328,6 @@ mod tests {
         assert_eq!(get(b"se/k099"), Some(vec![99; 100]));
         assert_eq!(get(&audit_key), Some(b"record".to_vec()));
         drop(db);
-        assert!(restore_in_chunks(&data_dir, &file, 256).is_err(), "a data dir with a database is refused");
+        assert!(restore_in_chunks(&data_dir, &file, &key, 256).is_err(), "a data dir with a database is refused");
     }
 }

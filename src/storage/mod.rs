@@ -17,7 +17,8 @@
 //!   `crate::state` and committing each batch atomically with its log id.
 //! - [`snapshots`]: the current snapshot, a RocksDB checkpoint, and
 //!   [`snapshot_data`]: its bytes, serialized only when read.
-//! - [`snapshot_file`]: the snapshot file format; `install` replaces the
+//! - [`snapshot_file`]: the snapshot file format, authenticated by a MAC
+//!   under a key from above this layer (`snapshot_keys`); `install` replaces the
 //!   state with a received one in bounded memory, and recovers from a stop
 //!   in the middle; `purge_gate` keeps the log from being purged past a
 //!   snapshot before it is installed.
@@ -38,6 +39,7 @@ pub mod log_store;
 mod recent;
 pub mod snapshot_data;
 pub mod snapshot_file;
+mod snapshot_keys;
 pub mod snapshots;
 pub mod state_machine;
 mod vault_cache;
@@ -55,6 +57,7 @@ pub use db::DbRelease;
 pub use error::StorageError;
 pub use log_store::LogStore;
 pub use snapshot_data::SnapshotData;
+pub use snapshot_keys::SnapshotKeys;
 pub use state_machine::StateMachine;
 pub use view::StateReader;
 
@@ -285,7 +288,7 @@ mod tests {
         // An older data dir: the chain's head beside its records.
         {
             let db = open_db(&dir.path().join("db"), cf::STATE_DB).unwrap();
-            let head = AuditHead { last_seq: 1, last_hash: vec![7; 32], checkpoint: None };
+            let head = AuditHead { last_seq: 1, last_hash: vec![7; 32], checkpoint: None, anchored_seq: 0 };
             db.put_cf(handle(&db, cf::AUDIT), keys::AUDIT_HEAD, head.encode_to_vec()).unwrap();
             db.put_cf(handle(&db, cf::AUDIT), keys::audit_record(1), b"record one").unwrap();
         }
@@ -340,7 +343,8 @@ mod tests {
         assert!(!families("db").contains(&cf::LOG.to_string()));
         // An offline restore refuses a data dir that holds a log.
         std::fs::remove_dir_all(dir.path().join("db")).unwrap();
-        let err = restore(dir.path(), &dir.path().join("none.snap")).unwrap_err();
+        let key = crate::crypto::Key256::generate().unwrap();
+        let err = restore(dir.path(), &dir.path().join("none.snap"), &key).unwrap_err();
         assert!(err.to_string().contains("already holds a database"), "{err}");
     }
 }

@@ -5,7 +5,8 @@
 //! [`SnapshotData`]), and kept until the next snapshot replaces it.
 //!
 //! In `snapshots/`: `<id>.ckpt/` (the checkpoint), `<id>.snap` (its file,
-//! once read) and transient `building-*`, `incoming-*` and `*.tmp` entries.
+//! once read) and transient `building-*` and `*.tmp` entries (a snapshot
+//! being received is in a file without a name).
 //! Making a snapshot current removes everything else. A snapshot's
 //! checkpoint keeps table files that compaction has since replaced, so the
 //! disk holds up to one extra copy of the state between snapshots.
@@ -25,6 +26,7 @@ use super::db::Db;
 use super::error::{raft_err, RaftStorageError};
 use super::purge_gate::PurgeGate;
 use super::snapshot_data::SnapshotData;
+use super::snapshot_keys::SnapshotKeys;
 use super::state_machine::applied_state;
 use super::view::DbView;
 use super::{cf, cf_options, handle, snapshot_file, StorageError};
@@ -44,11 +46,18 @@ pub struct SnapshotStore {
     serializing: Arc<Mutex<()>>,
     /// Told what the current snapshot covers, for the log's purges.
     gate: Arc<PurgeGate>,
+    /// The key its files are authenticated under, while this node has it.
+    keys: SnapshotKeys,
 }
 
 impl SnapshotStore {
-    pub(super) fn new(db: Arc<Db>, dir: PathBuf, gate: Arc<PurgeGate>) -> Result<Self, StorageError> {
-        let store = SnapshotStore { db, dir, serializing: Arc::default(), gate };
+    pub(super) fn new(
+        db: Arc<Db>,
+        dir: PathBuf,
+        gate: Arc<PurgeGate>,
+        keys: SnapshotKeys,
+    ) -> Result<Self, StorageError> {
+        let store = SnapshotStore { db, dir, serializing: Arc::default(), gate, keys };
         store.gate.built(store.current()?.and_then(|(meta, _)| meta.last_log_id));
         Ok(store)
     }
@@ -117,21 +126,30 @@ impl SnapshotStore {
         SnapshotData::lazy(move || store.open_file(&id).map_err(std::io::Error::other))
     }
 
-    /// A new file to receive a snapshot into.
+    /// A new file to receive a snapshot into. Unlinked at once: it lives
+    /// as long as its handle, so a snapshot refused or cut short leaves
+    /// nothing behind.
     pub(super) fn incoming(&self) -> Result<File, StorageError> {
         let path = self.dir.join(format!("incoming-{}.part", unique()));
-        Ok(File::options().read(true).write(true).create_new(true).open(path)?)
+        let file = File::options().read(true).write(true).create_new(true).open(&path)?;
+        std::fs::remove_file(&path)?;
+        Ok(file)
     }
 
     /// The snapshot file of snapshot `id`, serialized from its checkpoint
-    /// if this is its first reader.
+    /// if this is its first reader, or if it was serialized without a MAC
+    /// (this node held no keys then) and this node has the key now.
     fn open_file(&self, id: &str) -> Result<File, StorageError> {
         let _one_at_a_time = self.serializing.lock().unwrap_or_else(|p| p.into_inner());
         let file = self.file_path(id);
+        let key = self.keys.key();
+        if key.is_some() && file.exists() && !snapshot_file::authenticated(&mut File::open(&file)?)? {
+            std::fs::remove_file(&file)?;
+        }
         if !file.exists() {
             let checkpoint = open_checkpoint(&self.checkpoint_path(id), cf::STATE_KEYSPACE)?;
             let view = DbView::new(&checkpoint);
-            snapshot_file::write::<KvError>(&file, |visit| view.for_each(visit))?;
+            snapshot_file::write::<KvError>(&file, key.as_ref(), |visit| view.for_each(visit))?;
         }
         Ok(File::open(file)?)
     }
@@ -250,7 +268,7 @@ mod tests {
         let db = Db::alone(super::super::open_db(&tmp.path().join("db"), super::super::cf::STATE_DB).unwrap());
         let dir = tmp.path().join("snapshots");
         std::fs::create_dir_all(&dir).unwrap();
-        let store = SnapshotStore::new(db.clone(), dir.clone(), Arc::default()).unwrap();
+        let store = SnapshotStore::new(db.clone(), dir.clone(), Arc::default(), SnapshotKeys::default()).unwrap();
         put(&db, cf::STATE, b"se/a", b"one");
         put(&db, cf::AUDIT, crate::state::keys::AUDIT_RECORDS, b"record");
         applied(&db, 5);
@@ -279,11 +297,33 @@ mod tests {
         assert_eq!(names(&dir), [format!("{}.ckpt", next.snapshot_id)]);
     }
 
+    #[tokio::test]
+    async fn a_file_serialized_without_the_key_is_serialized_again_once_the_key_is_there() {
+        let tmp = tempfile::tempdir().unwrap();
+        let db = Db::alone(super::super::open_db(&tmp.path().join("db"), super::super::cf::STATE_DB).unwrap());
+        let dir = tmp.path().join("snapshots");
+        std::fs::create_dir_all(&dir).unwrap();
+        let keys = SnapshotKeys::default();
+        let store = SnapshotStore::new(db.clone(), dir, Arc::default(), keys.clone()).unwrap();
+        put(&db, cf::STATE, b"se/a", b"one");
+        applied(&db, 5);
+        store.build().unwrap();
+        let read = || async { store.current().unwrap().unwrap().1.into_std().await.unwrap() };
+        // No key (sealed): no MAC.
+        assert!(!snapshot_file::authenticated(&mut read().await).unwrap());
+        let key = crate::crypto::Key256::generate().unwrap();
+        let shared = key.clone();
+        keys.set(move || Some(shared.clone()));
+        let mut file = read().await;
+        snapshot_file::verify(&mut file, &key).unwrap();
+        assert_eq!(snapshot_file::read_all(&mut file).unwrap().len(), 1);
+    }
+
     #[test]
     fn a_snapshot_whose_checkpoint_is_gone_is_an_error() {
         let tmp = tempfile::tempdir().unwrap();
         let db = Db::alone(super::super::open_db(&tmp.path().join("db"), super::super::cf::STATE_DB).unwrap());
-        let store = SnapshotStore::new(db, tmp.path().to_path_buf(), Arc::default()).unwrap();
+        let store = SnapshotStore::new(db, tmp.path().to_path_buf(), Arc::default(), SnapshotKeys::default()).unwrap();
         assert!(store.open_file("1-2-3").is_err());
         assert!(!tmp.path().join("1-2-3.snap").exists());
     }
@@ -299,7 +339,7 @@ mod tests {
         applied(&db, 2);
         let dir = tmp.path().join("snapshots");
         std::fs::create_dir_all(&dir).unwrap();
-        let store = SnapshotStore::new(db, dir, Arc::default()).unwrap();
+        let store = SnapshotStore::new(db, dir, Arc::default(), SnapshotKeys::default()).unwrap();
         store.build().unwrap();
         let (_, data) = store.current().unwrap().unwrap();
         let records = snapshot_file::read_all(&mut data.into_std().await.unwrap()).unwrap();

@@ -45,6 +45,8 @@ pub struct StateMachine {
     /// Set by tests: the next install breaks off after its first record,
     /// as a stop in the middle would leave it.
     break_install: Arc<AtomicBool>,
+    /// The snapshot files' MAC key source (see `snapshot_file`).
+    keys: super::SnapshotKeys,
 }
 
 impl StateMachine {
@@ -55,9 +57,16 @@ impl StateMachine {
         durable: Arc<Durable>,
         gate: Arc<PurgeGate>,
     ) -> Result<Self, StorageError> {
-        let snapshots = SnapshotStore::new(db.clone(), dir, gate)?;
+        let keys = super::SnapshotKeys::default();
+        let snapshots = SnapshotStore::new(db.clone(), dir, gate, keys.clone())?;
         install::recover(&db, &generations, &snapshots)?;
-        Ok(StateMachine { snapshots, db, generations, durable, break_install: Arc::default() })
+        Ok(StateMachine { snapshots, db, generations, durable, break_install: Arc::default(), keys })
+    }
+
+    /// Where the key that authenticates this node's snapshot files comes
+    /// from: set it once the node's keys can be asked for.
+    pub fn snapshot_keys(&self) -> super::SnapshotKeys {
+        self.keys.clone()
     }
 
     /// A switch that makes the next snapshot install break off half-way
@@ -264,7 +273,7 @@ mod tests {
         apply(Kind::CreateVault(CreateVault { name: "v".into(), retention_days: 7, purge_protection: false }));
         assert!(vault().is_ok());
         let path = tmp.path().join("in.snap");
-        snapshot_file::write::<StorageError>(&path, |_| Ok(())).unwrap();
+        snapshot_file::write::<StorageError>(&path, None, |_| Ok(())).unwrap();
         sm.install(&Meta::default(), &mut File::open(&path).unwrap()).unwrap();
         assert!(matches!(vault(), Err(crate::state::StateError::VaultNotFound(_))));
     }
@@ -275,7 +284,7 @@ mod tests {
         let Fixture { db, sm, .. } = &open(tmp.path());
         db.put_cf(handle(db, cf::STATE), b"k", b"old").unwrap();
         let path = tmp.path().join("in.snap");
-        snapshot_file::write::<StorageError>(&path, |visit| {
+        snapshot_file::write::<StorageError>(&path, None, |visit| {
             visit(b"k", b"new")?;
             visit(b"k2", b"x")
         })
