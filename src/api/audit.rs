@@ -7,10 +7,9 @@ use std::time::Duration;
 use tokio_stream::Stream;
 use tonic::{Request, Response, Status};
 
-use super::audited::audited;
+use super::serve::serve;
 use super::status::{internal, invalid, status};
 use crate::audit::{chain, AuditKeys};
-use crate::auth::{authorize, Need};
 use crate::error_code::ErrorCode;
 use crate::proto::api::audit_service_server::AuditService;
 use crate::proto::api::{self as pb, Empty};
@@ -61,8 +60,7 @@ type RecordStream = Pin<Box<dyn Stream<Item = Result<AuditRecord, Status>> + Sen
 #[tonic::async_trait]
 impl AuditService for Audit {
     async fn query(&self, req: Request<pb::AuditQuery>) -> Result<Response<pb::AuditPage>, Status> {
-        audited(&self.replica, req, "AuditQuery", Scope::Cluster, |req| async move {
-            authorize(&req, &self.replica, Need::Action("audit/read", Scope::Cluster))?;
+        serve(&self.replica, req, Scope::Cluster, |req, _| async move {
             let q = req.into_inner();
             let limit = match q.limit as usize {
                 0 => MAX_PAGE,
@@ -87,8 +85,7 @@ impl AuditService for Audit {
     type TailStream = RecordStream;
 
     async fn tail(&self, req: Request<pb::AuditQuery>) -> Result<Response<RecordStream>, Status> {
-        audited(&self.replica, req, "AuditTail", Scope::Cluster, |req| async move {
-            authorize(&req, &self.replica, Need::Action("audit/read", Scope::Cluster))?;
+        serve(&self.replica, req, Scope::Cluster, |req, _| async move {
             let q = req.into_inner();
             let reader = self.replica.reader().clone();
             let mut after = if q.from_start {
@@ -129,8 +126,7 @@ impl AuditService for Audit {
     }
 
     async fn verify(&self, req: Request<pb::AuditVerifyRequest>) -> Result<Response<pb::AuditVerifyResponse>, Status> {
-        audited(&self.replica, req, "AuditVerify", Scope::Cluster, |req| async move {
-            authorize(&req, &self.replica, Need::Action("audit/read", Scope::Cluster))?;
+        serve(&self.replica, req, Scope::Cluster, |req, _| async move {
             let r = req.into_inner();
             let keys = self.keys();
             let report = self
@@ -157,8 +153,7 @@ impl AuditService for Audit {
     }
 
     async fn trim(&self, req: Request<pb::AuditTrimRequest>) -> Result<Response<pb::AuditTrimResponse>, Status> {
-        audited(&self.replica, req, "AuditTrim", Scope::Cluster, |req| async move {
-            authorize(&req, &self.replica, Need::Action("audit/trim", Scope::Cluster))?;
+        serve(&self.replica, req, Scope::Cluster, |req, _| async move {
             let r = req.into_inner();
             let floor = self.replica.audit_retention_secs();
             if r.older_than_secs < floor.max(0) || r.older_than_secs > 100 * 365 * 86_400 {
@@ -210,8 +205,7 @@ impl AuditService for Audit {
     }
 
     async fn head(&self, req: Request<Empty>) -> Result<Response<pb::AuditHeadInfo>, Status> {
-        audited(&self.replica, req, "AuditHead", Scope::Cluster, |req| async move {
-            authorize(&req, &self.replica, Need::Action("audit/read", Scope::Cluster))?;
+        serve(&self.replica, req, Scope::Cluster, |_, _| async move {
             let head = self.replica.read(Consistency::Linearizable, stored::head).await?;
             let checkpoint_seq = head.checkpoint.as_ref().map_or(0, |c| c.seq);
             Ok(Response::new(pb::AuditHeadInfo {
@@ -225,8 +219,7 @@ impl AuditService for Audit {
     }
 
     async fn hmac(&self, req: Request<pb::AuditHmacRequest>) -> Result<Response<pb::AuditHmacResponse>, Status> {
-        audited(&self.replica, req, "AuditHmac", Scope::Cluster, |req| async move {
-            authorize(&req, &self.replica, Need::Action("audit/read", Scope::Cluster))?;
+        serve(&self.replica, req, Scope::Cluster, |req, _| async move {
             let keys = self.keys().ok_or_else(|| status(ErrorCode::Sealed, "this node is sealed", None))?;
             Ok(Response::new(pb::AuditHmacResponse { hmac: keys.hmac(req.get_ref().value.as_bytes()) }))
         })

@@ -1,8 +1,8 @@
-//! Auditing every request: [`audited`] wraps a handler, and returns its
-//! result only after the request's audit record is committed through Raft
-//! (fail closed). Handlers name the operation and its target (the scope
-//! they also authorize against); on success
-//! they may add a [`Note`] (version, HMACs of sensitive values, details).
+//! Auditing every request: `audited` wraps a handler (through
+//! [`super::serve`]), and returns its result only after the request's audit
+//! record is committed through Raft (fail closed). The record names the
+//! operation's row and the request's target; on success the handler may
+//! add a [`Note`] (version, HMACs of sensitive values, details).
 
 use std::future::Future;
 use std::time::Instant;
@@ -10,6 +10,7 @@ use std::time::Instant;
 use tonic::metadata::MetadataValue;
 use tonic::{Request, Response, Status};
 
+use super::operations::{Effect, Operation};
 use super::status::{status, CODE_KEY};
 use crate::auth::Principal;
 use crate::error_code::ErrorCode;
@@ -17,32 +18,6 @@ use crate::proto::storage::{AuditHmac, AuditRecord};
 use crate::rbac::Scope;
 use crate::replica::{Replica, ReplicaError};
 use crate::tls::ConnInfo;
-
-/// Read-only health and status calls: audited, but answered even when their
-/// record cannot be committed (an operator diagnosing a lost quorum needs them).
-const HEALTH: &[&str] = &["ClusterStatus", "ClusterNodeInfo", "OperatorStatus"];
-
-/// Operations that never write: their linearizable reads on the leader may
-/// be vouched for by the commit of their audit record instead of a
-/// read-index round (see `audit::context::defer_read`). Only add an
-/// operation whose handler makes no replicated write.
-const READ_ONLY: &[&str] = &[
-    "SecretGet",
-    "SecretList",
-    "SecretListVersions",
-    "SecretGetDeleted",
-    "SecretListDeleted",
-    "SecretBackup",
-    "VaultGet",
-    "VaultList",
-    "RoleGet",
-    "RoleList",
-    "RoleAssignmentList",
-    "GroupList",
-    "TokenList",
-    "AuditQuery",
-    "AuditHead",
-];
 
 /// Metadata key of the request id returned to the client.
 pub const REQUEST_ID_KEY: &str = "x-request-id";
@@ -95,11 +70,12 @@ impl Note {
     }
 }
 
-/// Runs `handler` for `req` as `operation` on `target` and audits it.
-pub async fn audited<Req, Resp, F, Fut>(
+/// Runs `handler` for `req` as `op` on `target` and audits it (through
+/// [`super::serve`], which also authorizes it).
+pub(super) async fn audited<Req, Resp, F, Fut>(
     replica: &Replica,
     req: Request<Req>,
-    operation: &'static str,
+    op: &'static Operation,
     target: Scope,
     handler: F,
 ) -> Result<Response<Resp>, Status>
@@ -116,9 +92,9 @@ where
     let (vault, object) = recorded_target(target);
     let sent = req.metadata().get(CORRELATION_ID_KEY).and_then(|v| v.to_str().ok());
     let template =
-        AuditRecord { principal, source, vault, object, ..crate::audit::new_record(replica.id(), operation, sent) };
+        AuditRecord { principal, source, vault, object, ..crate::audit::new_record(replica.id(), op.name, sent) };
     let request_id = template.request_id.clone();
-    let context = crate::audit::context::Context::new(template, started, READ_ONLY.contains(&operation));
+    let context = crate::audit::context::Context::new(template, started, op.effect == Effect::Read);
     let mut result = context.scope(handler(req)).await;
 
     // A node outside any cluster (before bootstrap or join) has no log; a
@@ -149,11 +125,11 @@ where
             Ok(by) => context.committed(by),
             // Health checks still answer in an outage (when they matter
             // most); their record is best effort.
-            Err(e) if HEALTH.contains(&operation) => {
-                tracing::warn!(operation, error = %e, "audit record of a health check not committed");
+            Err(e) if op.effect == Effect::Health => {
+                tracing::warn!(operation = op.name, error = %e, "audit record of a health check not committed");
             }
             Err(e) => {
-                tracing::error!(operation, error = %e, "audit record not committed; the result is withheld");
+                tracing::error!(operation = op.name, error = %e, "audit record not committed; the result is withheld");
                 result = Err(status(
                     ErrorCode::AuditFailed,
                     format!("the audit record could not be committed ({}); the result is withheld", e.code()),

@@ -8,10 +8,8 @@ use futures::Stream;
 use tokio::io::AsyncReadExt;
 use tonic::{Request, Response, Status};
 
-use super::audited::audited;
-
+use super::serve::{serve, Allowed};
 use super::status::{invalid, status};
-use crate::auth::{authorize, Need};
 use crate::client::Client;
 use crate::error_code::ErrorCode;
 use crate::proto::api::cluster_service_server::ClusterService;
@@ -91,8 +89,7 @@ type ChunkStream = Pin<Box<dyn Stream<Item = Result<pb::SnapshotChunk, Status>> 
 impl ClusterService for Cluster {
     async fn bootstrap(&self, req: Request<Empty>) -> Result<Response<pb::ClusterStatus>, Status> {
         let target = Scope::Cluster;
-        audited(&self.replica, req, "ClusterBootstrap", target, |req| async move {
-            authorize(&req, &self.replica, Need::Formation("cluster/membership"))?;
+        serve(&self.replica, req, target, |_, _| async move {
             self.replica.bootstrap().await?;
             self.replica.wait_for_leader(Duration::from_secs(10)).await?;
             Ok(Response::new(self.status_pb().await))
@@ -102,20 +99,12 @@ impl ClusterService for Cluster {
 
     async fn status(&self, req: Request<pb::StatusRequest>) -> Result<Response<pb::ClusterStatus>, Status> {
         let target = Scope::Cluster;
-        audited(
-            &self.replica,
-            req,
-            "ClusterStatus",
-            target,
-            |_| async move { Ok(Response::new(self.status_pb().await)) },
-        )
-        .await
+        serve(&self.replica, req, target, |_, _| async move { Ok(Response::new(self.status_pb().await)) }).await
     }
 
     async fn add_learner(&self, req: Request<pb::AddLearnerRequest>) -> Result<Response<pb::ClusterStatus>, Status> {
         let target = Scope::Cluster;
-        audited(&self.replica, req, "ClusterAddLearner", target, |req| async move {
-            let auth = authorize(&req, &self.replica, Need::Membership)?;
+        serve(&self.replica, req, target, |req, Allowed { auth, .. }| async move {
             if let Some(node) = auth.acting_node() {
                 self.only_itself(&auth, &[node]).await?;
             }
@@ -141,8 +130,7 @@ impl ClusterService for Cluster {
 
     async fn promote(&self, req: Request<pb::NodeIdsRequest>) -> Result<Response<pb::ClusterStatus>, Status> {
         let target = Scope::Cluster;
-        audited(&self.replica, req, "ClusterPromote", target, |req| async move {
-            let auth = authorize(&req, &self.replica, Need::Membership)?;
+        serve(&self.replica, req, target, |req, Allowed { auth, .. }| async move {
             let ids = ids(req.into_inner())?;
             self.only_itself(&auth, &ids.iter().copied().collect::<Vec<_>>()).await?;
             self.replica.promote(ids).await?;
@@ -153,8 +141,7 @@ impl ClusterService for Cluster {
 
     async fn remove_node(&self, req: Request<pb::NodeIdsRequest>) -> Result<Response<pb::ClusterStatus>, Status> {
         let target = Scope::Cluster;
-        audited(&self.replica, req, "ClusterRemove", target, |req| async move {
-            authorize(&req, &self.replica, Need::Formation("cluster/membership"))?;
+        serve(&self.replica, req, target, |req, _| async move {
             let ids = ids(req.into_inner())?;
             self.replica.remove(ids.clone()).await?;
             // Its certificate stays valid: it must not add itself back.
@@ -171,8 +158,7 @@ impl ClusterService for Cluster {
         req: Request<pb::TransferLeaderRequest>,
     ) -> Result<Response<pb::ClusterStatus>, Status> {
         let target = Scope::Cluster;
-        audited(&self.replica, req, "ClusterTransferLeader", target, |req| async move {
-            authorize(&req, &self.replica, Need::Formation("cluster/membership"))?;
+        serve(&self.replica, req, target, |req, _| async move {
             self.replica.transfer_leader(req.into_inner().to).await?;
             Ok(Response::new(self.status_pb().await))
         })
@@ -181,7 +167,7 @@ impl ClusterService for Cluster {
 
     async fn node_info(&self, req: Request<Empty>) -> Result<Response<pb::Member>, Status> {
         let target = Scope::Cluster;
-        audited(&self.replica, req, "ClusterNodeInfo", target, |_| async move {
+        serve(&self.replica, req, target, |_, _| async move {
             let info = self.replica.info().clone();
             Ok(Response::new(pb::Member {
                 id: self.replica.id(),
@@ -200,8 +186,7 @@ impl ClusterService for Cluster {
 
     async fn save_snapshot(&self, req: Request<Empty>) -> Result<Response<ChunkStream>, Status> {
         let target = Scope::Cluster;
-        audited(&self.replica, req, "ClusterSaveSnapshot", target.clone(), |req| async move {
-            authorize(&req, &self.replica, Need::Action("cluster/snapshot", target))?;
+        serve(&self.replica, req, target, |_, _| async move {
             // The file is authenticated with a key only an unsealed node has.
             self.replica.unsealed().map(drop)?;
             let snapshot = self.replica.fresh_snapshot(SNAPSHOT_TIMEOUT).await?;

@@ -1,18 +1,22 @@
 //! The client and admin gRPC API. Each service is a thin layer: validate the
 //! request, turn it into a replicated operation or a query on
-//! [`crate::replica::Replica`], convert the answer. Errors become
-//! statuses only in [`status`].
+//! [`crate::replica::Replica`], convert the answer. Every operation is one
+//! row of [`operations`] (its audit name, its action, whether it writes),
+//! and every handler runs through [`serve`], which audits and authorizes it
+//! from its row. Errors become statuses only in [`status`].
 
 pub mod audit;
 pub mod audited;
 pub mod cluster;
 pub mod convert;
+pub mod operations;
 pub mod operator;
 pub mod paging;
 pub mod pki;
 pub mod rbac;
 pub mod sealing;
 pub mod secrets;
+pub mod serve;
 pub mod status;
 pub mod tokens;
 pub mod unhandled;

@@ -1,10 +1,8 @@
 //! The operator service: initialize, unseal, seal, rotate, rewrap.
 
+use super::serve::serve;
 use tonic::{Request, Response, Status};
 
-use super::audited::audited;
-
-use crate::auth::{authorize, Need};
 use crate::proto::api::operator_service_server::OperatorService;
 use crate::proto::api::{self as pb, Empty};
 use crate::rbac::Scope;
@@ -41,9 +39,8 @@ impl Operator {
 impl OperatorService for Operator {
     async fn init(&self, req: Request<pb::InitRequest>) -> Result<Response<pb::InitResponse>, Status> {
         let target = Scope::Cluster;
-        audited(&self.replica, req, "OperatorInit", target, |req| async move {
-            // Open only while uninitialized (then refused as AlreadyInitialized).
-            authorize(&req, &self.replica, Need::Formation("cluster/membership"))?;
+        // Open only while uninitialized (then refused as AlreadyInitialized).
+        serve(&self.replica, req, target, |req, _| async move {
             let r = req.into_inner();
             let out = self.replica.init_security(r.key_shares, r.key_threshold).await?;
             Ok(Response::new(pb::InitResponse {
@@ -57,7 +54,7 @@ impl OperatorService for Operator {
 
     async fn unseal(&self, req: Request<pb::UnsealRequest>) -> Result<Response<pb::SealStatus>, Status> {
         let target = Scope::Cluster;
-        audited(&self.replica, req, "OperatorUnseal", target, |req| async move {
+        serve(&self.replica, req, target, |req, _| async move {
             let r = req.into_inner();
             if r.reset {
                 self.replica.barrier().reset_progress();
@@ -71,8 +68,7 @@ impl OperatorService for Operator {
 
     async fn seal(&self, req: Request<Empty>) -> Result<Response<pb::SealStatus>, Status> {
         let target = Scope::Cluster;
-        audited(&self.replica, req, "OperatorSeal", target.clone(), |req| async move {
-            authorize(&req, &self.replica, Need::Action("operator/seal", target))?;
+        serve(&self.replica, req, target, |_, _| async move {
             self.replica.barrier().seal_by_operator();
             tracing::info!("sealed by operator request");
             Ok(Response::new(self.status_pb(self.replica.seal_status()?)))
@@ -82,7 +78,7 @@ impl OperatorService for Operator {
 
     async fn status(&self, req: Request<Empty>) -> Result<Response<pb::SealStatus>, Status> {
         let target = Scope::Cluster;
-        audited(&self.replica, req, "OperatorStatus", target, |_| async move {
+        serve(&self.replica, req, target, |_, _| async move {
             Ok(Response::new(self.status_pb(self.replica.seal_status()?)))
         })
         .await
@@ -90,8 +86,7 @@ impl OperatorService for Operator {
 
     async fn rotate(&self, req: Request<Empty>) -> Result<Response<pb::SealStatus>, Status> {
         let target = Scope::Cluster;
-        audited(&self.replica, req, "OperatorRotate", target.clone(), |req| async move {
-            authorize(&req, &self.replica, Need::Action("operator/rotate", target))?;
+        serve(&self.replica, req, target, |_, _| async move {
             let status = self.replica.rotate_keyring().await?;
             Ok(Response::new(self.status_pb(status)))
         })
@@ -100,8 +95,7 @@ impl OperatorService for Operator {
 
     async fn rekey(&self, req: Request<pb::RekeyRequest>) -> Result<Response<pb::InitResponse>, Status> {
         let target = Scope::Cluster;
-        audited(&self.replica, req, "OperatorRekey", target.clone(), |req| async move {
-            authorize(&req, &self.replica, Need::Action("operator/rekey", target))?;
+        serve(&self.replica, req, target, |req, _| async move {
             let r = req.into_inner();
             let shares = self.replica.rekey(&r.current_shares, r.key_shares, r.key_threshold).await?;
             Ok(Response::new(pb::InitResponse {
@@ -115,8 +109,7 @@ impl OperatorService for Operator {
 
     async fn rewrap(&self, req: Request<Empty>) -> Result<Response<pb::RewrapResponse>, Status> {
         let target = Scope::Cluster;
-        audited(&self.replica, req, "OperatorRewrap", target.clone(), |req| async move {
-            authorize(&req, &self.replica, Need::Action("operator/rewrap", target))?;
+        serve(&self.replica, req, target, |_, _| async move {
             let counts = self.replica.rewrap().await?;
             Ok(Response::new(pb::RewrapResponse {
                 rewrapped: counts.iter().map(|c| c.rewrapped).sum(),

@@ -5,12 +5,12 @@ use std::time::Duration;
 
 use tonic::{Request, Response, Status};
 
-use super::audited::{audited, Note};
+use super::audited::Note;
+use super::serve::{serve, Allowed};
 use zeroize::Zeroizing;
 
 use super::status::invalid;
 use crate::auth::delegation::{self, may_hand_out};
-use crate::auth::{authorize, Need};
 use crate::proto::api::pki_service_server::PkiService;
 use crate::proto::api::{self as pb};
 use crate::rbac::Scope;
@@ -40,8 +40,7 @@ impl PkiService for Pki {
         req: Request<pb::CreateJoinTokenRequest>,
     ) -> Result<Response<pb::CreatedJoinToken>, Status> {
         let target = Scope::Cluster;
-        audited(&self.replica, req, "JoinTokenCreate", target.clone(), |req| async move {
-            authorize(&req, &self.replica, Need::Action("cluster/join-token", target))?;
+        serve(&self.replica, req, target, |req, _| async move {
             let created = self.replica.create_join_token(req.into_inner().ttl).await?;
             Ok(Response::new(pb::CreatedJoinToken { token: created.token.to_string(), expires: created.expires }))
         })
@@ -50,7 +49,7 @@ impl PkiService for Pki {
 
     async fn join(&self, req: Request<pb::JoinRequest>) -> Result<Response<pb::IssuedCertificate>, Status> {
         let target = Scope::Cluster;
-        audited(&self.replica, req, "NodeJoin", target, |req| async move {
+        serve(&self.replica, req, target, |req, _| async move {
             // The join token in the body is the credential.
             let r = req.into_inner();
             if r.node_id == 0 || r.public_key.is_empty() || r.api_addr.is_empty() || r.raft_addr.is_empty() {
@@ -77,8 +76,7 @@ impl PkiService for Pki {
         req: Request<pb::IssueClientCertificateRequest>,
     ) -> Result<Response<pb::IssuedCertificate>, Status> {
         let target = Scope::Cluster;
-        audited(&self.replica, req, "ClientCertificateIssue", target.clone(), |req| async move {
-            let auth = authorize(&req, &self.replica, Need::Action("cluster/issue-certificate", target))?;
+        serve(&self.replica, req, target, |req, Allowed { auth, .. }| async move {
             let r = req.into_inner();
             // A certificate for a name hands out what that name holds.
             let holder = format!("cert:{}", r.principal);

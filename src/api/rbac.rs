@@ -2,11 +2,11 @@
 
 use tonic::{Request, Response, Status};
 
-use super::audited::{audited, Note};
+use super::audited::Note;
+use super::serve::{serve, serve_scoped, Allowed};
 
 use super::status::{internal, invalid, status, unexpected};
 use crate::auth::delegation::{self, may_hand_out, Grant};
-use crate::auth::{authorize, check, Need};
 use crate::error_code::ErrorCode;
 use crate::proto::api::rbac_service_server::RbacService;
 use crate::proto::api::{self as pb, Empty};
@@ -49,8 +49,7 @@ const CLUSTER: Scope = Scope::Cluster;
 impl RbacService for Rbac {
     async fn list_actions(&self, req: Request<Empty>) -> Result<Response<pb::ActionList>, Status> {
         let target = Scope::Cluster;
-        audited(&self.replica, req, "RoleListActions", target, |req| async move {
-            authorize(&req, &self.replica, Need::Action("roles/read", CLUSTER))?;
+        serve(&self.replica, req, target, |_, _| async move {
             let actions = actions::ACTIONS
                 .iter()
                 .map(|(a, d)| pb::Action { name: (*a).into(), description: (*d).into() })
@@ -62,8 +61,7 @@ impl RbacService for Rbac {
 
     async fn list_roles(&self, req: Request<Empty>) -> Result<Response<pb::RoleList>, Status> {
         let target = Scope::Cluster;
-        audited(&self.replica, req, "RoleList", target, |req| async move {
-            authorize(&req, &self.replica, Need::Action("roles/read", CLUSTER))?;
+        serve(&self.replica, req, target, |_, _| async move {
             let all = self.replica.read(Consistency::Linearizable, rbac::roles).await?;
             Ok(Response::new(pb::RoleList { roles: all.into_iter().map(role_pb).collect() }))
         })
@@ -72,8 +70,7 @@ impl RbacService for Rbac {
 
     async fn get_role(&self, req: Request<pb::RoleName>) -> Result<Response<pb::Role>, Status> {
         let target = Scope::Cluster;
-        audited(&self.replica, req, "RoleGet", target, |req| async move {
-            authorize(&req, &self.replica, Need::Action("roles/read", CLUSTER))?;
+        serve(&self.replica, req, target, |req, _| async move {
             let name = req.into_inner().name;
             let role = self.replica.read(Consistency::Linearizable, |kv| rbac::role(kv, &name)).await?;
             Ok(Response::new(role_pb(role.ok_or(StateError::RoleNotFound(name))?)))
@@ -83,8 +80,7 @@ impl RbacService for Rbac {
 
     async fn put_role(&self, req: Request<pb::PutRoleRequest>) -> Result<Response<pb::Role>, Status> {
         let target = Scope::Cluster;
-        audited(&self.replica, req, "RolePut", target, |req| async move {
-            let auth = authorize(&req, &self.replica, Need::Action("roles/write", CLUSTER))?;
+        serve(&self.replica, req, target, |req, Allowed { auth, .. }| async move {
             let r = req.into_inner();
             let role = r.role.ok_or_else(|| invalid("no role given"))?;
             let def = st::RoleDefinition {
@@ -115,8 +111,7 @@ impl RbacService for Rbac {
 
     async fn delete_role(&self, req: Request<pb::RoleName>) -> Result<Response<Empty>, Status> {
         let target = Scope::Cluster;
-        audited(&self.replica, req, "RoleDelete", target, |req| async move {
-            authorize(&req, &self.replica, Need::Action("roles/write", CLUSTER))?;
+        serve(&self.replica, req, target, |req, _| async move {
             let name = req.into_inner().name;
             self.replica.write(Kind::DeleteRole(st::DeleteRole { name })).await?;
             Ok(Response::new(Empty {}))
@@ -126,9 +121,9 @@ impl RbacService for Rbac {
 
     async fn assign(&self, req: Request<pb::AssignRequest>) -> Result<Response<pb::Assignment>, Status> {
         let target = Scope::Cluster;
-        audited(&self.replica, req, "RoleAssign", target, |req| async move {
+        serve_scoped(&self.replica, req, target, |req, pending| async move {
             let scope = Scope::parse(&req.get_ref().scope).map_err(invalid)?;
-            let auth = authorize(&req, &self.replica, Need::Action("assignments/write", scope.clone()))?;
+            let auth = pending.check(&self.replica, scope.clone())?;
             let r = req.into_inner();
             crate::rbac::check_principal(&r.principal).map_err(invalid)?;
             may_hand_out(&self.replica, &auth, &[Grant::new(r.role.clone(), scope.clone())]).await?;
@@ -152,17 +147,16 @@ impl RbacService for Rbac {
 
     async fn unassign(&self, req: Request<pb::AssignmentId>) -> Result<Response<pb::Assignment>, Status> {
         let target = Scope::Cluster;
-        audited(&self.replica, req, "RoleUnassign", target, |req| async move {
+        serve_scoped(&self.replica, req, target, |req, pending| async move {
             // Authorized at the assignment's own scope, so a vault's access
             // administrator can only remove assignments within that vault.
-            let principal = req.extensions().get::<crate::auth::Principal>().cloned();
             let id = req.into_inner().id;
             let found = self.replica.read(Consistency::Linearizable, |kv| rbac::assignment(kv, &id)).await?;
             let scope = match &found {
                 Some(a) => Scope::parse(&a.scope).map_err(|e| internal(e.to_string()))?,
                 None => CLUSTER,
             };
-            check(principal, &self.replica, Need::Action("assignments/write", scope))?;
+            pending.check(&self.replica, scope)?;
             match self.replica.write(Kind::UnassignRole(st::UnassignRole { id })).await? {
                 OpOutput::Assignment(a) => {
                     let note = Note::default().detail(format!("{} {} at {} ({})", a.principal, a.role, a.scope, a.id));
@@ -179,12 +173,12 @@ impl RbacService for Rbac {
         req: Request<pb::ListAssignmentsRequest>,
     ) -> Result<Response<pb::AssignmentList>, Status> {
         let target = Scope::Cluster;
-        audited(&self.replica, req, "RoleAssignmentList", target, |req| async move {
+        serve_scoped(&self.replica, req, target, |req, pending| async move {
             let scope = match req.get_ref().scope.as_str() {
                 "" => None,
                 s => Some(Scope::parse(s).map_err(invalid)?),
             };
-            authorize(&req, &self.replica, Need::Action("assignments/read", scope.clone().unwrap_or(CLUSTER)))?;
+            pending.check(&self.replica, scope.clone().unwrap_or(CLUSTER))?;
             let principal = req.into_inner().principal;
             let all = self
                 .replica
@@ -205,8 +199,7 @@ impl RbacService for Rbac {
 
     async fn set_group_member(&self, req: Request<pb::GroupMemberRequest>) -> Result<Response<Empty>, Status> {
         let target = Scope::Cluster;
-        audited(&self.replica, req, "GroupMemberSet", target, |req| async move {
-            let auth = authorize(&req, &self.replica, Need::Action("assignments/write", CLUSTER))?;
+        serve(&self.replica, req, target, |req, Allowed { auth, .. }| async move {
             let r = req.into_inner();
             // Joining a group gives its roles: the same limit as assigning them.
             let group = format!("group:{}", r.group);
@@ -221,8 +214,7 @@ impl RbacService for Rbac {
 
     async fn list_groups(&self, req: Request<Empty>) -> Result<Response<pb::GroupList>, Status> {
         let target = Scope::Cluster;
-        audited(&self.replica, req, "GroupList", target, |req| async move {
-            authorize(&req, &self.replica, Need::Action("assignments/read", CLUSTER))?;
+        serve(&self.replica, req, target, |_, _| async move {
             let all = self.replica.read(Consistency::Linearizable, rbac::groups).await?;
             let groups = all.into_iter().map(|(name, members)| pb::Group { name, members }).collect();
             Ok(Response::new(pb::GroupList { groups }))

@@ -4,13 +4,13 @@
 
 use tonic::{Request, Response, Status};
 
-use super::audited::{audited, Note};
+use super::audited::Note;
+use super::serve::serve;
 
 use super::convert::{self, consistency};
 use super::paging;
 use super::sealing::{open_backup, open_meta, open_value, reseal_backup, seal_backup, seal_meta, seal_value};
 use super::status::{internal, unexpected};
-use crate::auth::{authorize, Need};
 use crate::proto::api::secret_service_server::SecretService;
 use crate::proto::api::{self as pb, Empty};
 use crate::proto::storage::{self as st, op::Kind, SecretMeta};
@@ -72,8 +72,7 @@ fn check_ref(vault: &str, name: &str) -> Result<(), StateError> {
 impl SecretService for Secrets {
     async fn set_secret(&self, req: Request<pb::SetSecretRequest>) -> Result<Response<pb::SecretProperties>, Status> {
         let target = Scope::secret(&req.get_ref().vault, &req.get_ref().name);
-        audited(&self.replica, req, "SecretSet", target.clone(), |req| async move {
-            authorize(&req, &self.replica, Need::Action("secrets/set", target))?;
+        serve(&self.replica, req, target, |req, _| async move {
             let r = req.into_inner();
             check_ref(&r.vault, &r.name)?;
             validate::value_size(r.value.len(), self.replica.limits().max_value_bytes)?;
@@ -111,8 +110,7 @@ impl SecretService for Secrets {
 
     async fn get_secret(&self, req: Request<pb::GetSecretRequest>) -> Result<Response<pb::Secret>, Status> {
         let target = Scope::secret(&req.get_ref().vault, &req.get_ref().name);
-        audited(&self.replica, req, "SecretGet", target.clone(), |req| async move {
-            authorize(&req, &self.replica, Need::Action("secrets/get", target))?;
+        serve(&self.replica, req, target, |req, _| async move {
             let r = req.into_inner();
             check_ref(&r.vault, &r.name)?;
             self.ready()?;
@@ -137,8 +135,7 @@ impl SecretService for Secrets {
         req: Request<pb::ListSecretsRequest>,
     ) -> Result<Response<pb::ListSecretsResponse>, Status> {
         let target = Scope::vault(&req.get_ref().vault);
-        audited(&self.replica, req, "SecretList", target.clone(), |req| async move {
-            authorize(&req, &self.replica, Need::Action("secrets/metadata", target))?;
+        serve(&self.replica, req, target, |req, _| async move {
             let r = req.into_inner();
             let (page, token) = self.list(&r, false).await?;
             Ok(Response::new(pb::ListSecretsResponse { secrets: self.describe(&page)?, continuation_token: token }))
@@ -151,8 +148,7 @@ impl SecretService for Secrets {
         req: Request<pb::ListSecretVersionsRequest>,
     ) -> Result<Response<pb::ListSecretsResponse>, Status> {
         let target = Scope::secret(&req.get_ref().vault, &req.get_ref().name);
-        audited(&self.replica, req, "SecretListVersions", target.clone(), |req| async move {
-            authorize(&req, &self.replica, Need::Action("secrets/metadata", target))?;
+        serve(&self.replica, req, target, |req, _| async move {
             let r = req.into_inner();
             check_ref(&r.vault, &r.name)?;
             self.ready()?;
@@ -176,8 +172,7 @@ impl SecretService for Secrets {
         req: Request<pb::UpdateSecretRequest>,
     ) -> Result<Response<pb::SecretProperties>, Status> {
         let target = Scope::secret(&req.get_ref().vault, &req.get_ref().name);
-        audited(&self.replica, req, "SecretUpdate", target.clone(), |req| async move {
-            authorize(&req, &self.replica, Need::Action("secrets/update", target))?;
+        serve(&self.replica, req, target, |req, _| async move {
             let r = req.into_inner();
             check_ref(&r.vault, &r.name)?;
             if !r.version.is_empty() {
@@ -225,8 +220,7 @@ impl SecretService for Secrets {
 
     async fn delete_secret(&self, req: Request<pb::SecretRef>) -> Result<Response<pb::DeletedSecret>, Status> {
         let target = Scope::secret(&req.get_ref().vault, &req.get_ref().name);
-        audited(&self.replica, req, "SecretDelete", target.clone(), |req| async move {
-            authorize(&req, &self.replica, Need::Action("secrets/delete", target))?;
+        serve(&self.replica, req, target, |req, _| async move {
             let r = req.into_inner();
             check_ref(&r.vault, &r.name)?;
             self.ready()?;
@@ -241,8 +235,7 @@ impl SecretService for Secrets {
         req: Request<pb::GetDeletedSecretRequest>,
     ) -> Result<Response<pb::DeletedSecret>, Status> {
         let target = Scope::secret(&req.get_ref().vault, &req.get_ref().name);
-        audited(&self.replica, req, "SecretGetDeleted", target.clone(), |req| async move {
-            authorize(&req, &self.replica, Need::Action("secrets/metadata", target))?;
+        serve(&self.replica, req, target, |req, _| async move {
             let r = req.into_inner();
             check_ref(&r.vault, &r.name)?;
             self.ready()?;
@@ -260,8 +253,7 @@ impl SecretService for Secrets {
         req: Request<pb::ListSecretsRequest>,
     ) -> Result<Response<pb::ListDeletedSecretsResponse>, Status> {
         let target = Scope::vault(&req.get_ref().vault);
-        audited(&self.replica, req, "SecretListDeleted", target.clone(), |req| async move {
-            authorize(&req, &self.replica, Need::Action("secrets/metadata", target))?;
+        serve(&self.replica, req, target, |req, _| async move {
             let r = req.into_inner();
             let (page, token) = self.list(&r, true).await?;
             let secrets = self.describe_deleted(&page)?;
@@ -275,8 +267,7 @@ impl SecretService for Secrets {
         req: Request<pb::SecretRef>,
     ) -> Result<Response<pb::SecretProperties>, Status> {
         let target = Scope::secret(&req.get_ref().vault, &req.get_ref().name);
-        audited(&self.replica, req, "SecretRecover", target.clone(), |req| async move {
-            authorize(&req, &self.replica, Need::Action("secrets/recover", target))?;
+        serve(&self.replica, req, target, |req, _| async move {
             let r = req.into_inner();
             check_ref(&r.vault, &r.name)?;
             self.ready()?;
@@ -289,8 +280,7 @@ impl SecretService for Secrets {
 
     async fn purge_deleted_secret(&self, req: Request<pb::SecretRef>) -> Result<Response<Empty>, Status> {
         let target = Scope::secret(&req.get_ref().vault, &req.get_ref().name);
-        audited(&self.replica, req, "SecretPurge", target.clone(), |req| async move {
-            authorize(&req, &self.replica, Need::Action("secrets/purge", target))?;
+        serve(&self.replica, req, target, |req, _| async move {
             let r = req.into_inner();
             check_ref(&r.vault, &r.name)?;
             self.ready()?;
@@ -306,8 +296,7 @@ impl SecretService for Secrets {
         req: Request<pb::BackupSecretRequest>,
     ) -> Result<Response<pb::SecretBackupBlob>, Status> {
         let target = Scope::secret(&req.get_ref().vault, &req.get_ref().name);
-        audited(&self.replica, req, "SecretBackup", target.clone(), |req| async move {
-            authorize(&req, &self.replica, Need::Action("secrets/backup", target))?;
+        serve(&self.replica, req, target, |req, _| async move {
             let r = req.into_inner();
             check_ref(&r.vault, &r.name)?;
             self.ready()?;
@@ -324,8 +313,7 @@ impl SecretService for Secrets {
         req: Request<pb::RestoreSecretRequest>,
     ) -> Result<Response<pb::SecretProperties>, Status> {
         let target = Scope::vault(&req.get_ref().vault);
-        audited(&self.replica, req, "SecretRestore", target.clone(), |req| async move {
-            authorize(&req, &self.replica, Need::Action("secrets/restore", target))?;
+        serve(&self.replica, req, target, |req, allowed| async move {
             validate::name("vault", &req.get_ref().vault)?;
             let opened = open_backup(&self.replica.unsealed()?, &req.get_ref().blob)
                 .map_err(|_| StateError::InvalidBackup("not a backup of this cluster, or corrupt".into()))?;
@@ -333,7 +321,7 @@ impl SecretService for Secrets {
             // the caller must also be entitled to back up its source: the
             // vault and name the blob's seal has just proven.
             let source = Scope::secret(opened.vault(), opened.name());
-            authorize(&req, &self.replica, Need::Action("secrets/backup", source.clone()))?;
+            allowed.at_source(&self.replica, source.clone())?;
             let r = req.into_inner();
             let backup = reseal_backup(&self.replica.unsealed()?, &r.vault, opened)?;
             let op = st::RestoreSecret { vault: r.vault, backup: Some(backup) };

@@ -2,12 +2,13 @@
 
 use tonic::{Request, Response, Status};
 
-use super::audited::{audited, Note};
+use super::audited::Note;
+use super::serve::{serve, Allowed};
 
 use super::status::{internal, unexpected};
 use crate::api::status::status;
 use crate::auth::delegation::{may_hand_out, Grant};
-use crate::auth::{authorize, token, Authorized, Credential, Need};
+use crate::auth::{token, Authorized, Credential};
 use crate::error_code::ErrorCode;
 use crate::proto::api::token_service_server::TokenService;
 use crate::proto::api::{self as pb, Empty};
@@ -53,8 +54,7 @@ impl Tokens {
 impl TokenService for Tokens {
     async fn create_token(&self, req: Request<pb::CreateTokenRequest>) -> Result<Response<pb::CreatedToken>, Status> {
         let target = Scope::Cluster;
-        audited(&self.replica, req, "TokenCreate", target.clone(), |req| async move {
-            let auth = authorize(&req, &self.replica, Need::Action("tokens/create", target))?;
+        serve(&self.replica, req, target, |req, Allowed { auth, .. }| async move {
             let r = req.into_inner();
             let policy = if r.policy.is_empty() { tokens::DEFAULT.to_owned() } else { r.policy };
             if ![tokens::ROOT, tokens::DEFAULT].contains(&policy.as_str()) {
@@ -103,8 +103,7 @@ impl TokenService for Tokens {
 
     async fn lookup_self(&self, req: Request<Empty>) -> Result<Response<pb::TokenInfo>, Status> {
         let target = Scope::Cluster;
-        audited(&self.replica, req, "TokenLookupSelf", target, |req| async move {
-            let auth = authorize(&req, &self.replica, Need::AnyToken)?;
+        serve(&self.replica, req, target, |_, Allowed { auth, .. }| async move {
             Ok(Response::new(info(self.own(&auth).await?)))
         })
         .await
@@ -112,8 +111,7 @@ impl TokenService for Tokens {
 
     async fn renew_self(&self, req: Request<Empty>) -> Result<Response<pb::TokenInfo>, Status> {
         let target = Scope::Cluster;
-        audited(&self.replica, req, "TokenRenewSelf", target, |req| async move {
-            let auth = authorize(&req, &self.replica, Need::AnyToken)?;
+        serve(&self.replica, req, target, |_, Allowed { auth, .. }| async move {
             let own = self.own(&auth).await?;
             let expires = if own.ttl > 0 { self.replica.clock().now().saturating_add(own.ttl) } else { 0 };
             let renewed =
@@ -128,8 +126,7 @@ impl TokenService for Tokens {
 
     async fn revoke_self(&self, req: Request<Empty>) -> Result<Response<Empty>, Status> {
         let target = Scope::Cluster;
-        audited(&self.replica, req, "TokenRevokeSelf", target, |req| async move {
-            let auth = authorize(&req, &self.replica, Need::AnyToken)?;
+        serve(&self.replica, req, target, |_, Allowed { auth, .. }| async move {
             let accessor = self.own(&auth).await?.accessor;
             self.replica.write(Kind::RevokeToken(RevokeToken { accessor })).await?;
             Ok(Response::new(Empty {}))
@@ -139,8 +136,7 @@ impl TokenService for Tokens {
 
     async fn list_tokens(&self, req: Request<Empty>) -> Result<Response<pb::TokenList>, Status> {
         let target = Scope::Cluster;
-        audited(&self.replica, req, "TokenList", target.clone(), |req| async move {
-            authorize(&req, &self.replica, Need::Action("tokens/read", target))?;
+        serve(&self.replica, req, target, |_, _| async move {
             let all = self.replica.read(Consistency::Linearizable, tokens::list).await?;
             Ok(Response::new(pb::TokenList { tokens: all.into_iter().map(info).collect() }))
         })
@@ -149,8 +145,7 @@ impl TokenService for Tokens {
 
     async fn revoke_accessor(&self, req: Request<pb::AccessorRequest>) -> Result<Response<Empty>, Status> {
         let target = Scope::Cluster;
-        audited(&self.replica, req, "TokenRevoke", target.clone(), |req| async move {
-            authorize(&req, &self.replica, Need::Action("tokens/revoke", target))?;
+        serve(&self.replica, req, target, |req, _| async move {
             let accessor = req.into_inner().accessor;
             self.replica.write(Kind::RevokeToken(RevokeToken { accessor })).await?;
             Ok(Response::new(Empty {}))
@@ -160,8 +155,7 @@ impl TokenService for Tokens {
 
     async fn who_am_i(&self, req: Request<Empty>) -> Result<Response<pb::Identity>, Status> {
         let target = Scope::Cluster;
-        audited(&self.replica, req, "WhoAmI", target, |req| async move {
-            let auth = authorize(&req, &self.replica, Need::Authenticated)?;
+        serve(&self.replica, req, target, |_, Allowed { auth, .. }| async move {
             let p = auth.principal.ok_or_else(|| internal("authorized without a principal"))?;
             let credential = match p.credential {
                 Credential::Token => "token",

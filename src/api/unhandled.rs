@@ -92,6 +92,9 @@ where
     fn call(&mut self, mut req: Request<B>) -> Self::Future {
         let reach = Reach::default();
         req.extensions_mut().insert(reach.clone());
+        if let Some(op) = super::operations::find(req.uri().path()) {
+            req.extensions_mut().insert(op);
+        }
         let conn = req.extensions().get::<ConnInfo>();
         let service = req.uri().path().trim_start_matches('/').rsplit_once('/').map_or("", |(s, _)| s);
         let credentials = (!super::SERVICES.contains(&service)).then(|| {

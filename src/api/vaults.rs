@@ -2,11 +2,9 @@
 
 use tonic::{Request, Response, Status};
 
-use super::audited::audited;
-
 use super::convert::{self, consistency};
 use super::paging;
-use crate::auth::{authorize, Need};
+use super::serve::serve;
 use crate::proto::api::vault_service_server::VaultService;
 use crate::proto::api::{self as pb, Empty};
 use crate::proto::storage::{self as st, op::Kind};
@@ -43,8 +41,7 @@ impl Vaults {
 impl VaultService for Vaults {
     async fn create_vault(&self, req: Request<pb::CreateVaultRequest>) -> Result<Response<pb::Vault>, Status> {
         let target = Scope::vault(&req.get_ref().name);
-        audited(&self.replica, req, "VaultCreate", target.clone(), |req| async move {
-            authorize(&req, &self.replica, Need::Action("vaults/create", target))?;
+        serve(&self.replica, req, target, |req, _| async move {
             let r = req.into_inner();
             self.ready()?;
             validate::name("vault", &r.name)?;
@@ -61,8 +58,7 @@ impl VaultService for Vaults {
 
     async fn get_vault(&self, req: Request<pb::GetVaultRequest>) -> Result<Response<pb::Vault>, Status> {
         let target = Scope::vault(&req.get_ref().name);
-        audited(&self.replica, req, "VaultGet", target.clone(), |req| async move {
-            authorize(&req, &self.replica, Need::Action("vaults/read", target))?;
+        serve(&self.replica, req, target, |req, _| async move {
             let r = req.into_inner();
             self.ready()?;
             let v = self.replica.read(consistency(r.read.as_ref()), |kv| vaults::get(kv, &r.name)).await?;
@@ -76,8 +72,7 @@ impl VaultService for Vaults {
         req: Request<pb::ListVaultsRequest>,
     ) -> Result<Response<pb::ListVaultsResponse>, Status> {
         let target = Scope::Cluster;
-        audited(&self.replica, req, "VaultList", target.clone(), |req| async move {
-            authorize(&req, &self.replica, Need::Action("vaults/read", target))?;
+        serve(&self.replica, req, target, |req, _| async move {
             let r = req.into_inner();
             self.ready()?;
             let size = paging::page_size(r.max_results, self.replica.limits())?;
@@ -95,8 +90,7 @@ impl VaultService for Vaults {
 
     async fn update_vault(&self, req: Request<pb::UpdateVaultRequest>) -> Result<Response<pb::Vault>, Status> {
         let target = Scope::vault(&req.get_ref().name);
-        audited(&self.replica, req, "VaultUpdate", target.clone(), |req| async move {
-            authorize(&req, &self.replica, Need::Action("vaults/update", target))?;
+        serve(&self.replica, req, target, |req, _| async move {
             let r = req.into_inner();
             self.ready()?;
             validate::name("vault", &r.name)?;
@@ -108,8 +102,7 @@ impl VaultService for Vaults {
 
     async fn delete_vault(&self, req: Request<pb::DeleteVaultRequest>) -> Result<Response<Empty>, Status> {
         let target = Scope::vault(&req.get_ref().name);
-        audited(&self.replica, req, "VaultDelete", target.clone(), |req| async move {
-            authorize(&req, &self.replica, Need::Action("vaults/delete", target))?;
+        serve(&self.replica, req, target, |req, _| async move {
             let r = req.into_inner();
             self.ready()?;
             validate::name("vault", &r.name)?;

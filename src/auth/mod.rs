@@ -100,6 +100,9 @@ pub enum Need {
     /// Cluster formation: open until security is initialized, then the
     /// action at cluster scope.
     Formation(&'static str),
+    /// Nothing: the request carries its own proof (key shares, a join
+    /// token) or only reports status. The caller, if any, is named.
+    Open,
     /// Adding or promoting a node: like `Formation("cluster/membership")`,
     /// and also a node certificate acting for its own node (see
     /// [`Authorized::acting_node`]).
@@ -324,12 +327,15 @@ pub fn authorize<T>(req: &Request<T>, replica: &Replica, need: Need) -> Result<A
 
 /// Checks that `principal` (`None`: unauthenticated) may do what `need` says.
 pub fn check(principal: Option<Principal>, replica: &Replica, need: Need) -> Result<Authorized, Status> {
+    if need == Need::Open {
+        return Ok(Authorized { principal });
+    }
     if principal.is_none() {
         let initialized = replica.security_record().map_err(Status::from)?.is_some();
         match need {
             _ if initialized => {}
             Need::Formation(_) | Need::Membership => return Ok(Authorized { principal: None }),
-            Need::Action(..) | Need::AnyToken | Need::Authenticated => {
+            Need::Action(..) | Need::AnyToken | Need::Authenticated | Need::Open => {
                 return Err(crate::barrier::BarrierError::Uninitialized.into());
             }
         }
@@ -342,7 +348,7 @@ pub fn check(principal: Option<Principal>, replica: &Replica, need: Need) -> Res
         )
     })?;
     let (action, scope) = match need {
-        Need::Authenticated => return Ok(Authorized { principal: Some(principal) }),
+        Need::Authenticated | Need::Open => return Ok(Authorized { principal: Some(principal) }),
         Need::AnyToken if principal.credential == Credential::Token => {
             return Ok(Authorized { principal: Some(principal) })
         }
