@@ -2,8 +2,8 @@
 """The summary of an A/B run by bench/ab: each run, then B/A of the mean
 throughput and p99, how many pairs B won, and the range of the per-pair
 throughput ratios. A change smaller than that range is not told apart from
-the machine's run-to-run noise by this many pairs (bench/RESULTS.md,
-session 21): run more pairs, or compare CPU per request.
+the machine's run-to-run noise by this many pairs (runs of one binary
+spread by ±8%, bench/RESULTS.md): run more pairs, or compare CPU per request.
 
     ab_summary.py WORKLOAD CONCURRENCY "LABEL PATH"...
 

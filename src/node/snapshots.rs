@@ -6,7 +6,7 @@
 //! on. A build (a RocksDB checkpoint, which flushes every column family)
 //! slows that node's synced log appends for up to a second or more; when
 //! every member does it at once, commits stall cluster-wide and replication
-//! calls time out (bench/RESULTS.md, session 7). Here openraft's policy is
+//! calls time out (bench/RESULTS.md, 'What was tried'). Here openraft's policy is
 //! off, and each node builds at its own offset within the interval, set by
 //! its id, so the members take turns: while a follower builds, the leader
 //! and the other followers still commit at full speed (the leader's own

@@ -5,7 +5,7 @@
 //! acknowledgement), and an 8 KiB allocation is one glibc serves from its
 //! shared heap (consolidating its fast bins first) rather than from the
 //! thread's cache: ~2% of a leader's CPU serving audited reads
-//! (bench/RESULTS.md, session 21). A larger message grows its buffer as
+//! (bench/RESULTS.md, 'What was tried'). A larger message grows its buffer as
 //! it is written. The peer API keeps tonic's buffers: its log entries run
 //! to tens of KiB.
 

@@ -5,7 +5,7 @@
 //! AppendEntries of its own without entries. With one batch in flight at a
 //! time (see `replica::proposer`) the stream is always idle then, so every
 //! entry cost two peer calls, each with TLS, HTTP/2 and a Raft core round
-//! on both ends (bench/RESULTS.md, session 9). Yet the next call with
+//! on both ends (bench/RESULTS.md, 'What was tried'). Yet the next call with
 //! entries carries the commit index too, and under load it follows within
 //! a millisecond or two.
 //!

@@ -1,7 +1,7 @@
 //! Vault records kept for readers between the writes that change them.
 //! Every secret request reads its vault's record, and vaults change
 //! rarely: a RocksDB point read per request (~3% of a leader's CPU serving
-//! audited reads, bench/RESULTS.md session 21) becomes a map lookup.
+//! audited reads, bench/RESULTS.md) becomes a map lookup.
 //!
 //! Entries are stamped with the [`Stamp`] of the views they were read
 //! from: a reader uses them only when its own view has the same stamp,

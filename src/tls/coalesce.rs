@@ -7,19 +7,18 @@
 //! multi-threaded runtime the connection task often runs as soon as the
 //! first frame wakes it, so messages leave in pieces, each in a TLS record
 //! and a `writev` of its own that also runs the receiver's TCP stack
-//! (bench/RESULTS.md, sessions 9 and 12). [`Coalesced`] keeps what is
+//! (bench/RESULTS.md, 'What was tried'). [`Coalesced`] keeps what is
 //! written until the writer flushes.
 //!
 //! A flush yields once first when, besides what it holds, at least
 //! [`YIELD_WHEN_OPEN`] requests on the connection are still unanswered:
 //! frames they queue meanwhile go out in the same write. On a server, a
 //! response alone or nearly alone is never held up, since the yield would
-//! only cost it a scheduler round (session 12 measured 0.91x for lone reads
-//! when every flush yielded; session 13 measured thresholds of one and
-//! two). On a client, a flush that holds a request's headers also yields
-//! once for its body, which the client's HTTP/2 sends from another task
-//! once the headers are out: a request then leaves in one write, not two
-//! (session 13: lone reads 1.07x).
+//! only cost it a scheduler round (lone reads ran at 0.91x when every flush
+//! yielded; a threshold of one gained less under load than two). On a
+//! client, a flush that holds a request's headers also yields once for its
+//! body, which the client's HTTP/2 sends from another task once the headers
+//! are out: a request then leaves in one write, not two (lone reads 1.07x).
 //!
 //! Which requests are in flight is read off the HTTP/2 frame headers that
 //! pass through (see [`Streams`]). It only decides whether to yield; a wrong
