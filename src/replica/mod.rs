@@ -2,10 +2,18 @@
 //! the [`proposer`]), reads come from the local state machine after the
 //! consistency the caller asked for. The gRPC API is built on this.
 //!
-//! - [`proposer`]: group commit of concurrent writes.
+//! - [`proposer`]: group commit of concurrent writes; [`read_index`]:
+//!   batched leadership checks for linearizable reads; [`leadership`]: the
+//!   leader's term and lease; [`clock`]: the node's clock.
 //! - [`cluster`]: membership changes and status.
+//! - [`operator`]: init, unseal, seal, rotate, rekey; [`handoff`]: the new
+//!   root key handed to members at a rekey; [`rewrap`]: re-encryption
+//!   under the newest key.
+//! - [`pki`]: join tokens and certificates from the cluster CA.
+//! - [`audit`]: appending records (a follower forwards them to the leader);
+//!   [`anchor`]: the leader's anchors of the audit chain.
 //! - [`purger`]: the leader's sweep of expired soft-deleted objects.
-//! - [`anchor`]: the leader's anchors of the audit chain.
+//! - [`error`]: the layer's errors.
 
 pub mod anchor;
 pub mod audit;

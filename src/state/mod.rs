@@ -4,8 +4,14 @@
 //! command into writes and per-operation results, deterministically.
 //!
 //! - [`apply`]: dispatches a command's operations.
-//! - [`vaults`], [`secrets`]: the operations and queries of each object type.
-//! - [`kv`], [`keys`]: the storage interface and the keyspace layout.
+//! - [`vaults`], [`secrets`]: the operations and queries of each object
+//!   type (`secret_queries`: reads of versions and deleted secrets).
+//! - [`tokens`], [`rbac`], [`join_tokens`]: credentials and access control.
+//! - [`security`]: the keyring record (init, rotation, rekey, rewrap).
+//! - [`audit`]: the audit chain's records, anchors and trims.
+//! - [`removed_nodes`]: nodes an operator removed (they may not rejoin alone).
+//! - [`kv`], [`keys`]: the storage interface and the keyspace layout;
+//!   `record`: decoding a stored record.
 //! - [`validate`], [`error`]: input rules and errors.
 
 pub mod apply;
