@@ -290,6 +290,21 @@ impl Drop for Server {
     }
 }
 
+/// Starts node 1 with `--bootstrap` and a managed cluster CA on `api`;
+/// returns the server and the CA certificate's path once it exists.
+fn bootstrap_managed(dir: &std::path::Path, api: u16) -> (Server, String) {
+    let mut args = node_args(dir, 1, api);
+    args.push("--bootstrap".into());
+    let server = Server::start(&args, &[]);
+    let ca = dir.join("m1/tls/ca.pem");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !ca.exists() {
+        assert!(Instant::now() < deadline, "no cluster CA created");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    (server, ca.display().to_string())
+}
+
 fn node_args(dir: &std::path::Path, id: u64, api: u16) -> Vec<String> {
     let raft = free_port();
     vec![
@@ -309,17 +324,8 @@ fn a_managed_cluster_grows_with_join_tokens_and_issues_client_certificates() {
     let dir = tempfile::tempdir().unwrap();
     let (api1, api2) = (free_port(), free_port());
     let a = format!("127.0.0.1:{api1}");
-    let mut args = node_args(dir.path(), 1, api1);
-    args.push("--bootstrap".into());
-    let _n1 = Server::start(&args, &[]);
-    // The first node created the cluster CA; the CLI trusts it explicitly.
-    let ca = dir.path().join("m1/tls/ca.pem");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !ca.exists() {
-        assert!(Instant::now() < deadline, "no cluster CA created");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    let ca = ca.display().to_string();
+    // The first node creates the cluster CA; the CLI trusts it explicitly.
+    let (_n1, ca) = bootstrap_managed(dir.path(), api1);
     let with_ca = ["--cacert", ca.as_str()];
     let init =
         json(&a, &[&with_ca[..], &["operator", "init", "--key-shares", "1", "--key-threshold", "1"]].concat(), None);
@@ -353,17 +359,8 @@ fn rewrap_reports_what_it_rewrote_by_kind() {
     let dir = tempfile::tempdir().unwrap();
     let api = free_port();
     let a = format!("127.0.0.1:{api}");
-    let mut args = node_args(dir.path(), 1, api);
-    args.push("--bootstrap".into());
-    let _n1 = Server::start(&args, &[]);
     // A managed CA, so its key is one of the sealed objects.
-    let ca = dir.path().join("m1/tls/ca.pem");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !ca.exists() {
-        assert!(Instant::now() < deadline, "no cluster CA created");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    let ca = ca.display().to_string();
+    let (_n1, ca) = bootstrap_managed(dir.path(), api);
     let with_ca = ["--cacert", ca.as_str()];
     let init =
         json(&a, &[&with_ca[..], &["operator", "init", "--key-shares", "1", "--key-threshold", "1"]].concat(), None);

@@ -196,9 +196,9 @@ fn empty_operation_is_an_error_not_a_panic() {
     assert!(kv.0.is_empty());
 }
 
-#[test]
-fn rotate_and_rekey_check_both_term_and_root_generation() {
-    use crate::proto::storage::{InitSecurity, Rekey, RotateKeyring, TokenRecord};
+/// A state with security initialized: keyring term 1, root generation 1.
+fn initialized() -> MemKv {
+    use crate::proto::storage::{InitSecurity, TokenRecord};
     let mut kv = MemKv::default();
     let root = TokenRecord { accessor: "0".repeat(32), hash: vec![1; 32], policy: "root".into(), ..Default::default() };
     let init = InitSecurity {
@@ -210,6 +210,13 @@ fn rotate_and_rekey_check_both_term_and_root_generation() {
         cluster_ca: None,
     };
     one(&mut kv, 1, Kind::InitSecurity(init)).unwrap();
+    kv
+}
+
+#[test]
+fn rotate_and_rekey_check_both_term_and_root_generation() {
+    use crate::proto::storage::{Rekey, RotateKeyring};
+    let mut kv = initialized();
     let rekey = |prev_gen, term| {
         Kind::Rekey(Rekey {
             sealed_keyring: vec![2],
@@ -240,18 +247,8 @@ fn rotate_and_rekey_check_both_term_and_root_generation() {
 
 #[test]
 fn a_rotation_drops_a_root_key_sealed_into_the_security_record() {
-    use crate::proto::storage::{InitSecurity, RotateKeyring, TokenRecord};
-    let mut kv = MemKv::default();
-    let root = TokenRecord { accessor: "0".repeat(32), hash: vec![1; 32], policy: "root".into(), ..Default::default() };
-    let init = InitSecurity {
-        sealed_keyring: vec![1],
-        active_term: 1,
-        key_shares: 1,
-        key_threshold: 1,
-        root_token: Some(root),
-        cluster_ca: None,
-    };
-    one(&mut kv, 1, Kind::InitSecurity(init)).unwrap();
+    use crate::proto::storage::RotateKeyring;
+    let mut kv = initialized();
     // A record written by a version that kept the root key sealed under a
     // data key (field 8): old shares open that data key.
     let blob = b"ROOT-UPGRADE-BLOB-0123456789abcdef";
