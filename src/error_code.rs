@@ -1,9 +1,30 @@
 //! Stable error codes. Every failure coffer reports carries one of these; the
-//! server maps them to a gRPC status in exactly one place (`api::status`) and
-//! the client maps them back. Codes are part of the API: never rename one.
+//! server maps them to a gRPC status in exactly one place (`api::status`,
+//! with [`status`]) and the client maps them back: the code travels in the
+//! `coffer-error-code` metadata entry, the leader's address (for
+//! `NotLeader`) in `coffer-leader`. Codes are part of the API: never rename
+//! one.
 
 use std::fmt;
 use std::str::FromStr;
+
+use tonic::metadata::MetadataValue;
+use tonic::Status;
+
+/// Metadata key of the stable error code.
+pub const CODE_KEY: &str = "coffer-error-code";
+/// Metadata key of the leader's client API address.
+pub const LEADER_KEY: &str = "coffer-leader";
+
+/// Builds the status for `code` with a human-readable `message`.
+pub fn status(code: ErrorCode, message: impl Into<String>, leader: Option<&str>) -> Status {
+    let mut s = Status::new(code.grpc(), message.into());
+    s.metadata_mut().insert(CODE_KEY, MetadataValue::from_static(code.as_str()));
+    if let Some(l) = leader.and_then(|l| MetadataValue::try_from(l).ok()) {
+        s.metadata_mut().insert(LEADER_KEY, l);
+    }
+    s
+}
 
 macro_rules! codes {
     ($( $name:ident => $grpc:ident, $doc:literal; )*) => {

@@ -1,28 +1,12 @@
-//! The one place where errors become gRPC statuses. The stable error code
-//! travels in the `coffer-error-code` metadata entry, the leader's address
-//! (for `NotLeader`) in `coffer-leader`; the client reverses this mapping.
+//! The one place where server errors become gRPC statuses, built with
+//! [`status`] (in `error_code`, which the client shares to read them back).
 
-use tonic::metadata::MetadataValue;
 use tonic::Status;
 
 use crate::error_code::ErrorCode;
+pub use crate::error_code::{status, CODE_KEY, LEADER_KEY};
 use crate::replica::ReplicaError;
 use crate::state::StateError;
-
-/// Metadata key of the stable error code.
-pub const CODE_KEY: &str = "coffer-error-code";
-/// Metadata key of the leader's client API address.
-pub const LEADER_KEY: &str = "coffer-leader";
-
-/// Builds the status for `code` with a human-readable `message`.
-pub fn status(code: ErrorCode, message: impl Into<String>, leader: Option<&str>) -> Status {
-    let mut s = Status::new(code.grpc(), message.into());
-    s.metadata_mut().insert(CODE_KEY, MetadataValue::from_static(code.as_str()));
-    if let Some(l) = leader.and_then(|l| MetadataValue::try_from(l).ok()) {
-        s.metadata_mut().insert(LEADER_KEY, l);
-    }
-    s
-}
 
 impl From<ReplicaError> for Status {
     fn from(e: ReplicaError) -> Status {

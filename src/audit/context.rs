@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use crate::proto::storage::{AuditHmac, AuditRecord};
-use crate::replica::proposer::CommittedBy;
+use crate::raft::CommittedBy;
 
 tokio::task_local! {
     static CURRENT: Context;

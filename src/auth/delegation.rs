@@ -9,8 +9,7 @@
 use tonic::Status;
 
 use super::{check, Authorized, Need};
-use crate::api::status::status;
-use crate::error_code::ErrorCode;
+use crate::error_code::{status, ErrorCode};
 use crate::rbac::{roles, Scope};
 use crate::replica::{Consistency, Replica};
 use crate::state::{kv::Kv, rbac, StateError};

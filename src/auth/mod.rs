@@ -22,14 +22,13 @@
 //! (membership changes) is open, and data requests answer `Uninitialized`.
 
 pub mod delegation;
-pub mod join_token;
 pub mod throttle;
-pub mod token;
+
+pub use crate::credential::{join_token, token};
 
 use tonic::{Request, Status};
 
-use crate::api::status::status;
-use crate::error_code::ErrorCode;
+use crate::error_code::{status, ErrorCode};
 use crate::proto::storage::TokenRecord;
 use crate::raft::NodeId;
 use crate::rbac::Scope;
@@ -298,7 +297,7 @@ impl tonic::service::Interceptor for Authenticator {
             Err(Rejection { status: s, unknown_token }) => {
                 let code = s
                     .metadata()
-                    .get(crate::api::status::CODE_KEY)
+                    .get(crate::error_code::CODE_KEY)
                     .and_then(|c| c.to_str().ok()?.parse().ok())
                     .unwrap_or(ErrorCode::Unauthenticated);
                 req.extensions_mut().insert(Refused { code, message: s.message().to_owned(), unknown_token });

@@ -2,8 +2,7 @@
 
 use std::fmt;
 
-use crate::api::status::{CODE_KEY, LEADER_KEY};
-use crate::error_code::ErrorCode;
+use crate::error_code::{ErrorCode, CODE_KEY, LEADER_KEY};
 
 /// A failed call. `code()` is stable; the message is for people.
 #[derive(Debug, Clone)]

@@ -149,7 +149,7 @@ impl Node {
             let _ = rx.wait_for(|s| *s).await;
         };
         let peer_service =
-            PeerService::new(raft.clone(), config.node_id, faults, Arc::new(replica.clone()), snapshot_keys);
+            PeerService::new(raft.clone(), config.node_id, faults, Arc::new(replica.clone()), Arc::new(snapshot_keys));
         let peer = RaftServiceServer::new(peer_service)
             .max_decoding_message_size(MAX_MESSAGE_BYTES)
             .max_encoding_message_size(MAX_MESSAGE_BYTES);

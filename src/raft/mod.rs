@@ -1,12 +1,15 @@
 //! Raft: the type configuration, the node description carried in membership,
-//! the peer network (client and server) and the protobuf codec of Raft's own
-//! types. Storage lives in `crate::storage`.
+//! a snapshot's bytes, the peer network (client and server) and the
+//! protobuf codec of Raft's own types. Storage lives in `crate::storage`,
+//! above this layer: it implements what the network and service need of it
+//! ([`network::LogSync`], [`service::SnapshotCheck`]).
 
 pub mod announce;
 pub mod codec;
 pub mod faults;
 pub mod network;
 pub mod service;
+pub mod snapshot_data;
 
 use std::fmt;
 
@@ -21,12 +24,23 @@ openraft::declare_raft_types!(
         NodeId = NodeId,
         Node = NodeInfo,
         Entry = openraft::Entry<TypeConfig>,
-        SnapshotData = crate::storage::SnapshotData,
+        SnapshotData = snapshot_data::SnapshotData,
         AsyncRuntime = openraft::TokioRuntime,
 );
 
 /// A node's id within the cluster.
 pub type NodeId = u64;
+
+/// The leader (and its term) that proposed a committed entry: a commit by
+/// this node in term `t` proves it led in term `t` at a time a quorum
+/// accepted the entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CommittedBy {
+    /// The entry's term.
+    pub term: u64,
+    /// The leader that proposed it.
+    pub leader: NodeId,
+}
 
 /// The Raft handle of a coffer node.
 pub type Raft = openraft::Raft<TypeConfig>;

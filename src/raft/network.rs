@@ -2,9 +2,11 @@
 //! others over gRPC. A replication stream's empty calls that only announce
 //! a commit are deferred (see [`super::announce`]). No call tells a
 //! follower of a commit beyond what the leader's own log has on disk (see
-//! `storage::durable`).
+//! [`LogSync`]).
 
 use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -24,7 +26,6 @@ use super::faults::Faults;
 use super::{NodeId, NodeInfo, TypeConfig};
 use crate::proto::raft as pb;
 use crate::proto::raft::raft_service_client::RaftServiceClient;
-use crate::storage::durable::Durable;
 use crate::tls::{ClientTls, DirectChannel};
 
 /// Largest peer message: a full batch of entries of maximum-size values.
@@ -33,6 +34,16 @@ pub const MAX_MESSAGE_BYTES: usize = 64 << 20;
 /// The peer API's `AppendEntries`, called by hand to send entries already
 /// encoded (the generated client takes only the decoded message).
 const APPEND_ENTRIES_PATH: &str = "/coffer.raft.v1.RaftService/AppendEntries";
+
+/// How far this node's own log is on disk (the storage's sync thread).
+pub trait LogSync: Send + Sync {
+    /// The last index known to be on disk.
+    fn synced(&self) -> u64;
+
+    /// Waits until the entry at `index` is on disk, if this log wrote it;
+    /// an error if a sync failed or the log closed first.
+    fn wait_synced(&self, index: u64) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send + '_>>;
+}
 
 /// Creates [`PeerClient`]s over a few long-lived connections per peer.
 ///
@@ -48,7 +59,7 @@ pub struct NetworkFactory {
     faults: Faults,
     tls: ClientTls,
     /// This node's log on disk.
-    durable: Arc<Durable>,
+    durable: Arc<dyn LogSync>,
     /// Per peer and address (a channel reconnects by itself; a peer that
     /// moves gets new ones).
     channels: HashMap<(NodeId, String), [DirectChannel; 2]>,
@@ -58,7 +69,7 @@ pub struct NetworkFactory {
 impl NetworkFactory {
     /// A factory for the node `self_id`, connecting with `tls` (its node
     /// certificate), whose log's durable point is `durable`.
-    pub fn new(self_id: NodeId, faults: Faults, tls: ClientTls, durable: Arc<Durable>) -> Self {
+    pub fn new(self_id: NodeId, faults: Faults, tls: ClientTls, durable: Arc<dyn LogSync>) -> Self {
         NetworkFactory { self_id, faults, tls, durable, channels: HashMap::new(), turn: 0 }
     }
 
@@ -96,7 +107,7 @@ impl RaftNetworkFactory<TypeConfig> for NetworkFactory {
 pub struct PeerClient {
     route: Route,
     announcer: Announcer,
-    durable: Arc<Durable>,
+    durable: Arc<dyn LogSync>,
 }
 
 /// Where a call goes (cheap to clone, so that a call can be deferred).
@@ -210,9 +221,7 @@ impl RaftNetwork<TypeConfig> for PeerClient {
         // (The leader's sync began before the follower's, so this rarely
         // waits.)
         if let Some(commit) = rpc.leader_commit.filter(|c| c.index > self.durable.synced()) {
-            let wait = async {
-                self.durable.wait_synced(commit.index).await.map_err(|e| tonic::Status::internal(e.to_string()))
-            };
+            let wait = async { self.durable.wait_synced(commit.index).await.map_err(tonic::Status::internal) };
             within(option.hard_ttl(), wait).await.map_err(status_err)?;
         }
         let msg = pb::AppendEntriesRequestEncoded::from(&rpc);

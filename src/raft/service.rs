@@ -10,7 +10,7 @@
 //!
 //! A snapshot from the leader is received here chunk by chunk and, when
 //! this node holds the keys, its MAC is checked before Raft installs it
-//! (see `storage::snapshot_file`): a snapshot that does not verify is
+//! (with [`SnapshotCheck`], the storage's file format): a snapshot that does not verify is
 //! refused and nothing changes. A node without keys (sealed) cannot check
 //! it and installs it as received; it serves nothing until it is unsealed.
 
@@ -23,10 +23,11 @@ use openraft::ServerState;
 use tonic::{Request, Response, Status};
 
 use super::faults::Faults;
+use super::snapshot_data::SnapshotData;
 use super::{NodeId, Raft, TypeConfig};
+use crate::crypto::Key256;
 use crate::proto::raft as pb;
 use crate::proto::raft::raft_service_server::RaftService;
-use crate::storage::{snapshot_file, SnapshotData, SnapshotKeys};
 use crate::tls::{CertIdentity, ConnInfo};
 
 /// Where peers' requests other than Raft's go (the node's replica).
@@ -40,7 +41,17 @@ pub trait PeerRequests: Send + Sync {
 
     /// Keeps a root key handed over by a node that rekeys; returns whether
     /// this node kept it.
-    fn offer_root(&self, generation: u32, root: crate::crypto::Key256) -> bool;
+    fn offer_root(&self, generation: u32, root: Key256) -> bool;
+}
+
+/// How received snapshots are checked (the storage's snapshot file
+/// format and this node's keys).
+pub trait SnapshotCheck: Send + Sync {
+    /// The key to check with; `None` while this node holds no keys.
+    fn key(&self) -> Option<Key256>;
+
+    /// Checks the MAC of the snapshot file `file` under `key`.
+    fn verify(&self, file: &mut std::fs::File, key: &Key256) -> Result<(), String>;
 }
 
 /// Serves Raft messages addressed to this node.
@@ -50,7 +61,7 @@ pub struct PeerService {
     faults: Faults,
     replica: std::sync::Arc<dyn PeerRequests>,
     /// The key received snapshots are checked with.
-    snapshot_keys: SnapshotKeys,
+    snapshot_keys: std::sync::Arc<dyn SnapshotCheck>,
     /// The snapshot being received, chunk by chunk.
     streaming: tokio::sync::Mutex<Option<Streaming<TypeConfig>>>,
 }
@@ -63,7 +74,7 @@ impl PeerService {
         self_id: NodeId,
         faults: Faults,
         replica: std::sync::Arc<dyn PeerRequests>,
-        snapshot_keys: SnapshotKeys,
+        snapshot_keys: std::sync::Arc<dyn SnapshotCheck>,
     ) -> Self {
         PeerService { raft, self_id, faults, replica, snapshot_keys, streaming: Default::default() }
     }
@@ -80,7 +91,8 @@ impl PeerService {
         };
         let meta = snapshot.meta;
         let mut file = snapshot.snapshot.into_std().await.map_err(|e| Status::internal(e.to_string()))?;
-        let checked = tokio::task::spawn_blocking(move || snapshot_file::verify(&mut file, &key).map(|()| file));
+        let check = self.snapshot_keys.clone();
+        let checked = tokio::task::spawn_blocking(move || check.verify(&mut file, &key).map(|()| file));
         match checked.await.map_err(|e| Status::internal(e.to_string()))? {
             Ok(file) => Ok(Snapshot { meta, snapshot: Box::new(SnapshotData::file(file)) }),
             Err(e) => {
@@ -197,7 +209,7 @@ impl RaftService for PeerService {
             return Err(Status::permission_denied(format!("node {caller} does not lead: it may not offer a root key")));
         }
         let mut req = req.into_inner();
-        let root = crate::crypto::Key256::from_slice(&req.root);
+        let root = Key256::from_slice(&req.root);
         zeroize::Zeroize::zeroize(&mut req.root);
         let root = root.ok_or_else(|| Status::invalid_argument("a root key has 32 bytes"))?;
         let accepted = self.replica.offer_root(req.root_generation, root);

@@ -19,8 +19,20 @@ pub mod scope;
 
 pub use scope::Scope;
 
-use crate::state::kv::Kv;
-use crate::state::{rbac as stored, StateError};
+use crate::proto::storage::{RoleAssignment, RoleDefinition};
+
+/// What evaluation reads: the replicated role assignments, group
+/// memberships and role definitions (the state implements it).
+pub trait Assignments {
+    /// The error reading fails with.
+    type Error;
+    /// The groups `principal` belongs to.
+    fn groups_of(&self, principal: &str) -> Result<Vec<String>, Self::Error>;
+    /// The role assignments of `principal` (a group is `group:<name>`).
+    fn assignments_of(&self, principal: &str) -> Result<Vec<RoleAssignment>, Self::Error>;
+    /// The role called `name`, built-in or custom.
+    fn role(&self, name: &str) -> Result<Option<RoleDefinition>, Self::Error>;
+}
 
 /// Checks a principal name: `token:<accessor>`, `cert:<name>`,
 /// `node:<id>` or `group:<name>`.
@@ -32,7 +44,7 @@ pub fn check_principal(principal: &str) -> Result<(), String> {
         "token" => name.len() == 32 && name.bytes().all(|b| b.is_ascii_hexdigit()),
         "cert" => !name.is_empty() && name.len() <= 128 && !name.chars().any(char::is_control),
         "node" => name.parse::<u64>().is_ok_and(|n| n > 0),
-        "group" => crate::state::validate::name("group", name).is_ok(),
+        "group" => crate::names::is_valid(name),
         _ => false,
     };
     if ok {
@@ -43,16 +55,21 @@ pub fn check_principal(principal: &str) -> Result<(), String> {
 }
 
 /// Whether `principal` (or a group it belongs to) may do `action` at `scope`.
-pub fn allowed(kv: &dyn Kv, principal: &str, action: &str, scope: &Scope) -> Result<bool, StateError> {
+pub fn allowed<A: Assignments + ?Sized>(
+    assignments: &A,
+    principal: &str,
+    action: &str,
+    scope: &Scope,
+) -> Result<bool, A::Error> {
     let mut principals = vec![principal.to_owned()];
-    principals.extend(stored::groups_of(kv, principal)?.into_iter().map(|g| format!("group:{g}")));
+    principals.extend(assignments.groups_of(principal)?.into_iter().map(|g| format!("group:{g}")));
     for p in &principals {
-        for a in stored::assignments_of(kv, p)? {
+        for a in assignments.assignments_of(p)? {
             let Ok(at) = Scope::parse(&a.scope) else { continue };
             if !at.contains(scope) {
                 continue;
             }
-            if stored::role(kv, &a.role)?.is_some_and(|r| roles::allows(&r, action)) {
+            if assignments.role(&a.role)?.is_some_and(|r| roles::allows(&r, action)) {
                 return Ok(true);
             }
         }

@@ -151,7 +151,7 @@ pub fn data_only(role: &RoleDefinition) -> bool {
 
 /// Checks a custom role definition (name, patterns).
 pub fn check(role: &RoleDefinition) -> Result<(), String> {
-    if crate::state::validate::name("role", &role.name).is_err() {
+    if !crate::names::is_valid(&role.name) {
         return Err(format!("invalid role name {:?}: must match ^[0-9a-zA-Z-]{{1,127}}$", role.name));
     }
     if is_built_in(&role.name) {

@@ -28,7 +28,7 @@ impl Scope {
             return Ok(Scope::Cluster);
         }
         let parts: Vec<&str> = t.split('/').collect();
-        let name_ok = |n: &str| crate::state::validate::name("scope", n).is_ok();
+        let name_ok = |n: &str| crate::names::is_valid(n);
         match parts.as_slice() {
             ["vaults", v] if name_ok(v) => Ok(Scope::Vault((*v).to_owned())),
             ["vaults", v, kind, n] if name_ok(v) && OBJECT_KINDS.contains(kind) && name_ok(n) => {

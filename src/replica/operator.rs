@@ -113,9 +113,14 @@ impl Replica {
         let keyring = Keyring::generate()?;
         let sealed_keyring = keyring.seal(&root)?;
         let split = shamir::split(root.expose(), key_shares as u8, key_threshold as u8).map_err(BarrierError::from)?;
-        let (root_token, token_record) =
-            crate::auth::token::generate(crate::state::tokens::ROOT, "initial root", self.clock().now(), 0, false)
-                .map_err(BarrierError::from)?;
+        let (root_token, token_record) = crate::credential::token::generate(
+            crate::state::tokens::ROOT,
+            "initial root",
+            self.clock().now(),
+            0,
+            false,
+        )
+        .map_err(BarrierError::from)?;
         let cluster_ca = self.cluster_ca_for_init(&keyring)?;
         let sealed_ca = cluster_ca.is_some();
         let op = InitSecurity {

@@ -8,8 +8,8 @@ use zeroize::Zeroizing;
 
 use super::error::{ReplicaError, Result};
 use super::{Consistency, Replica};
-use crate::auth::join_token;
 use crate::barrier::{aad, Keyring};
+use crate::credential::join_token;
 use crate::proto::storage::op::Kind;
 use crate::proto::storage::{AuditRecord, ClusterCa, ConsumeJoinToken, CreateJoinToken};
 use crate::state::{join_tokens, StateError};

@@ -21,7 +21,8 @@ use tokio::sync::{mpsc, oneshot, Notify};
 use super::clock::Clock;
 use super::error::{ReplicaError, Result};
 use crate::proto::storage::{Command, Op};
-use crate::raft::{NodeId, Raft};
+pub use crate::raft::CommittedBy;
+use crate::raft::Raft;
 use crate::state::OpOutput;
 
 /// Most operations in one command.
@@ -40,17 +41,6 @@ pub struct Applied {
     pub output: OpOutput,
     /// The entry's term and the leader that proposed it.
     pub by: CommittedBy,
-}
-
-/// The leader (and its term) that proposed a committed entry: a commit by
-/// this node in term `t` proves it led in term `t` at a time a quorum
-/// accepted the entry.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct CommittedBy {
-    /// The entry's term.
-    pub term: u64,
-    /// The leader that proposed it.
-    pub leader: NodeId,
 }
 
 /// Submits operations to be replicated (cheap to clone).

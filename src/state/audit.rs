@@ -8,8 +8,7 @@ use prost::Message;
 
 use super::error::{Result, StateError};
 use super::kv::{Kv, Txn};
-use super::{keys, record};
-use crate::audit::chain;
+use super::{audit_chain as chain, keys, record};
 use crate::proto::storage::{AnchorAudit, AuditAnchor, AuditHead, AuditRecord, TrimAudit};
 
 /// The chain's head (empty before the first record).

@@ -16,6 +16,7 @@
 
 pub mod apply;
 pub mod audit;
+pub mod audit_chain;
 pub mod error;
 pub mod join_tokens;
 pub mod keys;

@@ -11,6 +11,23 @@ use super::{keys, record};
 use crate::proto::storage::{AssignRole, DeleteRole, PutRole, RoleAssignment, RoleDefinition, SetGroupMember};
 use crate::rbac::{self, roles, Scope};
 
+/// Evaluation ([`rbac::allowed`]) reads the assignments from here.
+impl<'a> rbac::Assignments for dyn Kv + 'a {
+    type Error = StateError;
+
+    fn groups_of(&self, principal: &str) -> Result<Vec<String>> {
+        groups_of(self, principal)
+    }
+
+    fn assignments_of(&self, principal: &str) -> Result<Vec<RoleAssignment>> {
+        assignments_of(self, principal)
+    }
+
+    fn role(&self, name: &str) -> Result<Option<RoleDefinition>> {
+        role(self, name)
+    }
+}
+
 /// A role by name: built-in or custom.
 pub fn role(kv: &dyn Kv, name: &str) -> Result<Option<RoleDefinition>> {
     match roles::built_in(name) {

@@ -17,8 +17,7 @@ const MAX_CONTENT_TYPE: usize = 255;
 
 /// Checks a vault or object name against `^[0-9a-zA-Z-]{1,127}$`.
 pub fn name(what: &'static str, name: &str) -> Result<()> {
-    let ok = (1..=127).contains(&name.len()) && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
-    if ok {
+    if crate::names::is_valid(name) {
         Ok(())
     } else {
         Err(StateError::InvalidName { what })

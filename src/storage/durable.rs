@@ -19,6 +19,8 @@
 //! A failed sync stops everything behind it: waits end in an error, which
 //! stops the Raft node.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 
@@ -192,6 +194,16 @@ impl Durable {
             Some(Ended::Failed) => Err(StorageError::Io("the Raft log could not be synced".into())),
             _ => Err(StorageError::Io("the Raft log was closed before the entry was synced".into())),
         }
+    }
+}
+
+impl crate::raft::network::LogSync for Durable {
+    fn synced(&self) -> u64 {
+        Durable::synced(self)
+    }
+
+    fn wait_synced(&self, index: u64) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send + '_>> {
+        Box::pin(async move { Durable::wait_synced(self, index).await.map_err(|e| e.to_string()) })
     }
 }
 

@@ -16,7 +16,7 @@
 //! - [`state_machine`]: openraft's `RaftStateMachine`, applying commands with
 //!   `crate::state` and committing each batch atomically with its log id.
 //! - [`snapshots`]: the current snapshot, a RocksDB checkpoint, and
-//!   [`snapshot_data`]: its bytes, serialized only when read.
+//!   `raft::snapshot_data`: its bytes, serialized only when read.
 //! - [`snapshot_file`]: the snapshot file format, authenticated by a MAC
 //!   under a key from above this layer (`snapshot_keys`); `install` replaces the
 //!   state with a received one in bounded memory, and recovers from a stop
@@ -37,7 +37,6 @@ mod purge_gate;
 pub use install::restore;
 pub mod log_store;
 mod recent;
-pub mod snapshot_data;
 pub mod snapshot_file;
 mod snapshot_keys;
 pub mod snapshots;
@@ -53,10 +52,10 @@ use rocksdb::{ColumnFamilyDescriptor, Options, DB};
 use crate::raft::NodeId;
 use db::Db;
 
+pub use crate::raft::snapshot_data::SnapshotData;
 pub use db::DbRelease;
 pub use error::StorageError;
 pub use log_store::LogStore;
-pub use snapshot_data::SnapshotData;
 pub use snapshot_keys::SnapshotKeys;
 pub use state_machine::StateMachine;
 pub use view::StateReader;

@@ -77,6 +77,17 @@ where
     Ok(count)
 }
 
+/// The peer service checks received snapshots with this node's keys.
+impl crate::raft::service::SnapshotCheck for SnapshotKeys {
+    fn key(&self) -> Option<Key256> {
+        SnapshotKeys::key(self)
+    }
+
+    fn verify(&self, file: &mut File, key: &Key256) -> Result<(), String> {
+        verify(file, key).map_err(|e| e.to_string())
+    }
+}
+
 /// Checks that the file carries a MAC and that it is `key`'s over the
 /// whole file: any byte changed, added or removed fails. Nothing is
 /// decoded; [`read_each`] checks the structure.

@@ -25,12 +25,12 @@ use rocksdb::{WriteOptions, DB};
 use super::db::Db;
 use super::error::{raft_err, RaftStorageError};
 use super::purge_gate::PurgeGate;
-use super::snapshot_data::SnapshotData;
 use super::snapshot_keys::SnapshotKeys;
 use super::state_machine::applied_state;
 use super::view::DbView;
 use super::{cf, cf_options, handle, snapshot_file, StorageError};
 use crate::proto::raft as pb;
+use crate::raft::snapshot_data::SnapshotData;
 use crate::raft::{NodeId, NodeInfo, TypeConfig};
 use crate::state::kv::KvError;
 

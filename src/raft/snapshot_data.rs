@@ -1,5 +1,5 @@
 //! A snapshot's bytes as openraft reads and writes them. A snapshot this
-//! node built is a RocksDB checkpoint (see [`super::snapshots`]); its bytes
+//! node built is a RocksDB checkpoint (see `storage::snapshots`); its bytes
 //! in the snapshot file format are produced only when something reads them
 //! (a follower that needs the snapshot, a backup), on a blocking thread,
 //! never on the task that asked for the snapshot. A snapshot being received
