@@ -22,6 +22,9 @@
 //! | `s/{vault}/{name}`           | `SecretHead`          |
 //! | `sv/{vault}/{name}/{version}`| `SecretVersionRecord` |
 
+/// Prefix of the cluster-wide records below (security record, cluster CA).
+pub const SYSTEM: &[u8] = b"sys/";
+
 /// The security record (sealed keyring, seal parameters).
 pub const SECURITY: &[u8] = b"sys/security";
 
@@ -119,9 +122,22 @@ pub fn token(accessor: &str) -> Vec<u8> {
     format!("tok/{accessor}").into_bytes()
 }
 
+/// Prefix of the index from tokens' hashes to their accessors.
+pub const TOKEN_HASHES: &[u8] = b"toh/";
+
 /// Key of the index entry from a token's hash to its accessor.
 pub fn token_hash(hash: &[u8]) -> Vec<u8> {
     format!("toh/{}", hex::encode(hash)).into_bytes()
+}
+
+/// Whether `key` is a system record (see [`SYSTEM`]).
+pub fn is_system(key: &[u8]) -> bool {
+    key.starts_with(SYSTEM)
+}
+
+/// Whether `key` is a token record or an entry of the tokens' hash index.
+pub fn is_token(key: &[u8]) -> bool {
+    key.starts_with(TOKENS) || key.starts_with(TOKEN_HASHES)
 }
 
 /// Prefix of all vault records.

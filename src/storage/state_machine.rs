@@ -99,8 +99,11 @@ impl StateMachine {
         let writes = txn.into_writes();
         drop(view);
         // Only the few keys of cached record families matter to readers.
-        let changed: Vec<Vec<u8>> =
-            writes.keys().filter(|k| k.starts_with(b"sys/") || k.starts_with(b"to")).cloned().collect();
+        let changed: Vec<Vec<u8>> = writes
+            .keys()
+            .filter(|k| crate::state::keys::is_system(k) || crate::state::keys::is_token(k))
+            .cloned()
+            .collect();
         let changes_vaults = writes.keys().any(|k| k.starts_with(crate::state::keys::VAULTS));
         let mut batch = WriteBatch::default();
         for (k, v) in writes {

@@ -110,8 +110,8 @@ impl Generations {
     pub(super) fn note<'k>(&self, keys: Option<impl Iterator<Item = &'k [u8]>>) {
         let (mut security, mut tokens) = (keys.is_none(), keys.is_none());
         for k in keys.into_iter().flatten() {
-            security |= k.starts_with(b"sys/");
-            tokens |= k.starts_with(crate::state::keys::TOKENS) || k.starts_with(b"toh/");
+            security |= crate::state::keys::is_system(k);
+            tokens |= crate::state::keys::is_token(k);
         }
         if security {
             self.security.fetch_add(1, Ordering::Release);
