@@ -8,9 +8,9 @@
 //! ## Layout
 //!
 //! Dependencies point one way: `cli` → `node` → `api` → `auth` / `replica`
-//! → `barrier` / `state` / `raft` → `storage`; `crypto` and `seal` are
-//! leaves without tokio or tonic (the HSM seal aside, which only calls its
-//! PKCS#11 library); `client` never imports server modules.
+//! → `barrier` / `state` / `raft` → `storage`; `crypto`, `seal` and
+//! `faults` are leaves without tokio or tonic (the HSM seal aside, which
+//! only calls its PKCS#11 library); `client` never imports server modules.
 //!
 //! | module        | what it holds                                                       |
 //! |---------------|---------------------------------------------------------------------|
@@ -35,6 +35,7 @@
 //! | [`proto`]     | generated protobuf types (edges only)                               |
 //! | [`fsutil`]    | atomic file writes with permissions                                 |
 //! | [`error_code`]| stable error codes shared by server and client                      |
+//! | [`faults`]    | test fault switches (no-ops without the `fault-injection` feature)  |
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -49,6 +50,7 @@ pub mod client;
 pub mod config;
 pub mod crypto;
 pub mod error_code;
+pub mod faults;
 pub mod fsutil;
 pub mod node;
 pub mod proto;

@@ -4,7 +4,6 @@
 
 pub mod announce;
 pub mod codec;
-pub mod faults;
 pub mod network;
 pub mod service;
 
