@@ -25,7 +25,7 @@
 //! | 11    | [`seal`]                                  |
 //! | 12    | [`config`], [`client`]                    |
 //! | 13    | [`tls`]                                   |
-//! | 14    | leaves: [`crypto`], [`proto`], [`error_code`], [`fsutil`], [`names`] |
+//! | 14    | leaves: [`crypto`], [`proto`], [`error_code`], [`fsutil`], [`names`], [`faults`] |
 //!
 //! The SDK ([`client`]) sits below every server module: it shares only
 //! [`error_code`] (codes, status metadata keys), [`proto`] and [`tls`], and
@@ -59,6 +59,7 @@
 //! | [`error_code`]| stable error codes and their gRPC status, shared with the client    |
 //! | [`fsutil`]    | atomic file writes with permissions                                 |
 //! | [`names`]     | the name rule of vaults, objects, roles and groups                  |
+//! | [`faults`]    | test fault switches (no-ops without the `fault-injection` feature)  |
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -74,6 +75,7 @@ pub mod config;
 pub mod credential;
 pub mod crypto;
 pub mod error_code;
+pub mod faults;
 pub mod fsutil;
 pub mod names;
 pub mod node;

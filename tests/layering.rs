@@ -20,7 +20,7 @@ const LAYERS: &[&[&str]] = &[
     &["seal"],
     &["config", "client"],
     &["tls"],
-    &["crypto", "proto", "error_code", "fsutil", "names"],
+    &["crypto", "proto", "error_code", "fsutil", "names", "faults"],
 ];
 
 /// The layer of `module`, numbered from 1 at the top as in `src/lib.rs`.

@@ -5,6 +5,8 @@
 mod auto_unseal;
 mod cert_renewal;
 mod fail_stop;
+#[cfg(feature = "fault-injection")]
+mod faults;
 mod join;
 pub mod restore;
 pub mod snapshots;
@@ -21,8 +23,8 @@ use tokio::task::JoinHandle;
 use tonic::transport::Server;
 
 use crate::config::Config;
+use crate::faults::Faults;
 use crate::proto::raft::raft_service_server::RaftServiceServer;
-use crate::raft::faults::Faults;
 use crate::raft::network::{NetworkFactory, MAX_MESSAGE_BYTES};
 use crate::raft::service::PeerService;
 use crate::raft::{NodeInfo, Raft};
@@ -71,7 +73,8 @@ pub struct Node {
     /// How far the Raft log is on disk (tests hold its syncs back).
     durable: Arc<storage::durable::Durable>,
     /// Breaks off the next snapshot install (tests).
-    install_breaker: Arc<std::sync::atomic::AtomicBool>,
+    #[cfg(feature = "fault-injection")]
+    install_fault: crate::faults::Install,
     stop: watch::Sender<bool>,
     /// Set if the node stopped on a failure of its own (see `fail_stop`).
     failed: watch::Receiver<Option<String>>,
@@ -81,17 +84,19 @@ pub struct Node {
 impl Node {
     /// Starts a node.
     pub async fn start(config: Config) -> Result<Node, NodeError> {
-        Self::start_with_faults(config, Faults::default()).await
+        Self::launch(config, Faults::default()).await
     }
 
-    /// Starts a node whose peer traffic obeys `faults` (tests).
-    pub async fn start_with_faults(config: Config, faults: Faults) -> Result<Node, NodeError> {
+    /// Starts a node whose peer traffic obeys `faults` (no-ops without the
+    /// `fault-injection` feature).
+    async fn launch(config: Config, faults: Faults) -> Result<Node, NodeError> {
         config.validate()?;
         std::fs::create_dir_all(&config.data_dir).map_err(NodeError::DataDir)?;
         let local_seal = crate::seal::LocalSeal::from_config(&config.seal, &config.data_dir)?.map(Arc::new);
         let (log_store, state_machine, reader) = storage::open(&config.data_dir, config.node_id)?;
         let durable = log_store.durable();
-        let install_breaker = state_machine.install_breaker();
+        #[cfg(feature = "fault-injection")]
+        let install_fault = state_machine.install_fault();
         let snapshot_keys = state_machine.snapshot_keys();
         let bind = |addr: SocketAddr| async move {
             let listener = TcpListener::bind(addr).await.map_err(|source| NodeError::Listen { addr, source })?;
@@ -201,7 +206,18 @@ impl Node {
             }
         }
         tracing::info!(node_id = config.node_id, %api_addr, %raft_addr, "node started");
-        Ok(Node { replica, api_addr, raft_addr, peer_connections, durable, install_breaker, stop, failed, tasks })
+        Ok(Node {
+            replica,
+            api_addr,
+            raft_addr,
+            peer_connections,
+            durable,
+            #[cfg(feature = "fault-injection")]
+            install_fault,
+            stop,
+            failed,
+            tasks,
+        })
     }
 
     /// The replicated state as seen from this node.
@@ -223,27 +239,6 @@ impl Node {
     /// keep theirs open, so this grows only when they reconnect).
     pub fn peer_connections_accepted(&self) -> u64 {
         self.peer_connections.load(Ordering::Relaxed)
-    }
-
-    /// Holds back (`true`) or lets go on the syncs of this node's Raft log,
-    /// as a disk that has stopped answering would (tests). Writes this node
-    /// leads then commit on the followers but are not applied or answered.
-    pub fn hold_log_syncs(&self, held: bool) {
-        self.durable.hold(held);
-    }
-
-    /// Makes every sync of this node's Raft log fail from now on, as a
-    /// disk returning errors would (tests).
-    pub fn break_log_syncs(&self) {
-        self.durable.break_syncs();
-    }
-
-    /// Makes the next snapshot this node installs break off after its first
-    /// record, as a stop in the middle would leave it (tests). The install
-    /// fails, so the node stops serving (see [`Node::failure`]); restarted,
-    /// it recovers (see `storage::install`).
-    pub fn break_next_snapshot_install(&self) {
-        self.install_breaker.store(true, Ordering::SeqCst);
     }
 
     /// Resolves, with the error, once the node has stopped serving because

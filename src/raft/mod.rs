@@ -6,7 +6,6 @@
 
 pub mod announce;
 pub mod codec;
-pub mod faults;
 pub mod network;
 pub mod service;
 pub mod snapshot_data;

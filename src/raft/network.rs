@@ -22,8 +22,8 @@ use openraft::{RaftNetwork, RaftNetworkFactory, SnapshotSegmentId};
 
 use super::announce::Announcer;
 use super::codec::CodecError;
-use super::faults::Faults;
 use super::{NodeId, NodeInfo, TypeConfig};
+use crate::faults::Faults;
 use crate::proto::raft as pb;
 use crate::proto::raft::raft_service_client::RaftServiceClient;
 use crate::tls::{ClientTls, DirectChannel};
@@ -147,8 +147,8 @@ impl Route {
         if let Some(d) = self.faults.delay() {
             tokio::time::sleep(d).await;
         }
-        if self.faults.is_cut(self.self_id, self.target) {
-            return Err(RPCError::Unreachable(Unreachable::new(&Msg("injected partition".into()))));
+        if let Some(why) = self.faults.cut(self.self_id, self.target) {
+            return Err(RPCError::Unreachable(Unreachable::new(&Msg(why.into()))));
         }
         match &self.channel {
             Ok(c) => Ok((c.clone(), option.hard_ttl())),

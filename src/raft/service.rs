@@ -22,10 +22,10 @@ use openraft::storage::Snapshot;
 use openraft::ServerState;
 use tonic::{Request, Response, Status};
 
-use super::faults::Faults;
 use super::snapshot_data::SnapshotData;
 use super::{NodeId, Raft, TypeConfig};
 use crate::crypto::Key256;
+use crate::faults::Faults;
 use crate::proto::raft as pb;
 use crate::proto::raft::raft_service_server::RaftService;
 use crate::tls::{CertIdentity, ConnInfo};
@@ -109,8 +109,8 @@ impl PeerService {
     /// that knows none yet (it is being added) accepts any node of the
     /// cluster CA.
     fn check_caller<T>(&self, req: &Request<T>) -> Result<NodeId, Status> {
-        if self.faults.is_cut(self.self_id, self.self_id) {
-            return Err(Status::unavailable("injected partition"));
+        if let Some(why) = self.faults.cut(self.self_id, self.self_id) {
+            return Err(Status::unavailable(why));
         }
         let caller = match req.extensions().get::<ConnInfo>().and_then(|c| c.identity.clone()) {
             Some(CertIdentity::Node(id)) => id,

@@ -27,6 +27,7 @@ use std::thread::JoinHandle;
 use tokio::sync::watch;
 
 use super::StorageError;
+use crate::faults::Disk;
 
 /// What is on disk, as published to waiters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,6 +50,9 @@ enum Ended {
 /// The log's durable point (shared; see the module docs).
 pub struct Durable {
     state: Mutex<State>,
+    /// Syncs held back or failing (tests; see `crate::faults`). Switched
+    /// under the `state` lock, so that the sync thread sees a change.
+    faults: Disk,
     /// Wakes the sync thread.
     wake: Condvar,
     point: watch::Sender<Point>,
@@ -63,18 +67,14 @@ struct State {
     /// Bumped by every truncation: a sync that began before one may not
     /// vouch for entries written after it under the same indexes.
     epoch: u64,
-    /// Syncs held back (a test fault: a disk that has stopped answering).
-    held: bool,
-    /// Syncs made to fail (a test fault: a disk that returns errors).
-    broken: bool,
     failed: bool,
     stop: bool,
 }
 
 impl State {
     /// Whether the thread has a sync to do.
-    fn due(&self) -> bool {
-        !self.held && !self.failed && self.written > self.synced
+    fn due(&self, faults: &Disk) -> bool {
+        !faults.held() && !self.failed && self.written > self.synced
     }
 }
 
@@ -88,6 +88,7 @@ impl Durable {
     ) -> Result<(Arc<Durable>, SyncThread), StorageError> {
         let durable = Arc::new(Durable {
             state: Mutex::new(State { written: last, synced: last, ..State::default() }),
+            faults: Disk::default(),
             wake: Condvar::new(),
             point: watch::Sender::new(Point { synced: last, ended: None }),
         });
@@ -105,21 +106,23 @@ impl Durable {
 
     fn run(&self, sync: impl Fn() -> Result<(), StorageError>) {
         loop {
-            let (target, epoch, broken) = {
+            let (target, epoch, failure) = {
                 let mut s = self.state();
-                while !s.stop && !s.due() {
+                while !s.stop && !s.due(&self.faults) {
                     s = self.wake.wait(s).unwrap_or_else(|p| p.into_inner());
                 }
                 // On stop, what was written is synced first (unless held).
-                if !s.due() {
+                if !s.due(&self.faults) {
                     let synced = s.synced;
                     self.point.send_replace(Point { synced, ended: Some(Ended::Closed) });
                     return;
                 }
-                (s.written, s.epoch, s.broken)
+                (s.written, s.epoch, self.faults.failure())
             };
-            let result =
-                if broken { Err(StorageError::Io("the disk is broken (a test fault)".into())) } else { sync() };
+            let result = match failure {
+                Some(why) => Err(StorageError::Io(why.into())),
+                None => sync(),
+            };
             let mut s = self.state();
             match result {
                 Ok(()) if s.epoch == epoch && target > s.synced => {
@@ -163,16 +166,21 @@ impl Durable {
         self.state().synced
     }
 
-    /// Holds syncs back (`true`) or lets them go on (a test fault).
+    /// Holds syncs back (`true`), as a disk that has stopped answering
+    /// would, or lets them go on (a test fault).
+    #[cfg(feature = "fault-injection")]
     pub fn hold(&self, held: bool) {
-        self.state().held = held;
+        let _s = self.state();
+        self.faults.hold(held);
         self.wake.notify_one();
     }
 
     /// Makes every sync from now on fail, as a disk returning errors would
     /// (a test fault).
+    #[cfg(feature = "fault-injection")]
     pub fn break_syncs(&self) {
-        self.state().broken = true;
+        let _s = self.state();
+        self.faults.break_syncs();
     }
 
     /// Waits until the entry at `index` is on disk, if this log wrote it

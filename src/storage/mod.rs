@@ -82,8 +82,8 @@ pub fn open(data_dir: &Path, id: NodeId) -> Result<(LogStore, StateMachine, Stat
 
 /// Deletes the log entries of the (stopped) node under `data_dir` after
 /// `index`: what a crash loses of appends not yet synced, for tests that
-/// crash a node (see `Node::hold_log_syncs`).
-#[doc(hidden)]
+/// crash a node (see `Node::hold_log_syncs`; a fault, see `crate::faults`).
+#[cfg(feature = "fault-injection")]
 pub fn lose_log_after(data_dir: &Path, index: u64) -> Result<(), StorageError> {
     let db = open_db(&data_dir.join("log"), cf::LOG_DB)?;
     let mut batch = rocksdb::WriteBatch::default();

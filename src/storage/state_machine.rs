@@ -11,7 +11,6 @@
 
 use std::fs::File;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use openraft::storage::{RaftStateMachine, Snapshot};
@@ -26,6 +25,7 @@ use super::purge_gate::PurgeGate;
 use super::snapshots::{to_snapshot, Meta, SnapshotStore};
 use super::view::DbView;
 use super::{cf, handle, install, snapshot_file, StorageError};
+use crate::faults::Install;
 use crate::proto::raft as pb;
 use crate::raft::codec::log_id::{opt_from_pb, opt_to_pb};
 use crate::raft::snapshot_data::SnapshotData;
@@ -43,8 +43,8 @@ pub struct StateMachine {
     /// The log's durable point: nothing is applied before it is on disk.
     durable: Arc<Durable>,
     /// Set by tests: the next install breaks off after its first record,
-    /// as a stop in the middle would leave it.
-    break_install: Arc<AtomicBool>,
+    /// as a stop in the middle would leave it (see `crate::faults`).
+    install_fault: Install,
     /// The snapshot files' MAC key source (see `snapshot_file`).
     keys: super::SnapshotKeys,
 }
@@ -60,7 +60,7 @@ impl StateMachine {
         let keys = super::SnapshotKeys::default();
         let snapshots = SnapshotStore::new(db.clone(), dir, gate, keys.clone())?;
         install::recover(&db, &generations, &snapshots)?;
-        Ok(StateMachine { snapshots, db, generations, durable, break_install: Arc::default(), keys })
+        Ok(StateMachine { snapshots, db, generations, durable, install_fault: Install::default(), keys })
     }
 
     /// Where the key that authenticates this node's snapshot files comes
@@ -71,8 +71,9 @@ impl StateMachine {
 
     /// A switch that makes the next snapshot install break off half-way
     /// (tests; see `Node::break_next_snapshot_install`).
-    pub fn install_breaker(&self) -> Arc<AtomicBool> {
-        self.break_install.clone()
+    #[cfg(feature = "fault-injection")]
+    pub fn install_fault(&self) -> Install {
+        self.install_fault.clone()
     }
 
     fn apply_entries(
@@ -136,12 +137,12 @@ impl StateMachine {
             &meta.last_membership,
             install::CHUNK_BYTES,
             |put| {
-                let breaks = self.break_install.swap(false, Ordering::SeqCst);
+                let breaks = self.install_fault.take();
                 let mut seen = 0;
                 snapshot_file::read_each(file, |r| {
                     seen += 1;
-                    if breaks && seen > 1 {
-                        return Err(StorageError::Io("the install was broken off (test fault)".into()));
+                    if let Some(why) = breaks.filter(|_| seen > 1) {
+                        return Err(StorageError::Io(why.into()));
                     }
                     put(&r.key, &r.value)
                 })

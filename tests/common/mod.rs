@@ -4,6 +4,9 @@
 
 #![allow(dead_code)]
 
+#[cfg(not(feature = "fault-injection"))]
+compile_error!("the tests need coffer's `fault-injection` feature, which Cargo.toml turns on for test builds");
+
 pub mod pki;
 pub mod process;
 
@@ -13,8 +16,8 @@ use std::time::{Duration, Instant};
 
 use coffer::client::{Client, ReadConsistency};
 use coffer::config::Config;
+use coffer::faults::Faults;
 use coffer::node::Node;
-use coffer::raft::faults::Faults;
 use tempfile::TempDir;
 
 /// A cluster of in-process nodes.
