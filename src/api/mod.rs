@@ -14,7 +14,6 @@ pub mod operator;
 pub mod paging;
 pub mod pki;
 pub mod rbac;
-pub mod sealing;
 pub mod secrets;
 pub mod serve;
 pub mod status;

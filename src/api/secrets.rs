@@ -9,12 +9,12 @@ use super::serve::serve;
 
 use super::convert::{self, consistency};
 use super::paging;
-use super::sealing::{open_backup, open_meta, open_value, reseal_backup, seal_backup, seal_meta, seal_value};
 use super::status::{internal, unexpected};
 use crate::proto::api::secret_service_server::SecretService;
 use crate::proto::api::{self as pb, Empty};
 use crate::proto::storage::{self as st, op::Kind, SecretMeta};
 use crate::rbac::Scope;
+use crate::replica::sealing::{open_backup, open_meta, open_value, reseal_backup, seal_backup, seal_meta, seal_value};
 use crate::replica::{Consistency, Replica};
 use crate::state::{secrets, validate, OpOutput, SecretView, StateError};
 

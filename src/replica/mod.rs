@@ -9,6 +9,8 @@
 //! - [`operator`]: init, unseal, seal, rotate, rekey; [`handoff`]: the new
 //!   root key handed to members at a rekey; [`rewrap`]: re-encryption
 //!   under the newest key.
+//! - [`sealing`]: crossing the barrier for secrets (values, metadata,
+//!   backups), the one place that names their associated data.
 //! - [`pki`]: join tokens and certificates from the cluster CA.
 //! - [`audit`]: appending records (a follower forwards them to the leader);
 //!   [`anchor`]: the leader's anchors of the audit chain.
@@ -28,6 +30,7 @@ pub mod proposer;
 pub mod purger;
 pub mod read_index;
 pub mod rewrap;
+pub mod sealing;
 
 use std::sync::Arc;
 use std::time::Duration;

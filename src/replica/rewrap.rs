@@ -97,20 +97,14 @@ impl Replica {
         let (vault, name, version) = (&v.vault, &v.name, &v.version.version);
         let cannot =
             |source| ReplicaError::Rewrap { object: format!("secret version {vault}/{name}/{version}"), source };
-        let value_aad = aad::secret_value(vault, name, version);
-        let value = keys.decrypt(&value_aad, &v.version.value).map_err(cannot)?;
         let old_meta = v.version.attributes.as_ref().map(|a| a.sealed_meta.clone()).unwrap_or_default();
-        let new_meta = if old_meta.is_empty() {
-            Vec::new()
-        } else {
-            let meta_aad = aad::secret_meta(vault, name, version);
-            keys.encrypt(&meta_aad, &keys.decrypt(&meta_aad, &old_meta).map_err(cannot)?)?
-        };
+        let (new_value, new_meta) =
+            super::sealing::reseal_version(&keys, vault, name, version, &v.version.value, &old_meta).map_err(cannot)?;
         Ok(RewrapSecret {
             vault: vault.clone(),
             name: name.clone(),
             version: version.clone(),
-            new_value: keys.encrypt(&value_aad, &value)?,
+            new_value,
             old_value: v.version.value.clone(),
             new_sealed_meta: new_meta,
             old_sealed_meta: old_meta,

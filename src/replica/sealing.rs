@@ -34,6 +34,27 @@ pub fn seal_meta(
     keys.encrypt(&aad::secret_meta(vault, name, version), &Zeroizing::new(meta.encode_to_vec()))
 }
 
+/// A stored version's value and sealed metadata (empty: none) sealed again
+/// under the active term, for `vault/name/version`.
+pub fn reseal_version(
+    keys: &Unsealed<'_>,
+    vault: &str,
+    name: &str,
+    version: &str,
+    value: &[u8],
+    sealed_meta: &[u8],
+) -> Result<(Vec<u8>, Vec<u8>), BarrierError> {
+    let value_aad = aad::secret_value(vault, name, version);
+    let value = keys.encrypt(&value_aad, &keys.decrypt(&value_aad, value)?)?;
+    let meta = if sealed_meta.is_empty() {
+        Vec::new()
+    } else {
+        let meta_aad = aad::secret_meta(vault, name, version);
+        keys.encrypt(&meta_aad, &keys.decrypt(&meta_aad, sealed_meta)?)?
+    };
+    Ok((value, meta))
+}
+
 /// Opens a stored version's value.
 pub fn open_value(keys: &Unsealed<'_>, view: &SecretView) -> Result<Zeroizing<Vec<u8>>, BarrierError> {
     let v = &view.version;
