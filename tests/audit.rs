@@ -150,14 +150,20 @@ fn key(seq: u64) -> Vec<u8> {
     format!("au/r/{seq:016x}").into_bytes()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn editing_or_deleting_a_record_is_detected() {
-    let mut cluster = TestCluster::start(3).await;
+/// A 3-node cluster whose log holds ten secret writes, and a root client.
+async fn cluster_with_ten_writes() -> (TestCluster, Client) {
+    let cluster = TestCluster::start(3).await;
     let root = cluster.client();
     root.create_vault("v", 0, false).await.unwrap();
     for i in 0..10 {
         root.set_secret(SetSecret::new("v", "s", format!("x{i}"))).await.unwrap();
     }
+    (cluster, root)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn editing_or_deleting_a_record_is_detected() {
+    let (mut cluster, root) = cluster_with_ten_writes().await;
     let leader = cluster.leader().await;
     let (a, b) = {
         let mut others = (1..=3).filter(|id| *id != leader);
@@ -209,12 +215,7 @@ async fn wait_anchored(cluster: &TestCluster, id: u64, seq: u64) -> coffer::clie
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_consistent_rewrite_of_anchored_records_is_detected() {
-    let mut cluster = TestCluster::start(3).await;
-    let root = cluster.client();
-    root.create_vault("v", 0, false).await.unwrap();
-    for i in 0..10 {
-        root.set_secret(SetSecret::new("v", "s", format!("x{i}"))).await.unwrap();
-    }
+    let (mut cluster, root) = cluster_with_ten_writes().await;
     let leader = cluster.leader().await;
     let a = (1..=3).find(|id| *id != leader).unwrap();
     let last = root.audit_head().await.unwrap().last_seq;

@@ -198,8 +198,14 @@ fn empty_operation_is_an_error_not_a_panic() {
 
 /// A state with security initialized: keyring term 1, root generation 1.
 fn initialized() -> MemKv {
-    use crate::proto::storage::{InitSecurity, TokenRecord};
     let mut kv = MemKv::default();
+    init_security(&mut kv, None);
+    kv
+}
+
+/// Initializes security in `kv` (at index 1), with `cluster_ca` if given.
+fn init_security(kv: &mut MemKv, cluster_ca: Option<crate::proto::storage::ClusterCa>) {
+    use crate::proto::storage::{InitSecurity, TokenRecord};
     let root = TokenRecord { accessor: "0".repeat(32), hash: vec![1; 32], policy: "root".into(), ..Default::default() };
     let init = InitSecurity {
         sealed_keyring: vec![1],
@@ -207,10 +213,9 @@ fn initialized() -> MemKv {
         key_shares: 1,
         key_threshold: 1,
         root_token: Some(root),
-        cluster_ca: None,
+        cluster_ca,
     };
-    one(&mut kv, 1, Kind::InitSecurity(init)).unwrap();
-    kv
+    one(kv, 1, Kind::InitSecurity(init)).unwrap();
 }
 
 #[test]
@@ -301,22 +306,13 @@ fn rewrap_reaches_deleted_secrets_and_checks_value_and_meta() {
 
 #[test]
 fn the_cluster_ca_key_is_rewrapped_only_if_unchanged() {
-    use crate::proto::storage::{ClusterCa, InitSecurity, RewrapClusterCa, TokenRecord};
+    use crate::proto::storage::{ClusterCa, RewrapClusterCa};
     let mut kv = MemKv::default();
     let rewrap = |old: &[u8], new: &[u8]| {
         Kind::RewrapClusterCa(RewrapClusterCa { old_sealed_key: old.to_vec(), new_sealed_key: new.to_vec() })
     };
     assert_eq!(one(&mut kv, 1, rewrap(b"k1", b"k2")).unwrap_err().code().as_str(), "NoClusterCa");
-    let root = TokenRecord { accessor: "0".repeat(32), hash: vec![1; 32], policy: "root".into(), ..Default::default() };
-    let init = InitSecurity {
-        sealed_keyring: vec![1],
-        active_term: 1,
-        key_shares: 1,
-        key_threshold: 1,
-        root_token: Some(root),
-        cluster_ca: Some(ClusterCa { cert_pem: "cert".into(), sealed_key: b"k1".to_vec() }),
-    };
-    one(&mut kv, 1, Kind::InitSecurity(init)).unwrap();
+    init_security(&mut kv, Some(ClusterCa { cert_pem: "cert".into(), sealed_key: b"k1".to_vec() }));
     assert_eq!(one(&mut kv, 2, rewrap(b"k0", b"k2")).unwrap_err().code().as_str(), "VersionConflict");
     assert_eq!(one(&mut kv, 2, rewrap(b"k1", b"")).unwrap_err().code().as_str(), "InvalidArgument");
     one(&mut kv, 2, rewrap(b"k1", b"k2")).unwrap();
