@@ -20,7 +20,6 @@ pub struct Allowed {
     /// The caller, authorized.
     pub auth: Authorized,
     op: &'static Operation,
-    principal: Option<Principal>,
 }
 
 impl Allowed {
@@ -30,7 +29,7 @@ impl Allowed {
         let Access::ActionAndSource(_, action) = self.op.access else {
             return Err(internal(format!("{} has no source action", self.op.name)));
         };
-        check(self.principal.clone(), replica, Need::Action(action, source)).map(drop)
+        check(self.auth.principal.clone(), replica, Need::Action(action, source)).map(drop)
     }
 }
 
@@ -77,8 +76,7 @@ where
             Need::Open => check(req.extensions().get::<Principal>().cloned(), replica, need)?,
             need => authorize(&req, replica, need)?,
         };
-        let principal = auth.principal.clone();
-        handler(req, Allowed { auth, op, principal }).await
+        handler(req, Allowed { auth, op }).await
     })
     .await
 }
